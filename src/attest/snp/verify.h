@@ -1,0 +1,95 @@
+// Authenticity of an SEV-SNP report: does it come from genuine AMD hardware?
+//
+// Checks, in order: the trust anchors (pinned AMD ARK/ASK/ASVK for the
+// product, or an explicitly named non-AMD root such as the emulated secure
+// processor), the ARK self-signature, ASK/ASVK under the ARK, the VCEK/VLEK
+// under the ASK/ASVK (RSA-PSS SHA-384), certificate validity at the
+// verification time, revocation against a CRL when one is given, the
+// endorsement key's AMD extensions against the report (TCB, chip id, product),
+// and finally the report signature (ECDSA P-384 / SHA-384 over 0x000..0x29F).
+//
+// Verification says nothing about whether the report is *acceptable*; that is
+// validate.h, against the manifest's reference values.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "attest/snp/abi.h"
+#include "attest/snp/trust.h"
+#include "attest/snp/vcek.h"
+#include "common/time.h"
+
+namespace contrast::attest::snp {
+
+// A report whose signature and endorsement chain have been verified. The only
+// way to obtain one is Verifier::Verify.
+class VerifiedReport {
+ public:
+  const Report& report() const { return report_; }
+  Product product() const { return product_; }
+  SigningKey signing_key() const { return signing_key_; }
+  // The TCB the endorsement key (VCEK/VLEK) was issued for; equals the
+  // report's REPORTED_TCB.
+  const TcbParts& endorsed_tcb() const { return endorsed_tcb_; }
+  // The endorsement key's parsed AMD extensions.
+  const EndorsementKeyInfo& endorsement_key() const { return endorsement_key_; }
+  // Name of the root that anchored the chain ("AMD ARK-Milan", or the
+  // emulated root's subject).
+  const std::string& root_name() const { return root_name_; }
+  // True when the root is not an AMD root (emulated platform).
+  bool insecure_root() const { return insecure_root_; }
+
+ private:
+  friend class Verifier;
+  Report report_;
+  Product product_ = Product::kUnknown;
+  SigningKey signing_key_ = SigningKey::kVcek;
+  TcbParts endorsed_tcb_;
+  EndorsementKeyInfo endorsement_key_;
+  std::string root_name_;
+  bool insecure_root_ = false;
+};
+
+struct VerifyOptions {
+  // Product line. kUnknown: taken from the report's CPUID (v3+), else from
+  // the endorsement key's productName; an explicit value must agree with both.
+  Product product = Product::kUnknown;
+  // The time at which certificates (and the CRL) must be valid. Several real
+  // leaf certificates are expired today, so tests pin it.
+  TimePoint at = Now();
+  // DER or PEM CRL issued by the ARK. When given, it must verify and be
+  // current, and the ASK/ASVK must not be listed in it.
+  std::optional<Bytes> crl;
+};
+
+// Verifies reports. Owns the trust anchors and a cache of endorsement-key
+// chain results, so the RSA-4096 chain checks run once per VCEK/VLEK, not
+// once per report. Thread-safe.
+class Verifier {
+ public:
+  // With the pinned AMD roots for Milan, Genoa and Turin.
+  Verifier();
+  // With explicitly given anchors only (e.g. the emulated secure processor's
+  // root). The AMD roots are not added.
+  explicit Verifier(TrustAnchors anchors);
+  ~Verifier();
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+
+  // `endorsement_key`: the VCEK or VLEK certificate, DER or PEM.
+  Result<VerifiedReport> Verify(ByteView report, ByteView endorsement_key, const VerifyOptions& options) const;
+  Result<VerifiedReport> Verify(const Report& report, ByteView endorsement_key,
+                                const VerifyOptions& options) const;
+
+  // Number of chain verifications actually performed (cache misses); for
+  // tests and benchmarks.
+  size_t chain_verifications() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace contrast::attest::snp
