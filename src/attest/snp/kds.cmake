@@ -1,0 +1,1 @@
+# contrast_snp_kds (AMD KDS client) goes here.

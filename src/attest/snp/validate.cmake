@@ -1,0 +1,1 @@
+# contrast_snp_validate (reference values + validate) goes here.
