@@ -1,0 +1,1 @@
+# list(APPEND CONTRAST_CRYPTO_SOURCES x509.cpp ...)
