@@ -30,8 +30,6 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "unknown";
 }
 
-Error Error::Wrap(std::string_view context) const {
-  return Error{code, std::string(context) + ": " + message};
-}
+Error Error::Wrap(std::string_view context) const { return Error{code, std::string(context) + ": " + message}; }
 
 }  // namespace contrast

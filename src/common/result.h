@@ -14,28 +14,28 @@ namespace contrast {
 
 enum class ErrorCode {
   // Generic.
-  kInvalidArgument,   // caller passed something unusable (usage error)
-  kParse,             // bytes/text from outside are malformed
-  kIo,                // file system or OS call failed
-  kNotFound,          // a file, key or object does not exist
-  kUnsupported,       // a valid input we deliberately do not handle
-  kInternal,          // a bug or an unexpected library failure
-  kCrypto,            // an OpenSSL operation failed unexpectedly
+  kInvalidArgument,  // caller passed something unusable (usage error)
+  kParse,            // bytes/text from outside are malformed
+  kIo,               // file system or OS call failed
+  kNotFound,         // a file, key or object does not exist
+  kUnsupported,      // a valid input we deliberately do not handle
+  kInternal,         // a bug or an unexpected library failure
+  kCrypto,           // an OpenSSL operation failed unexpectedly
   // Networking.
-  kNetwork,           // connection, DNS, TLS failure
-  kTimeout,           // the peer did not answer in time
-  kHttpStatus,        // the peer answered with a non-success status
+  kNetwork,     // connection, DNS, TLS failure
+  kTimeout,     // the peer did not answer in time
+  kHttpStatus,  // the peer answered with a non-success status
   // Authenticity (verify).
-  kSignatureInvalid,      // a signature does not verify
-  kCertificateInvalid,    // malformed certificate or wrong shape
-  kCertificateExpired,    // not valid at the verification time
-  kCertificateRevoked,    // listed in a CRL
-  kUntrustedRoot,         // chain does not lead to a pinned anchor
-  kTcbMismatch,           // reported TCB differs from the endorsement key's TCB
-  kChipIdMismatch,        // chip id differs from the endorsement key's hardware id
-  kProductMismatch,       // report, certificate and requested product disagree
+  kSignatureInvalid,    // a signature does not verify
+  kCertificateInvalid,  // malformed certificate or wrong shape
+  kCertificateExpired,  // not valid at the verification time
+  kCertificateRevoked,  // listed in a CRL
+  kUntrustedRoot,       // chain does not lead to a pinned anchor
+  kTcbMismatch,         // reported TCB differs from the endorsement key's TCB
+  kChipIdMismatch,      // chip id differs from the endorsement key's hardware id
+  kProductMismatch,     // report, certificate and requested product disagree
   // Acceptability (validate).
-  kValidationFailed,      // one or more reference values did not match
+  kValidationFailed,  // one or more reference values did not match
   kMeasurementMismatch,
   kTcbTooLow,
   kPolicyViolation,
@@ -63,8 +63,6 @@ inline tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
   return tl::unexpected<Error>(Error{code, std::move(message)});
 }
 
-inline tl::unexpected<Error> Fail(Error error) {
-  return tl::unexpected<Error>(std::move(error));
-}
+inline tl::unexpected<Error> Fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
 
 }  // namespace contrast

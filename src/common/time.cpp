@@ -34,15 +34,14 @@ TimePoint Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::s
 Result<TimePoint> ParseRfc3339(std::string_view s) {
   using namespace std::chrono;
   auto bad = [&] {
-    return Fail(ErrorCode::kParse, "invalid RFC 3339 time \"" + std::string(s.substr(0, 64)) +
-                                       "\" (expected e.g. 2025-06-01T00:00:00Z)");
+    return Fail(ErrorCode::kParse,
+                "invalid RFC 3339 time \"" + std::string(s.substr(0, 64)) + "\" (expected e.g. 2025-06-01T00:00:00Z)");
   };
   size_t pos = 0;
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (!ReadNumber(s, pos, 4, y) || !Expect(s, pos, '-') || !ReadNumber(s, pos, 2, mo) ||
-      !Expect(s, pos, '-') || !ReadNumber(s, pos, 2, d) || !Expect(s, pos, 'T', 't') ||
-      !ReadNumber(s, pos, 2, h) || !Expect(s, pos, ':') || !ReadNumber(s, pos, 2, mi) ||
-      !Expect(s, pos, ':') || !ReadNumber(s, pos, 2, sec)) {
+  if (!ReadNumber(s, pos, 4, y) || !Expect(s, pos, '-') || !ReadNumber(s, pos, 2, mo) || !Expect(s, pos, '-') ||
+      !ReadNumber(s, pos, 2, d) || !Expect(s, pos, 'T', 't') || !ReadNumber(s, pos, 2, h) || !Expect(s, pos, ':') ||
+      !ReadNumber(s, pos, 2, mi) || !Expect(s, pos, ':') || !ReadNumber(s, pos, 2, sec)) {
     return bad();
   }
   if (pos < s.size() && s[pos] == '.') {
@@ -58,8 +57,7 @@ Result<TimePoint> ParseRfc3339(std::string_view s) {
     const int sign = s[pos] == '+' ? 1 : -1;
     ++pos;
     int oh = 0, om = 0;
-    if (!ReadNumber(s, pos, 2, oh) || !Expect(s, pos, ':') || !ReadNumber(s, pos, 2, om) || oh > 23 ||
-        om > 59) {
+    if (!ReadNumber(s, pos, 2, oh) || !Expect(s, pos, ':') || !ReadNumber(s, pos, 2, om) || oh > 23 || om > 59) {
       return bad();
     }
     offset_minutes = sign * (oh * 60 + om);

@@ -1,1 +1,1 @@
-# list(APPEND CONTRAST_CRYPTO_SOURCES keys.cpp x509_builder.cpp ...)
+list(APPEND CONTRAST_CRYPTO_SOURCES keys.cpp x509_builder.cpp)

@@ -1,1 +1,2 @@
-# list(APPEND CONTRAST_CRYPTO_SOURCES x509.cpp ...)
+# Parsing, chains, CRLs, signature verification.
+list(APPEND CONTRAST_CRYPTO_SOURCES x509.cpp signature.cpp)

@@ -21,9 +21,13 @@ TEST(Hex, RejectsMalformed) {
 }
 
 TEST(Base64, Rfc4648Vectors) {
-  const std::pair<std::string, std::string> cases[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-      {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string, std::string> cases[] = {{"", ""},
+                                                       {"f", "Zg=="},
+                                                       {"fo", "Zm8="},
+                                                       {"foo", "Zm9v"},
+                                                       {"foob", "Zm9vYg=="},
+                                                       {"fooba", "Zm9vYmE="},
+                                                       {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : cases) {
     EXPECT_EQ(Base64Encode(AsBytes(plain)), encoded);
     auto decoded = Base64Decode(encoded);
@@ -33,11 +37,11 @@ TEST(Base64, Rfc4648Vectors) {
 }
 
 TEST(Base64, RejectsMalformed) {
-  EXPECT_FALSE(Base64Decode("Zg="));     // length
-  EXPECT_FALSE(Base64Decode("Z*=="));    // alphabet
-  EXPECT_FALSE(Base64Decode("Zh=="));    // non-canonical trailing bits
-  EXPECT_FALSE(Base64Decode("=Zg="));    // padding in the middle
-  EXPECT_FALSE(Base64Decode("Zg==Zg==")); // padding before the end
+  EXPECT_FALSE(Base64Decode("Zg="));       // length
+  EXPECT_FALSE(Base64Decode("Z*=="));      // alphabet
+  EXPECT_FALSE(Base64Decode("Zh=="));      // non-canonical trailing bits
+  EXPECT_FALSE(Base64Decode("=Zg="));      // padding in the middle
+  EXPECT_FALSE(Base64Decode("Zg==Zg=="));  // padding before the end
 }
 
 TEST(ConstantTimeEqual, ComparesContentAndLength) {

@@ -24,10 +24,10 @@ Bytes ReadTestdata(const std::string& relative_path);
 
 // Skips the current test (or fails it under CI=true) when the shared test
 // data is not available.
-#define CONTRAST_REQUIRE_TESTDATA()                                                  \
-  do {                                                                               \
-    if (::contrast::testing::TestdataDir().empty()) {                                \
-      GTEST_SKIP() << "shared test data not found (set CONTRAST_TESTDATA_DIR or "    \
-                      "check out ../shared beside the repository)";                  \
-    }                                                                                \
+#define CONTRAST_REQUIRE_TESTDATA()                                               \
+  do {                                                                            \
+    if (::contrast::testing::TestdataDir().empty()) {                             \
+      GTEST_SKIP() << "shared test data not found (set CONTRAST_TESTDATA_DIR or " \
+                      "check out ../shared beside the repository)";               \
+    }                                                                             \
   } while (0)

@@ -93,8 +93,8 @@ size_t FirstNonZero(ByteView b, size_t begin, size_t end) {
 Status RequireZero(ByteView b, size_t begin, size_t end, std::string_view what) {
   const size_t at = FirstNonZero(b, begin, end);
   if (at == end) return {};
-  return Fail(ErrorCode::kParse, std::string(what) + " must be zero, but byte " + HexOffset(at) + " is " +
-                                     std::to_string(b[at]));
+  return Fail(ErrorCode::kParse,
+              std::string(what) + " must be zero, but byte " + HexOffset(at) + " is " + std::to_string(b[at]));
 }
 
 bool Bit(uint64_t v, int bit) { return (v >> bit & 1) != 0; }
@@ -176,8 +176,8 @@ GuestPolicy GuestPolicy::Decode(uint64_t raw) {
 uint64_t GuestPolicy::Encode() const {
   auto bit = [](bool b, int i) { return b ? uint64_t{1} << i : 0; };
   return uint64_t{abi_minor} | uint64_t{abi_major} << 8 | bit(smt, 16) | kPolicyReservedOne | bit(migrate_ma, 18) |
-         bit(debug, 19) | bit(single_socket, 20) | bit(cxl_allowed, 21) | bit(mem_aes_256_xts, 22) |
-         bit(rapl_dis, 23) | bit(ciphertext_hiding_dram, 24) | bit(page_swap_disable, 25);
+         bit(debug, 19) | bit(single_socket, 20) | bit(cxl_allowed, 21) | bit(mem_aes_256_xts, 22) | bit(rapl_dis, 23) |
+         bit(ciphertext_hiding_dram, 24) | bit(page_swap_disable, 25);
 }
 
 PlatformInfo PlatformInfo::Decode(uint64_t raw) {
@@ -303,8 +303,7 @@ Result<Report> ParseReport(ByteView b) {
     r.launch_mit_vector = Le64(b, kOffLaunchMitVector);
     r.current_mit_vector = Le64(b, kOffCurrentMitVector);
     if (auto z = RequireZero(b, 0x208, kSignedRegionSize, "reserved bytes 0x208..0x29F"); !z) return Fail(z.error());
-  } else if (auto z = RequireZero(b, 0x1F8, kSignedRegionSize, "reserved bytes 0x1F8..0x29F (before version 5)");
-             !z) {
+  } else if (auto z = RequireZero(b, 0x1F8, kSignedRegionSize, "reserved bytes 0x1F8..0x29F (before version 5)"); !z) {
     return Fail(z.error());
   }
   r.signature_r = Take<72>(b, kOffSignatureR);
@@ -313,8 +312,7 @@ Result<Report> ParseReport(ByteView b) {
   if (auto z = RequireZero(b, kOffSignatureR + kP384ComponentSize, kOffSignatureS, "SIGNATURE.R bytes 48..71"); !z) {
     return Fail(z.error());
   }
-  if (auto z = RequireZero(b, kOffSignatureS + kP384ComponentSize, kOffSignatureEnd, "SIGNATURE.S bytes 48..71");
-      !z) {
+  if (auto z = RequireZero(b, kOffSignatureS + kP384ComponentSize, kOffSignatureEnd, "SIGNATURE.S bytes 48..71"); !z) {
     return Fail(z.error());
   }
   if (auto z = RequireZero(b, kOffSignatureEnd, kReportSize, "reserved signature bytes 0x330..0x49F"); !z) {
@@ -373,11 +371,8 @@ nlohmann::json TcbJson(uint64_t raw, Product product) {
   const TcbParts p = DecodeTcb(raw, product);
   char hex[24];
   std::snprintf(hex, sizeof hex, "0x%016llx", static_cast<unsigned long long>(raw));
-  nlohmann::json j = {{"raw", hex},
-                      {"bootloader", p.bootloader},
-                      {"tee", p.tee},
-                      {"snp", p.snp},
-                      {"microcode", p.microcode}};
+  nlohmann::json j = {
+      {"raw", hex}, {"bootloader", p.bootloader}, {"tee", p.tee}, {"snp", p.snp}, {"microcode", p.microcode}};
   if (product == Product::kTurin) j["fmc"] = p.fmc;
   return j;
 }
@@ -437,8 +432,8 @@ nlohmann::json ReportToJson(const Report& r, Product product) {
   j["committed_tcb"] = TcbJson(r.committed_tcb, product);
   j["current_firmware"] = std::to_string(r.current_major) + "." + std::to_string(r.current_minor) + " build " +
                           std::to_string(r.current_build);
-  j["committed_firmware"] = std::to_string(r.committed_major) + "." + std::to_string(r.committed_minor) +
-                            " build " + std::to_string(r.committed_build);
+  j["committed_firmware"] = std::to_string(r.committed_major) + "." + std::to_string(r.committed_minor) + " build " +
+                            std::to_string(r.committed_build);
   j["launch_tcb"] = TcbJson(r.launch_tcb, product);
   if (r.version >= 5) {
     j["launch_mit_vector"] = Hex64(r.launch_mit_vector);

@@ -79,9 +79,20 @@ class Verifier {
   Verifier& operator=(const Verifier&) = delete;
 
   // `endorsement_key`: the VCEK or VLEK certificate, DER or PEM.
+  //
+  // Codes: kParse (report bytes), kCertificateInvalid (endorsement key or CRL
+  // malformed, wrong kind for the report), kProductMismatch, kUntrustedRoot
+  // (no anchor, issuer is not the anchored ASK/ASVK), kSignatureInvalid
+  // (a certificate, the CRL or the report signature; unsigned reports),
+  // kCertificateExpired (a certificate or the CRL at options.at),
+  // kCertificateRevoked, kTcbMismatch, kChipIdMismatch.
   Result<VerifiedReport> Verify(ByteView report, ByteView endorsement_key, const VerifyOptions& options) const;
-  Result<VerifiedReport> Verify(const Report& report, ByteView endorsement_key,
-                                const VerifyOptions& options) const;
+  Result<VerifiedReport> Verify(const Report& report, ByteView endorsement_key, const VerifyOptions& options) const;
+
+  // Only the endorsement key: its chain to the anchors of options.product (or
+  // of its productName), validity at options.at and the CRL. For VCEKs
+  // fetched from the KDS before any report needs them.
+  Result<EndorsementKeyInfo> VerifyEndorsementKey(ByteView endorsement_key, const VerifyOptions& options) const;
 
   // Number of chain verifications actually performed (cache misses); for
   // tests and benchmarks.
@@ -89,6 +100,8 @@ class Verifier {
 
  private:
   struct Impl;
+  Result<VerifiedReport> VerifyBytes(const Report& report, ByteView signed_bytes, ByteView endorsement_key,
+                                     const VerifyOptions& options) const;
   std::unique_ptr<Impl> impl_;
 };
 

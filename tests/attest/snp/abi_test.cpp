@@ -100,9 +100,9 @@ TEST(SnpAbi, TurinLayoutMovesEveryField) {
 
 TEST(SnpAbi, SerialisationRoundTripsEveryRealReport) {
   CONTRAST_REQUIRE_TESTDATA();
-  for (const char* file : {"snp/virtee_report_milan.bin", "snp/gosevguest_attestation.bin",
-                           "snp/trustee_test-report.bin", "snp/trustee_test-vlek-report.bin",
-                           "snp/trustee_azure_genoa_report.bin"}) {
+  for (const char* file :
+       {"snp/virtee_report_milan.bin", "snp/gosevguest_attestation.bin", "snp/trustee_test-report.bin",
+        "snp/trustee_test-vlek-report.bin", "snp/trustee_azure_genoa_report.bin"}) {
     const Bytes bytes = ReadTestdata(file);
     auto report = ParseReport(bytes);
     ASSERT_TRUE(report) << file;
@@ -170,10 +170,11 @@ TEST(SnpAbi, JsonNamesEveryField) {
   EXPECT_EQ(j["signer_info"]["signing_key"], "VCEK");
   EXPECT_EQ(j["policy"]["abi_minor"], 31);
   EXPECT_EQ(j["current_firmware"], "1.55 build 40");
-  for (const char* key : {"version", "guest_svn", "family_id", "image_id", "vmpl", "signature_algo", "current_tcb",
-                          "platform_info", "report_data", "measurement", "host_data", "id_key_digest",
-                          "author_key_digest", "report_id", "report_id_ma", "cpuid", "chip_id", "committed_tcb",
-                          "committed_firmware", "launch_tcb", "signature"}) {
+  for (const char* key : {"version",        "guest_svn",     "family_id",         "image_id",           "vmpl",
+                          "signature_algo", "current_tcb",   "platform_info",     "report_data",        "measurement",
+                          "host_data",      "id_key_digest", "author_key_digest", "report_id",          "report_id_ma",
+                          "cpuid",          "chip_id",       "committed_tcb",     "committed_firmware", "launch_tcb",
+                          "signature"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
 }

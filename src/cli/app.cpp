@@ -1,0 +1,107 @@
+#include "cli/app.h"
+
+#include <functional>
+#include <ostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/attestation.h"
+#include "cli/emulate.h"
+
+namespace contrast::cli {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+// The parsed flags of every command; CLI11 writes into these while parsing,
+// and the selected command's callback runs with them afterwards.
+struct Commands {
+  AttestationShowCommand show;
+  AttestationVerifyCommand verify;
+  EmulateInitCommand emulate_init;
+  EmulateReportCommand emulate_report;
+  std::function<int()> run;
+};
+
+void AddAttestationCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostream& err) {
+  CLI::App* attestation = app.add_subcommand("attestation", "Inspect and verify attestation evidence");
+  attestation->require_subcommand(1);
+
+  auto& show = c.show;
+  CLI::App* show_cmd = attestation->add_subcommand("show", "Print every field of an SEV-SNP report, decoded");
+  show_cmd->add_option("REPORT", show.report, "Raw SEV-SNP attestation report (1184 bytes)")->required();
+  show_cmd->add_option("--product", show.product, "Decode TCBs for this product line (Milan, Genoa, Turin)");
+  show_cmd->add_flag("--json", show.json, "Print JSON");
+  show_cmd->callback([&] { c.run = [&] { return RunAttestationShow(show, out, err); }; });
+
+  auto& verify = c.verify;
+  CLI::App* verify_cmd = attestation->add_subcommand(
+      "verify",
+      "Verify an SEV-SNP report: authenticity (AMD certificate chain, endorsement key, signature) and, with "
+      "--reference-values, acceptability (every field against the manifest's reference values). Exit 0 when "
+      "valid, 1 when not (every failed check listed), 2 on usage errors.");
+  verify_cmd->add_option("--report", verify.report, "Raw SEV-SNP attestation report (1184 bytes)")->required();
+  verify_cmd->add_option("--vcek", verify.vcek, "VCEK or VLEK certificate (DER or PEM); default: fetch from the KDS");
+  verify_cmd->add_option("--product", verify.product,
+                         "Milan, Genoa or Turin; default: from the report's CPUID (version 3+) or the VCEK");
+  verify_cmd->add_option("--reference-values", verify.reference_values,
+                         "JSON: the manifest's ReferenceValues object ({\"snp\": [...]}), a manifest, or one entry");
+  verify_cmd->add_option("--at", verify.at, "Verification time, RFC 3339 (default: now)");
+  verify_cmd->add_option("--kds-url", verify.kds_url, "AMD Key Distribution Service base URL")
+      ->default_str("https://kdsintf.amd.com");
+  verify_cmd->add_option("--cache-dir", verify.cache_dir, "Directory caching certificates fetched from the KDS");
+  verify_cmd->add_option("--crl", verify.crl, "CRL (DER or PEM) issued by the ARK: check revocation");
+  verify_cmd->add_flag("--fetch-crl", verify.fetch_crl, "Fetch the CRL from the KDS and check revocation");
+  verify_cmd->add_option("--insecure-emulated-chain", verify.insecure_emulated_chain,
+                         "INSECURE: trust the emulated secure processor whose chain (ASK then ARK, PEM) this is");
+  verify_cmd->add_flag("--json", verify.json, "Print the result as JSON");
+  verify_cmd->callback([&] { c.run = [&] { return RunAttestationVerify(verify, out, err); }; });
+}
+
+void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostream& err) {
+  CLI::App* emulate =
+      app.add_subcommand("emulate", "INSECURE emulated SEV-SNP platform for development, CI and the demo");
+  emulate->require_subcommand(1);
+
+  auto& init = c.emulate_init;
+  CLI::App* init_cmd = emulate->add_subcommand(
+      "init", "Create an emulated AMD secure processor (own ARK -> ASK -> VCEK chain, chip id, TCB)");
+  init_cmd->add_option("--state-dir", init.state_dir, "Directory for its keys and certificates (created)")->required();
+  init_cmd->add_option("--product", init.product, "Milan or Genoa")->capture_default_str();
+  init_cmd->add_option("--tcb", init.tcb, "TCB, e.g. bootloader=3,tee=0,snp=8,microcode=115");
+  init_cmd->callback([&] { c.run = [&] { return RunEmulateInit(init, out, err); }; });
+
+  auto& report = c.emulate_report;
+  CLI::App* report_cmd =
+      emulate->add_subcommand("report", "Register an emulated VM and write a signed SEV-SNP report for it");
+  report_cmd->add_option("--state-dir", report.state_dir, "State directory of `contrast emulate init`")->required();
+  report_cmd->add_option("--measurement", report.measurement, "Launch MEASUREMENT, 48 bytes hex (default zero)");
+  auto* host_data = report_cmd->add_option("--host-data", report.host_data, "HOST_DATA, 32 bytes hex");
+  report_cmd->add_option("--policy", report.policy, "Set HOST_DATA to the SHA-256 of this policy file")
+      ->excludes(host_data);
+  report_cmd->add_option("--report-data", report.report_data, "REPORT_DATA, up to 64 bytes hex");
+  report_cmd->add_option("-o,--out", report.out, "Where to write the 1184-byte report")->required();
+  report_cmd->add_option("--vcek-out", report.vcek_out, "Also write the emulated VCEK (PEM)");
+  report_cmd->add_option("--chain-out", report.chain_out, "Also write the emulated ASK and ARK (PEM)");
+  report_cmd->callback([&] { c.run = [&] { return RunEmulateReport(report, out, err); }; });
+}
+
+}  // namespace
+
+int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"contrast: confidential container deployments on Kubernetes", "contrast"};
+  app.set_version_flag("--version", std::string("contrast ") + kVersion);
+  app.require_subcommand(1);
+  Commands commands;
+  AddAttestationCommands(app, commands, out, err);
+  AddEmulateCommands(app, commands, out, err);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  return commands.run ? commands.run() : kExitUsage;
+}
+
+}  // namespace contrast::cli

@@ -1,0 +1,56 @@
+// Private keys: generation, PKCS#8 PEM storage, public-key export and ECDSA
+// signing in the (r, s) form SEV-SNP reports carry.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "crypto/openssl.h"
+
+namespace contrast::crypto {
+
+enum class KeyType {
+  kEcP384,   // report signing (VCEK), mesh keys
+  kRsa2048,  // fast RSA for tests
+  kRsa4096,  // AMD-shaped roots (ARK, ASK)
+};
+
+std::string_view KeyTypeName(KeyType type);
+
+// An owned private key (EVP_PKEY). Move-only.
+class PrivateKey {
+ public:
+  static Result<PrivateKey> Generate(KeyType type);
+  // Unencrypted PKCS#8 ("BEGIN PRIVATE KEY") only; encrypted or legacy
+  // ("BEGIN RSA PRIVATE KEY") encodings are rejected, never prompted for.
+  static Result<PrivateKey> FromPkcs8Pem(std::string_view pem);
+
+  KeyType type() const { return type_; }
+  EVP_PKEY* get() const { return key_.get(); }
+
+  // Unencrypted PKCS#8 PEM. Secret: store with mode 0400.
+  Result<std::string> ToPkcs8Pem() const;
+  // DER SubjectPublicKeyInfo of the public half.
+  Result<Bytes> PublicKeyDer() const;
+  // True when `public_key` is the public half of this key.
+  bool Matches(const EVP_PKEY* public_key) const;
+
+ private:
+  PrivateKey(EvpPkeyPtr key, KeyType type) : key_(std::move(key)), type_(type) {}
+  EvpPkeyPtr key_;
+  KeyType type_;
+};
+
+// An ECDSA P-384 signature as two big-endian 48-byte integers.
+struct EcdsaP384Signature {
+  std::array<uint8_t, 48> r{};
+  std::array<uint8_t, 48> s{};
+};
+
+// ECDSA with SHA-384 over `data`; the key must be an EC P-384 key.
+Result<EcdsaP384Signature> SignEcdsaP384Sha384(const PrivateKey& key, ByteView data);
+
+}  // namespace contrast::crypto
