@@ -76,7 +76,7 @@ std::string FormatRfc3339(TimePoint t) {
   const auto days = floor<std::chrono::days>(t);
   const year_month_day date{days};
   const hh_mm_ss<seconds> tod{t - days};
-  char buffer[32];
+  char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(date.year()),
                 static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
                 static_cast<long>(tod.hours().count()), static_cast<long>(tod.minutes().count()),

@@ -185,7 +185,7 @@ struct Verifier::Impl {
       ParseAnchor(p.ark_der, "ARK", a->ark, a->ark_error);
       ParseAnchor(p.ask_der, "ASK", a->ask, a->ask_error);
       ParseAnchor(p.asvk_der, "ASVK", a->asvk, a->asvk_error);
-      if (a->ark) a->root_name = (p.insecure ? "" : "AMD ") + a->ark->SubjectCommonName();
+      if (a->ark) a->root_name = (p.insecure ? "non-AMD root " : "AMD ") + a->ark->SubjectCommonName();
       anchors.push_back(std::move(a));
     }
   }

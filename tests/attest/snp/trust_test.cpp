@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "common/files.h"
 #include "crypto/hash.h"
 #include "crypto/x509.h"
 #include "support/testdata.h"
@@ -47,6 +48,19 @@ TEST(SnpTrust, PinTableEqualsVectors) {
     const std::string kind = pin.role == "ASVK" ? "vlek" : "vcek";
     EXPECT_EQ(pin.source_url,
               "https://kdsintf.amd.com/" + kind + "/v1/" + std::string(ProductName(pin.product)) + "/cert_chain");
+  }
+}
+
+// docs/attestation.md lists every pin; users compare against it.
+TEST(SnpTrust, DocumentationListsEveryPin) {
+  auto doc = ReadTextFile(std::string(CONTRAST_SOURCE_DIR) + "/docs/attestation.md");
+  ASSERT_TRUE(doc) << doc.error().message;
+  for (const PinnedCertificate& pin : PinnedAmdCertificates()) {
+    const std::string row = "| " + std::string(ProductName(pin.product)) + " |";
+    const size_t at = doc->find("`" + std::string(pin.sha256_hex) + "`");
+    ASSERT_NE(at, std::string::npos) << pin.role << " " << pin.sha256_hex;
+    const size_t line = doc->rfind('\n', at);
+    EXPECT_EQ(doc->compare(line + 1, row.size(), row), 0) << "pin listed under the wrong product: " << pin.sha256_hex;
   }
 }
 

@@ -125,8 +125,10 @@ const std::string kArc = "1.3.6.1.4.1.3704.1.";
 
 Bytes Integer(uint8_t v) { return v < 0x80 ? Bytes{0x02, 0x01, v} : Bytes{0x02, 0x02, 0x00, v}; }
 Bytes Ia5(std::string_view s) {
-  Bytes out{0x16, static_cast<uint8_t>(s.size())};
-  out.insert(out.end(), s.begin(), s.end());
+  Bytes out(2 + s.size());
+  out[0] = 0x16;
+  out[1] = static_cast<uint8_t>(s.size());
+  std::copy(s.begin(), s.end(), out.begin() + 2);
   return out;
 }
 

@@ -197,7 +197,7 @@ TEST_F(SnpVerify, NonAmdAnchorsMarkTheResultInsecure) {
                                   ReadTestdata("snp/virtee_vcek_milan.der"), Options());
   ASSERT_TRUE(verified) << verified.error().message;
   EXPECT_TRUE(verified->insecure_root());
-  EXPECT_EQ(verified->root_name(), "ARK-Milan");
+  EXPECT_EQ(verified->root_name(), "non-AMD root ARK-Milan");
 }
 
 TEST_F(SnpVerify, TurinVcekChainsToTurinOnly) {
