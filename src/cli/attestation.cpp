@@ -32,7 +32,7 @@ struct Check {
   std::string text;
 };
 
-void PrintFields(std::ostream& out, const nlohmann::json& j, int indent) {
+void PrintFields(std::ostream& out, const nlohmann::ordered_json& j, int indent) {
   size_t width = 0;
   for (const auto& [key, value] : j.items()) width = std::max(width, key.size());
   for (const auto& [key, value] : j.items()) {
@@ -100,7 +100,7 @@ int RunAttestationShow(const AttestationShowCommand& command, std::ostream& out,
     err << "error: " << command.report.string() << " is not a valid SEV-SNP report: " << report.error().message << "\n";
     return kExitFailed;
   }
-  const nlohmann::json j = ReportToJson(*report, product);
+  const nlohmann::ordered_json j = ReportToJson(*report, product);
   if (command.json) {
     out << j.dump(2) << "\n";
   } else {
@@ -151,7 +151,7 @@ int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& 
   }
 
   const bool to_json = command.json;
-  nlohmann::json result;
+  nlohmann::ordered_json result;
   std::vector<Check> checks;
   auto fail = [&](const Error& error) {
     checks.push_back({false, std::string(ErrorCodeName(error.code)), error.message});
@@ -245,13 +245,13 @@ int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& 
 
   const bool valid = authentic && validation && validation->ok();
   if (to_json) {
-    nlohmann::json checks_json = nlohmann::json::array();
+    nlohmann::ordered_json checks_json = nlohmann::ordered_json::array();
     for (const Check& c : checks) {
       checks_json.push_back({{"ok", c.ok}, {"code", c.code}, {"message", c.text}});
     }
     result["verification"] = {{"authentic", authentic}, {"insecure_root", insecure}, {"checks", checks_json}};
     if (validation) {
-      nlohmann::json mismatches = nlohmann::json::array();
+      nlohmann::ordered_json mismatches = nlohmann::ordered_json::array();
       for (const Mismatch& m : validation->mismatches) {
         mismatches.push_back({{"code", ErrorCodeName(m.code)},
                               {"field", m.field},

@@ -367,11 +367,11 @@ Bytes SerializeReport(const Report& r) {
 
 namespace {
 
-nlohmann::json TcbJson(uint64_t raw, Product product) {
+nlohmann::ordered_json TcbJson(uint64_t raw, Product product) {
   const TcbParts p = DecodeTcb(raw, product);
   char hex[24];
   std::snprintf(hex, sizeof hex, "0x%016llx", static_cast<unsigned long long>(raw));
-  nlohmann::json j = {
+  nlohmann::ordered_json j = {
       {"raw", hex}, {"bootloader", p.bootloader}, {"tee", p.tee}, {"snp", p.snp}, {"microcode", p.microcode}};
   if (product == Product::kTurin) j["fmc"] = p.fmc;
   return j;
@@ -379,12 +379,12 @@ nlohmann::json TcbJson(uint64_t raw, Product product) {
 
 }  // namespace
 
-nlohmann::json ReportToJson(const Report& r, Product product) {
+nlohmann::ordered_json ReportToJson(const Report& r, Product product) {
   if (product == Product::kUnknown) product = r.ProductFromCpuid();
   const GuestPolicy pol = r.Policy();
   const PlatformInfo pi = r.Platform();
   const SignerInfo si = r.Signer();
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["version"] = r.version;
   j["guest_svn"] = r.guest_svn;
   j["policy"] = {{"raw", Hex64(r.policy)},

@@ -161,8 +161,8 @@ Result<Report> ParseReport(ByteView bytes);
 // round-trips, and SerializeReport(ParseReport(b)) == b.
 Bytes SerializeReport(const Report& report);
 
-// The report as JSON with every field decoded (hex for byte fields, TCBs
+// The report as JSON, fields in layout order, every field decoded (hex for byte fields, TCBs
 // decomposed for `product`, or for the CPUID product when kUnknown).
-nlohmann::json ReportToJson(const Report& report, Product product = Product::kUnknown);
+nlohmann::ordered_json ReportToJson(const Report& report, Product product = Product::kUnknown);
 
 }  // namespace contrast::attest::snp

@@ -163,7 +163,7 @@ TEST_F(SnpAbiMutation, RejectsNonZeroReservedRanges) {
 TEST(SnpAbi, JsonNamesEveryField) {
   CONTRAST_REQUIRE_TESTDATA();
   const Report r = MustParse("snp/trustee_azure_genoa_report.bin");
-  const nlohmann::json j = ReportToJson(r);
+  const nlohmann::ordered_json j = ReportToJson(r);
   EXPECT_EQ(j["product"], "Genoa");
   EXPECT_EQ(j["reported_tcb"]["snp"], 23);
   EXPECT_EQ(j["reported_tcb"]["raw"], "0x541700000000000a");
