@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/attestation.h"
+#include "cli/coordinator_commands.h"
 #include "cli/emulate.h"
 
 namespace contrast::cli {
@@ -20,6 +21,10 @@ struct Commands {
   AttestationVerifyCommand verify;
   EmulateInitCommand emulate_init;
   EmulateReportCommand emulate_report;
+  EmulateServeCommand emulate_serve;
+  EmulateRootHashCommand emulate_root_hash;
+  EmulateRunCommand emulate_run;
+  EmulateGuestReportCommand emulate_guest_report;
   std::function<int()> run;
 };
 
@@ -84,6 +89,46 @@ void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostr
   report_cmd->add_option("--vcek-out", report.vcek_out, "Also write the emulated VCEK (PEM)");
   report_cmd->add_option("--chain-out", report.chain_out, "Also write the emulated ASK and ARK (PEM)");
   report_cmd->callback([&] { c.run = [&] { return RunEmulateReport(report, out, err); }; });
+
+  auto& serve = c.emulate_serve;
+  CLI::App* serve_cmd = emulate->add_subcommand(
+      "serve",
+      "Serve the emulated secure processor on Unix sockets until SIGTERM/SIGINT: SOCKET for guests (reports), "
+      "SOCKET.launcher for launchers (VM registration)");
+  serve_cmd->add_option("--state-dir", serve.state_dir, "State directory of `contrast emulate init`")->required();
+  serve_cmd->add_option("--socket", serve.socket, "Guest socket path; the launcher socket is PATH.launcher")
+      ->required();
+  serve_cmd->add_flag("--init", serve.init, "Create the state (like `emulate init`) when the directory holds none");
+  serve_cmd->callback([&] { c.run = [&] { return RunEmulateServe(serve, out, err); }; });
+
+  auto& root_hash = c.emulate_root_hash;
+  CLI::App* root_hash_cmd =
+      emulate->add_subcommand("root-hash", "Print the SHA-256 of the emulated ARK: the manifest's EmulatedRootSHA256");
+  root_hash_cmd->add_option("--state-dir", root_hash.state_dir, "State directory of `contrast emulate init`")
+      ->required();
+  root_hash_cmd->callback([&] { c.run = [&] { return RunEmulateRootHash(root_hash, out, err); }; });
+
+  auto& run = c.emulate_run;
+  CLI::App* run_cmd = emulate->add_subcommand(
+      "run",
+      "Register an emulated VM with the daemon and run COMMAND as that VM (CONTRAST_EMULATED_SOCKET and "
+      "CONTRAST_EMULATED_VM_TOKEN set); exits with its status (128+N if killed by signal N)");
+  run_cmd->add_option("--socket", run.socket, "Guest socket of `contrast emulate serve`")->required();
+  auto* run_host_data = run_cmd->add_option("--host-data", run.host_data, "HOST_DATA, 32 bytes hex");
+  run_cmd->add_option("--policy", run.policy, "Set HOST_DATA to the SHA-256 of this policy file")
+      ->excludes(run_host_data);
+  run_cmd->add_option("--measurement", run.measurement, "Launch MEASUREMENT, 48 bytes hex (default zero)");
+  run_cmd->add_option("COMMAND", run.command, "The command and its arguments, after --")->required();
+  run_cmd->callback([&] { c.run = [&] { return RunEmulateRun(run, out, err); }; });
+
+  auto& guest_report = c.emulate_guest_report;
+  CLI::App* guest_report_cmd =
+      emulate->add_subcommand("guest-report", "Inside `emulate run`: get a signed report for this VM from the daemon");
+  guest_report_cmd->add_option("--report-data", guest_report.report_data, "REPORT_DATA, up to 64 bytes hex");
+  guest_report_cmd->add_option("-o,--out", guest_report.out, "Where to write the 1184-byte report")->required();
+  guest_report_cmd->add_option("--vcek-out", guest_report.vcek_out, "Also write the emulated VCEK (PEM)");
+  guest_report_cmd->add_option("--chain-out", guest_report.chain_out, "Also write the emulated ASK and ARK (PEM)");
+  guest_report_cmd->callback([&] { c.run = [&] { return RunEmulateGuestReport(guest_report, out, err); }; });
 }
 
 }  // namespace
@@ -94,6 +139,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   app.require_subcommand(1);
   Commands commands;
   AddAttestationCommands(app, commands, out, err);
+  AddCoordinatorCommands(app, commands.run, out, err);
   AddEmulateCommands(app, commands, out, err);
   try {
     app.parse(argc, argv);

@@ -1,17 +1,30 @@
 #include "cli/emulate.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <ostream>
 #include <sstream>
 
+#include "attest/emulated/daemon.h"
 #include "attest/emulated/secure_processor.h"
 #include "cli/app.h"
 #include "cli/output.h"
 #include "common/files.h"
 #include "crypto/hash.h"
+#include "crypto/x509_builder.h"
 
 namespace contrast::cli {
 namespace {
 
+using attest::emulated::Daemon;
+using attest::emulated::GuestClient;
 using attest::emulated::SecureProcessor;
 using attest::emulated::SecureProcessorOptions;
 namespace snp = attest::snp;
@@ -19,6 +32,11 @@ namespace snp = attest::snp;
 int UsageError(std::ostream& err, const Error& error) {
   err << "error: " << error.message << "\n";
   return kExitUsage;
+}
+
+int Failed(std::ostream& err, const Error& error) {
+  err << "error: " << error.message << "\n";
+  return kExitFailed;
 }
 
 // "bootloader=3,tee=0,snp=8,microcode=115" (fmc= for Turin).
@@ -135,6 +153,249 @@ int RunEmulateReport(const EmulateReportCommand& command, std::ostream& out, std
     }
   }
   out << "wrote emulated SEV-SNP report to " << command.out.string() << " (HOST_DATA " << HexEncode(host_data) << ")\n";
+  return kExitOk;
+}
+
+// ---- serve / root-hash ------------------------------------------------------
+
+namespace {
+
+// Signal handling without blocking masks: gRPC starts threads of its own,
+// and a handler runs on whichever thread the kernel picks. The handlers only
+// do async-signal-safe things (write to a pipe, kill).
+std::atomic<int> g_wake_fd{-1};
+std::atomic<pid_t> g_child{0};
+std::atomic<int> g_pending_signal{0};
+
+extern "C" void WakeOnSignal(int signal) {
+  const int fd = g_wake_fd.load();
+  if (fd < 0) return;
+  const auto byte = static_cast<unsigned char>(signal);
+  [[maybe_unused]] const ssize_t written = ::write(fd, &byte, 1);
+}
+
+extern "C" void ForwardSignal(int signal) {
+  const pid_t child = g_child.load();
+  if (child > 0) {
+    ::kill(child, signal);
+  } else {
+    g_pending_signal.store(signal);
+  }
+}
+
+// Installs `handler` for SIGTERM and SIGINT; restores the previous ones.
+class SignalHandlers {
+ public:
+  explicit SignalHandlers(void (*handler)(int)) {
+    struct sigaction action {};
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(SIGTERM, &action, &old_term_);
+    ::sigaction(SIGINT, &action, &old_int_);
+  }
+  ~SignalHandlers() {
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+    ::sigaction(SIGINT, &old_int_, nullptr);
+  }
+  SignalHandlers(const SignalHandlers&) = delete;
+  SignalHandlers& operator=(const SignalHandlers&) = delete;
+
+ private:
+  struct sigaction old_term_ {};
+  struct sigaction old_int_ {};
+};
+
+Result<SecureProcessor> LoadOrCreate(const std::filesystem::path& state_dir, bool init, bool& created) {
+  created = false;
+  std::error_code error;
+  if (init && !std::filesystem::exists(state_dir / "state.json", error)) {
+    created = true;
+    return SecureProcessor::Create(state_dir);
+  }
+  auto sp = SecureProcessor::Load(state_dir);
+  if (!sp && sp.error().code == ErrorCode::kNotFound) {
+    return Fail(sp.error().Wrap("no emulator state in " + state_dir.string() +
+                                " (create it with `contrast emulate init` or pass --init)"));
+  }
+  return sp;
+}
+
+std::string SignalName(int signal) {
+  if (signal == SIGTERM) return "SIGTERM";
+  if (signal == SIGINT) return "SIGINT";
+  return "signal " + std::to_string(signal);
+}
+
+}  // namespace
+
+int RunEmulateServe(const EmulateServeCommand& command, std::ostream& out, std::ostream& err) {
+  bool created = false;
+  auto sp = LoadOrCreate(command.state_dir, command.init, created);
+  if (!sp) return UsageError(err, sp.error());
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return Failed(err, Error{ErrorCode::kIo, std::string("cannot create a pipe: ") + std::strerror(errno)});
+  }
+  g_wake_fd.store(pipe_fds[1]);
+  int received = 0;
+  {
+    const SignalHandlers handlers(WakeOnSignal);
+    auto daemon = Daemon::Start(*sp, command.socket);
+    if (!daemon) {
+      g_wake_fd.store(-1);
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
+      return Failed(err, daemon.error());
+    }
+    PrintInsecureWarning(err);
+    out << "emulated secure processor " << (created ? "created in " : "loaded from ") << command.state_dir.string()
+        << "\n"
+        << "  guest socket     " << (*daemon)->guest_socket().string() << "\n"
+        << "  launcher socket  " << (*daemon)->launcher_socket().string() << "\n"
+        << "  root sha256      " << HexEncode(crypto::Sha256(sp->ark_der())) << "  (EmulatedRootSHA256)\n"
+        << "serving until SIGTERM or SIGINT" << std::endl;
+    unsigned char byte = 0;
+    while (true) {
+      const ssize_t n = ::read(pipe_fds[0], &byte, 1);
+      if (n == 1) break;
+      if (n < 0 && errno == EINTR) continue;
+      break;  // cannot happen: we hold the write end
+    }
+    received = byte;
+    g_wake_fd.store(-1);
+  }  // the daemon stops and removes its sockets here
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  out << "received " << SignalName(received) << "; stopped, sockets removed" << std::endl;
+  return kExitOk;
+}
+
+int RunEmulateRootHash(const EmulateRootHashCommand& command, std::ostream& out, std::ostream& err) {
+  auto sp = SecureProcessor::Load(command.state_dir);
+  if (!sp) return UsageError(err, sp.error());
+  out << HexEncode(crypto::Sha256(sp->ark_der())) << "\n";
+  return kExitOk;
+}
+
+// ---- run ---------------------------------------------------------------------
+
+namespace {
+
+// The current environment with the emulated VM's variables set to ours.
+std::vector<std::string> ChildEnvironment(const std::filesystem::path& socket, const std::string& token) {
+  const std::string socket_prefix = std::string(attest::emulated::kSocketEnv) + "=";
+  const std::string token_prefix = std::string(attest::emulated::kVmTokenEnv) + "=";
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view item(*entry);
+    if (item.starts_with(socket_prefix) || item.starts_with(token_prefix)) continue;
+    env.emplace_back(item);
+  }
+  env.push_back(socket_prefix + socket.string());
+  env.push_back(token_prefix + token);
+  return env;
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (std::string& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return kExitFailed;
+}
+
+}  // namespace
+
+int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::ostream& err) {
+  if (command.command.empty()) {
+    return UsageError(err, Error{ErrorCode::kInvalidArgument, "no command given (usage: ... -- COMMAND [ARGS...])"});
+  }
+  auto measurement = FixedHex<48>("--measurement", command.measurement);
+  if (!measurement) return UsageError(err, measurement.error());
+  if (command.policy.has_value() == !command.host_data.empty()) {
+    return UsageError(err, Error{ErrorCode::kInvalidArgument, "exactly one of --policy and --host-data is required"});
+  }
+  snp::ByteArray<32> host_data{};
+  if (command.policy) {
+    auto policy = ReadFile(*command.policy);
+    if (!policy) return UsageError(err, policy.error().Wrap("--policy"));
+    host_data = crypto::Sha256(*policy);
+  } else {
+    auto parsed = FixedHex<32>("--host-data", command.host_data);
+    if (!parsed) return UsageError(err, parsed.error());
+    host_data = *parsed;
+  }
+  std::error_code error;
+  const std::filesystem::path socket = std::filesystem::absolute(command.socket, error);
+  if (error || command.socket.empty()) {
+    return UsageError(err, Error{ErrorCode::kInvalidArgument, "--socket: not a usable path"});
+  }
+
+  // The launcher's part: the VM's MEASUREMENT and HOST_DATA are fixed here,
+  // before the command runs; it only gets the token.
+  auto token = attest::emulated::RegisterVmWithDaemon(socket, *measurement, host_data);
+  if (!token) return Failed(err, token.error());
+
+  std::vector<std::string> args = command.command;
+  std::vector<std::string> env = ChildEnvironment(socket, *token);
+  std::vector<char*> argv = Pointers(args);
+  std::vector<char*> envp = Pointers(env);
+
+  const SignalHandlers handlers(ForwardSignal);
+  g_pending_signal.store(0);
+  pid_t child = 0;
+  const int spawned = ::posix_spawnp(&child, argv[0], nullptr, nullptr, argv.data(), envp.data());
+  if (spawned != 0) {
+    err << "error: cannot run " << command.command[0] << ": " << std::strerror(spawned) << "\n";
+    return spawned == ENOENT ? 127 : 126;
+  }
+  g_child.store(child);
+  if (const int pending = g_pending_signal.exchange(0); pending != 0) ::kill(child, pending);
+
+  int status = 0;
+  pid_t waited = 0;
+  do {
+    waited = ::waitpid(child, &status, 0);
+  } while (waited < 0 && errno == EINTR);
+  g_child.store(0);
+  if (waited != child) {
+    return Failed(err, Error{ErrorCode::kInternal, std::string("waiting for the command: ") + std::strerror(errno)});
+  }
+  return ExitCodeOf(status);
+}
+
+// ---- guest-report ------------------------------------------------------------
+
+int RunEmulateGuestReport(const EmulateGuestReportCommand& command, std::ostream& out, std::ostream& err) {
+  auto report_data = HexDecode(command.report_data);
+  if (!report_data) return UsageError(err, report_data.error().Wrap("--report-data"));
+  auto client = GuestClient::FromEnvironment();
+  if (!client) return UsageError(err, client.error());
+  auto evidence = client->GetReport(*report_data);
+  if (!evidence) return Failed(err, evidence.error());
+  auto report = snp::ParseReport(evidence->report);
+  if (!report) return Failed(err, report.error().Wrap("report from the daemon"));
+
+  if (auto written = WriteFileAtomic(command.out, evidence->report); !written) return UsageError(err, written.error());
+  if (command.vcek_out) {
+    auto pem = crypto::CertificatePemFromDer(evidence->vcek_der);
+    if (!pem) return Failed(err, pem.error().Wrap("VCEK from the daemon"));
+    if (auto written = WriteFileAtomic(*command.vcek_out, *pem); !written) return UsageError(err, written.error());
+  }
+  if (command.chain_out) {
+    if (auto written = WriteFileAtomic(*command.chain_out, evidence->cert_chain_pem); !written) {
+      return UsageError(err, written.error());
+    }
+  }
+  out << "wrote emulated SEV-SNP report to " << command.out.string() << " (HOST_DATA " << HexEncode(report->host_data)
+      << ", MEASUREMENT " << HexEncode(report->measurement) << ")\n";
   return kExitOk;
 }
 

@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace contrast::cli {
 
@@ -26,7 +27,47 @@ struct EmulateReportCommand {
   std::optional<std::filesystem::path> chain_out;  // ASK then ARK, PEM
 };
 
+// `emulate serve`: the emulator as a daemon on two Unix sockets (guest
+// socket and `<socket>.launcher`) until SIGTERM or SIGINT.
+struct EmulateServeCommand {
+  std::filesystem::path state_dir;
+  std::filesystem::path socket;
+  bool init = false;  // create the state when state_dir holds none
+};
+
+// `emulate root-hash`: SHA-256 (hex) of the emulated ARK, the value a
+// manifest's EmulatedRootSHA256 must name.
+struct EmulateRootHashCommand {
+  std::filesystem::path state_dir;
+};
+
+// `emulate run`: registers a VM with the daemon and runs a command as that
+// VM (CONTRAST_EMULATED_SOCKET and CONTRAST_EMULATED_VM_TOKEN in its
+// environment). Exits with the command's status, 128+N if it died of signal
+// N; 1 when the daemon cannot be reached, 2 on usage errors, 126 when the
+// command cannot be executed, 127 when it is not found.
+struct EmulateRunCommand {
+  std::filesystem::path socket;
+  std::optional<std::filesystem::path> policy;  // HOST_DATA = SHA-256 of this file
+  std::string host_data;                        // 32 bytes hex
+  std::string measurement;                      // 48 bytes hex; default all zero
+  std::vector<std::string> command;
+};
+
+// `emulate guest-report`: inside `emulate run`, fetches a report for the
+// current VM from the daemon (what the VM can see and choose).
+struct EmulateGuestReportCommand {
+  std::string report_data;  // up to 64 bytes hex
+  std::filesystem::path out;
+  std::optional<std::filesystem::path> vcek_out;   // VCEK, PEM
+  std::optional<std::filesystem::path> chain_out;  // ASK then ARK, PEM
+};
+
 int RunEmulateInit(const EmulateInitCommand& command, std::ostream& out, std::ostream& err);
 int RunEmulateReport(const EmulateReportCommand& command, std::ostream& out, std::ostream& err);
+int RunEmulateServe(const EmulateServeCommand& command, std::ostream& out, std::ostream& err);
+int RunEmulateRootHash(const EmulateRootHashCommand& command, std::ostream& out, std::ostream& err);
+int RunEmulateRun(const EmulateRunCommand& command, std::ostream& out, std::ostream& err);
+int RunEmulateGuestReport(const EmulateGuestReportCommand& command, std::ostream& out, std::ostream& err);
 
 }  // namespace contrast::cli

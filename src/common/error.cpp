@@ -10,6 +10,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kNotFound: return "not-found";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kFailedPrecondition: return "failed-precondition";
     case ErrorCode::kCrypto: return "crypto";
     case ErrorCode::kNetwork: return "network";
     case ErrorCode::kTimeout: return "timeout";

@@ -14,13 +14,14 @@ namespace contrast {
 
 enum class ErrorCode {
   // Generic.
-  kInvalidArgument,  // caller passed something unusable (usage error)
-  kParse,            // bytes/text from outside are malformed
-  kIo,               // file system or OS call failed
-  kNotFound,         // a file, key or object does not exist
-  kUnsupported,      // a valid input we deliberately do not handle
-  kInternal,         // a bug or an unexpected library failure
-  kCrypto,           // an OpenSSL operation failed unexpectedly
+  kInvalidArgument,     // caller passed something unusable (usage error)
+  kParse,               // bytes/text from outside are malformed
+  kIo,                  // file system or OS call failed
+  kNotFound,            // a file, key or object does not exist
+  kUnsupported,         // a valid input we deliberately do not handle
+  kInternal,            // a bug or an unexpected library failure
+  kFailedPrecondition,  // the system is not in a state that allows this (e.g. not ready)
+  kCrypto,              // an OpenSSL operation failed unexpectedly
   // Networking.
   kNetwork,     // connection, DNS, TLS failure
   kTimeout,     // the peer did not answer in time

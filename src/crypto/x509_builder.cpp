@@ -1,5 +1,6 @@
 #include "crypto/x509_builder.h"
 
+#include <arpa/inet.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
@@ -94,6 +95,87 @@ Result<Bytes> StandardExtensionValue(int nid, const std::string& config) {
   return Bytes(bytes, bytes + ASN1_STRING_length(data));
 }
 
+// An IA5String GENERAL_NAME (dNSName, uniformResourceIdentifier): printable
+// ASCII only, so no NUL or control character can hide in a name.
+Result<GENERAL_NAME*> NewIa5GeneralName(int type, const std::string& text, std::string_view what) {
+  const bool printable = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
+  if (text.empty() || !printable || text.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(what) + " must be non-empty printable ASCII, got \"" + text + "\"");
+  }
+  Asn1StringPtr ia5(ASN1_IA5STRING_new());
+  if (!ia5 || ASN1_STRING_set(ia5.get(), text.data(), static_cast<int>(text.size())) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "encoding " + std::string(what)));
+  }
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  if (name == nullptr) return Fail(OpensslError(ErrorCode::kCrypto, "allocating a general name"));
+  GENERAL_NAME_set0_value(name, type, ia5.release());
+  return name;
+}
+
+Result<GENERAL_NAME*> NewIpGeneralName(const std::string& text) {
+  unsigned char address[16];
+  int length = 0;
+  if (inet_pton(AF_INET, text.c_str(), address) == 1) {
+    length = 4;
+  } else if (inet_pton(AF_INET6, text.c_str(), address) == 1) {
+    length = 16;
+  } else {
+    return Fail(ErrorCode::kInvalidArgument, "IP address SAN \"" + text + "\" is not an IPv4 or IPv6 address");
+  }
+  Asn1OctetStringPtr octets(ASN1_OCTET_STRING_new());
+  if (!octets || ASN1_OCTET_STRING_set(octets.get(), address, length) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "encoding an IP address SAN"));
+  }
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  if (name == nullptr) return Fail(OpensslError(ErrorCode::kCrypto, "allocating a general name"));
+  GENERAL_NAME_set0_value(name, GEN_IPADD, octets.release());
+  return name;
+}
+
+// DER GeneralNames (the subjectAltName extension value).
+Result<Bytes> EncodeSubjectAltNames(const std::vector<SubjectAltName>& names) {
+  if (names.empty()) return Fail(ErrorCode::kInvalidArgument, "subjectAltName needs at least one name");
+  GeneralNamesPtr general_names(GENERAL_NAMES_new());
+  if (!general_names) return Fail(OpensslError(ErrorCode::kCrypto, "allocating subjectAltName"));
+  for (const SubjectAltName& san : names) {
+    Result<GENERAL_NAME*> name = Fail(ErrorCode::kInternal, "unknown SAN kind");
+    switch (san.kind) {
+      case SubjectAltName::Kind::kDns: name = NewIa5GeneralName(GEN_DNS, san.value, "DNS SAN"); break;
+      case SubjectAltName::Kind::kUri: name = NewIa5GeneralName(GEN_URI, san.value, "URI SAN"); break;
+      case SubjectAltName::Kind::kIpAddress: name = NewIpGeneralName(san.value); break;
+    }
+    if (!name) return Fail(name.error());
+    if (sk_GENERAL_NAME_push(general_names.get(), *name) <= 0) {
+      GENERAL_NAME_free(*name);
+      return Fail(OpensslError(ErrorCode::kCrypto, "adding a SAN"));
+    }
+  }
+  return ToDer<GENERAL_NAMES, i2d_GENERAL_NAMES>(general_names.get(), "subjectAltName");
+}
+
+Result<Bytes> EncodeSubjectKeyId(ByteView subject_spki) {
+  auto id = KeyIdentifier(subject_spki);
+  if (!id) return Fail(id.error());
+  return EncodeDerOctetString(*id);
+}
+
+using AuthorityKeyIdPtr = Owned<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
+
+Result<Bytes> EncodeAuthorityKeyId(const PrivateKey& issuer_key) {
+  auto spki = issuer_key.PublicKeyDer();
+  if (!spki) return Fail(spki.error());
+  auto id = KeyIdentifier(*spki);
+  if (!id) return Fail(id.error());
+  AuthorityKeyIdPtr aki(AUTHORITY_KEYID_new());
+  if (!aki) return Fail(OpensslError(ErrorCode::kCrypto, "allocating authorityKeyIdentifier"));
+  aki->keyid = ASN1_OCTET_STRING_new();
+  if (aki->keyid == nullptr || ASN1_OCTET_STRING_set(aki->keyid, id->data(), static_cast<int>(id->size())) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "encoding authorityKeyIdentifier"));
+  }
+  return ToDer<AUTHORITY_KEYID, i2d_AUTHORITY_KEYID>(aki.get(), "authorityKeyIdentifier");
+}
+
 }  // namespace
 
 CertificateBuilder& CertificateBuilder::SetSubject(DistinguishedName name) {
@@ -141,8 +223,12 @@ CertificateBuilder& CertificateBuilder::AddBasicConstraints(bool ca, std::option
     }
     config += ",pathlen:" + std::to_string(*path_length);
   }
-  extensions_.push_back(
-      Extension{.oid = "", .nid = NID_basic_constraints, .value = {}, .config = config, .critical = true});
+  extensions_.push_back(Extension{.oid = "",
+                                  .nid = NID_basic_constraints,
+                                  .value = {},
+                                  .config = config,
+                                  .critical = true,
+                                  .source = Source::kConfig});
   return *this;
 }
 
@@ -166,7 +252,8 @@ CertificateBuilder& CertificateBuilder::AddKeyUsage(unsigned bits) {
     if (!error_) error_ = Error{ErrorCode::kInvalidArgument, "unsupported keyUsage bits " + std::to_string(bits)};
     return *this;
   }
-  extensions_.push_back(Extension{.oid = "", .nid = NID_key_usage, .value = {}, .config = config, .critical = true});
+  extensions_.push_back(Extension{
+      .oid = "", .nid = NID_key_usage, .value = {}, .config = config, .critical = true, .source = Source::kConfig});
   return *this;
 }
 
@@ -178,8 +265,75 @@ CertificateBuilder& CertificateBuilder::AddCrlDistributionPoint(std::string uri)
     if (!error_) error_ = Error{ErrorCode::kInvalidArgument, "unsupported CRL distribution point URI \"" + uri + "\""};
     return *this;
   }
-  extensions_.push_back(
-      Extension{.oid = "", .nid = NID_crl_distribution_points, .value = {}, .config = "URI:" + uri, .critical = false});
+  extensions_.push_back(Extension{.oid = "",
+                                  .nid = NID_crl_distribution_points,
+                                  .value = {},
+                                  .config = "URI:" + uri,
+                                  .critical = false,
+                                  .source = Source::kConfig});
+  return *this;
+}
+
+CertificateBuilder& CertificateBuilder::AddSubjectAltNames(const std::vector<SubjectAltName>& names) {
+  auto value = EncodeSubjectAltNames(names);
+  if (!value) {
+    if (!error_) error_ = value.error();
+    return *this;
+  }
+  extensions_.push_back(Extension{.oid = "",
+                                  .nid = NID_subject_alt_name,
+                                  .value = std::move(*value),
+                                  .config = "",
+                                  .critical = false,
+                                  .source = Source::kValue});
+  return *this;
+}
+
+CertificateBuilder& CertificateBuilder::AddExtendedKeyUsage(unsigned purposes) {
+  static constexpr std::pair<unsigned, const char*> kNames[] = {
+      {kExtKeyUsageServerAuth, "serverAuth"},
+      {kExtKeyUsageClientAuth, "clientAuth"},
+  };
+  std::string config;
+  unsigned known = 0;
+  for (const auto& [bit, name] : kNames) {
+    known |= bit;
+    if ((purposes & bit) == 0) continue;
+    if (!config.empty()) config += ",";
+    config += name;
+  }
+  if (purposes == 0 || (purposes & ~known) != 0) {
+    if (!error_) {
+      error_ = Error{ErrorCode::kInvalidArgument, "unsupported extendedKeyUsage bits " + std::to_string(purposes)};
+    }
+    return *this;
+  }
+  extensions_.push_back(Extension{.oid = "",
+                                  .nid = NID_ext_key_usage,
+                                  .value = {},
+                                  .config = config,
+                                  .critical = false,
+                                  .source = Source::kConfig});
+  return *this;
+}
+
+CertificateBuilder& CertificateBuilder::AddSubjectKeyIdentifier() {
+  extensions_.push_back(Extension{.oid = "",
+                                  .nid = NID_subject_key_identifier,
+                                  .value = {},
+                                  .config = "",
+                                  .critical = false,
+                                  .source = Source::kSubjectKeyId});
+  return *this;
+}
+
+CertificateBuilder& CertificateBuilder::AddAuthorityKeyIdentifier() {
+  extensions_.push_back(Extension{.oid = "",
+                                  .nid = NID_authority_key_identifier,
+                                  .value = {},
+                                  .config = "",
+                                  .critical = false,
+                                  .source = Source::kAuthorityKeyId});
   return *this;
 }
 
@@ -223,12 +377,14 @@ Result<Bytes> CertificateBuilder::SignDer(const PrivateKey& issuer_key) const {
   }
 
   for (const Extension& spec : extensions_) {
-    Bytes value = spec.value;
-    if (spec.nid != 0) {
-      auto standard = StandardExtensionValue(spec.nid, spec.config);
-      if (!standard) return Fail(standard.error());
-      value = std::move(*standard);
+    Result<Bytes> value = spec.value;
+    switch (spec.source) {
+      case Source::kValue: break;
+      case Source::kConfig: value = StandardExtensionValue(spec.nid, spec.config); break;
+      case Source::kSubjectKeyId: value = EncodeSubjectKeyId(public_key_der_); break;
+      case Source::kAuthorityKeyId: value = EncodeAuthorityKeyId(issuer_key); break;
     }
+    if (!value) return Fail(value.error());
     Asn1ObjectPtr owned_oid;
     const ASN1_OBJECT* oid = spec.nid != 0 ? OBJ_nid2obj(spec.nid) : nullptr;
     if (oid == nullptr) {
@@ -237,8 +393,8 @@ Result<Bytes> CertificateBuilder::SignDer(const PrivateKey& issuer_key) const {
       oid = owned_oid.get();
     }
     Asn1OctetStringPtr data(ASN1_OCTET_STRING_new());
-    if (!data || value.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-        ASN1_OCTET_STRING_set(data.get(), value.data(), static_cast<int>(value.size())) != 1) {
+    if (!data || value->size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+        ASN1_OCTET_STRING_set(data.get(), value->data(), static_cast<int>(value->size())) != 1) {
       return Fail(OpensslError(ErrorCode::kCrypto, "encoding extension " + spec.oid));
     }
     X509ExtensionPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, oid, spec.critical ? 1 : 0, data.get()));
@@ -356,6 +512,47 @@ Result<Bytes> EncodeDerIa5String(std::string_view text) {
     return Fail(OpensslError(ErrorCode::kCrypto, "encoding IA5String"));
   }
   return ToDer<ASN1_IA5STRING, i2d_ASN1_IA5STRING>(string.get(), "IA5String");
+}
+
+Result<Bytes> EncodeDerBoolean(bool value) {
+  // DER: FALSE is 0x00, TRUE is 0xFF.
+  return Bytes{V_ASN1_BOOLEAN, 0x01, static_cast<uint8_t>(value ? 0xFF : 0x00)};
+}
+
+Result<Bytes> EncodeDerOctetString(ByteView value) {
+  if (value.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return Fail(ErrorCode::kInvalidArgument, "OCTET STRING too long");
+  }
+  Asn1OctetStringPtr octets(ASN1_OCTET_STRING_new());
+  if (!octets || ASN1_OCTET_STRING_set(octets.get(), value.data(), static_cast<int>(value.size())) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "encoding OCTET STRING"));
+  }
+  return ToDer<ASN1_OCTET_STRING, i2d_ASN1_OCTET_STRING>(octets.get(), "OCTET STRING");
+}
+
+using X509PubkeyPtr = Owned<X509_PUBKEY, X509_PUBKEY_free>;
+
+Result<Bytes> KeyIdentifier(ByteView spki_der) {
+  if (spki_der.size() > static_cast<size_t>(std::numeric_limits<long>::max())) {
+    return Fail(ErrorCode::kParse, "public key too long");
+  }
+  const unsigned char* cursor = spki_der.data();
+  X509PubkeyPtr spki(d2i_X509_PUBKEY(nullptr, &cursor, static_cast<long>(spki_der.size())));
+  if (!spki || cursor != spki_der.data() + spki_der.size()) {
+    ClearOpensslErrors();
+    return Fail(ErrorCode::kParse, "not a single DER SubjectPublicKeyInfo");
+  }
+  const unsigned char* key_bits = nullptr;
+  int key_length = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &key_bits, &key_length, nullptr, spki.get()) != 1 || key_length < 0) {
+    return Fail(OpensslError(ErrorCode::kParse, "reading the subjectPublicKey"));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  if (EVP_Digest(key_bits, static_cast<size_t>(key_length), digest, &digest_length, EVP_sha1(), nullptr) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "hashing the public key"));
+  }
+  return Bytes(digest, digest + digest_length);
 }
 
 }  // namespace contrast::crypto

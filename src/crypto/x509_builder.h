@@ -37,6 +37,22 @@ enum KeyUsage : unsigned {
   kKeyUsageCrlSign = 1u << 6,
 };
 
+// extendedKeyUsage purposes.
+enum ExtendedKeyUsage : unsigned {
+  kExtKeyUsageServerAuth = 1u << 0,
+  kExtKeyUsageClientAuth = 1u << 1,
+};
+
+// One subjectAltName entry. The builder encodes; it does not decide which
+// kind a manifest string is (that is the CA's rule).
+struct SubjectAltName {
+  enum class Kind { kDns, kIpAddress, kUri };
+  Kind kind = Kind::kDns;
+  // DNS name or URI (ASCII, no control characters), or an IPv4/IPv6 address
+  // in text form (encoded as its 4 or 16 bytes).
+  std::string value;
+};
+
 class CertificateBuilder {
  public:
   CertificateBuilder& SetSubject(DistinguishedName name);
@@ -54,6 +70,15 @@ class CertificateBuilder {
   CertificateBuilder& AddBasicConstraints(bool ca, std::optional<int> path_length = std::nullopt);
   CertificateBuilder& AddKeyUsage(unsigned key_usage_bits);
   CertificateBuilder& AddCrlDistributionPoint(std::string uri);
+  // Non-critical; at least one entry.
+  CertificateBuilder& AddSubjectAltNames(const std::vector<SubjectAltName>& names);
+  // Non-critical; bits from ExtendedKeyUsage.
+  CertificateBuilder& AddExtendedKeyUsage(unsigned purposes);
+  // Key identifiers (RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey
+  // BIT STRING), computed when signing: the subject's from the certificate's
+  // public key, the authority's from the signing key.
+  CertificateBuilder& AddSubjectKeyIdentifier();
+  CertificateBuilder& AddAuthorityKeyIdentifier();
   // Any extension: `value` goes as-is into the extnValue OCTET STRING, so it
   // is normally DER, but need not be (AMD's hwID is raw bytes).
   CertificateBuilder& AddExtension(std::string oid, Bytes value, bool critical = false);
@@ -63,12 +88,15 @@ class CertificateBuilder {
   Result<Bytes> SignDer(const PrivateKey& issuer_key) const;
 
  private:
+  // Where an extension's value comes from.
+  enum class Source { kValue, kConfig, kSubjectKeyId, kAuthorityKeyId };
   struct Extension {
     std::string oid;  // dotted, or empty for the standard ones below
     int nid = 0;
     Bytes value;
     std::string config;  // OpenSSL extension config text for standard ones
     bool critical = false;
+    Source source = Source::kValue;
   };
   DistinguishedName subject_;
   DistinguishedName issuer_;
@@ -106,5 +134,11 @@ Result<std::string> CrlPemFromDer(ByteView der);
 // DER encodings for extension values.
 Result<Bytes> EncodeDerInteger(int64_t value);
 Result<Bytes> EncodeDerIa5String(std::string_view text);
+Result<Bytes> EncodeDerBoolean(bool value);
+Result<Bytes> EncodeDerOctetString(ByteView value);
+
+// The RFC 5280 (method 1) key identifier of a DER SubjectPublicKeyInfo: SHA-1
+// of its subjectPublicKey BIT STRING contents. kParse for malformed input.
+Result<Bytes> KeyIdentifier(ByteView spki_der);
 
 }  // namespace contrast::crypto

@@ -1,4 +1,5 @@
 # Extra sources of contrast_test_support (included from tests/CMakeLists.txt
 # after add_library(contrast_test_support ...)).
-target_sources(contrast_test_support PRIVATE ${CMAKE_CURRENT_LIST_DIR}/http_server.cpp)
+target_sources(contrast_test_support PRIVATE ${CMAKE_CURRENT_LIST_DIR}/http_server.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/process.cpp)
 target_link_libraries(contrast_test_support PUBLIC Threads::Threads)

@@ -1,0 +1,118 @@
+// contrast-coordinator: flags (each also an environment variable) become
+// CoordinatorOptions; the Coordinator runs until SIGTERM or SIGINT, then stops
+// gracefully and the process exits 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "coordinator/coordinator.h"
+#include "coordinator/log.h"
+#include "platform/issuer.h"
+
+namespace {
+
+using contrast::coordinator::CoordinatorOptions;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+
+struct Flags {
+  CoordinatorOptions options;
+  std::string state_dir = "/var/lib/contrast/history";
+  std::string log_level = "info";
+  int shutdown_timeout_seconds = 20;
+};
+
+void AddFlags(CLI::App& app, Flags& flags) {
+  app.add_option("--user-api-address", flags.options.user_api_address, "Listen address of the user API (host:port)")
+      ->envname("CONTRAST_USER_API_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--mesh-api-address", flags.options.mesh_api_address, "Listen address of the mesh API (host:port)")
+      ->envname("CONTRAST_MESH_API_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--probe-address", flags.options.probe_address,
+                 "Listen address of the probes and /metrics (numeric host:port)")
+      ->envname("CONTRAST_PROBE_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--state-dir", flags.state_dir, "Directory of the manifest history (created if missing)")
+      ->envname("CONTRAST_STATE_DIR")
+      ->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "Log level")
+      ->envname("CONTRAST_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--shutdown-timeout", flags.shutdown_timeout_seconds,
+                 "Seconds running calls may take to finish after SIGTERM/SIGINT")
+      ->envname("CONTRAST_SHUTDOWN_TIMEOUT")
+      ->check(CLI::Range(0, 300))
+      ->capture_default_str();
+}
+
+// One line per event on stderr, UTC timestamps, key=value messages.
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("coordinator");
+  logger->set_pattern("time=%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  return logger;
+}
+
+int Run(Flags& flags, const sigset_t& stop_signals) {
+  auto logger = MakeLogger(flags.log_level);
+  flags.options.state_dir = flags.state_dir;
+  flags.options.shutdown_timeout = std::chrono::seconds(flags.shutdown_timeout_seconds);
+  flags.options.logger = logger;
+
+  auto issuer = contrast::platform::IssuerFromEnvironment();
+  if (!issuer) {
+    logger->critical("event=startup_failed error={}", contrast::coordinator::LogValue(issuer.error().message));
+    return kExitFailure;
+  }
+  logger->info("event=evidence_issuer issuer={}",
+               contrast::coordinator::LogValue(contrast::platform::DescribeIssuerEnvironment()));
+  auto coordinator = contrast::coordinator::Coordinator::Start(
+      flags.options, std::shared_ptr<contrast::session::EvidenceIssuer>(std::move(*issuer)));
+  if (!coordinator) {
+    logger->critical("event=startup_failed error={}", contrast::coordinator::LogValue(coordinator.error().message));
+    return kExitFailure;
+  }
+  int received = 0;
+  while (sigwait(&stop_signals, &received) != 0) {
+  }
+  logger->info("event=shutdown signal={}", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*coordinator)->Stop();
+  logger->flush();
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Blocked before any thread exists, so every thread inherits the mask and
+  // only the sigwait in Run receives the stop signals.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  CLI::App app{"contrast-coordinator: attestation service and certificate authority of a Contrast deployment",
+               "contrast-coordinator"};
+  app.set_version_flag("--version", "contrast-coordinator " + std::string(contrast::coordinator::CoordinatorVersion()));
+  Flags flags;
+  AddFlags(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return Run(flags, stop_signals);
+}

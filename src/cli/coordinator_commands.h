@@ -1,0 +1,44 @@
+// `contrast set` and `contrast verify`: the workload owner's and the
+// auditor's view of a Coordinator. Both attest the Coordinator against the
+// local manifest (its Role "coordinator" policy hash and the reference
+// values) before anything else crosses the connection.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace contrast::cli {
+
+struct SetCommand {
+  std::string coordinator;  // HOST:PORT
+  std::filesystem::path manifest = "manifest.json";
+  std::vector<std::filesystem::path> policies;  // policy documents
+  std::optional<std::filesystem::path> workload_owner_key;
+  std::filesystem::path workspace = ".";
+  std::chrono::seconds timeout{120};  // how long to retry an unavailable Coordinator
+};
+
+struct VerifyCommand {
+  std::string coordinator;
+  std::filesystem::path manifest = "manifest.json";
+  std::filesystem::path workspace = ".";
+  std::chrono::seconds timeout{120};
+};
+
+int RunSet(const SetCommand& command, std::ostream& out, std::ostream& err);
+int RunVerify(const VerifyCommand& command, std::ostream& out, std::ostream& err);
+
+// Registers `set` and `verify` on `app`; the selected command's runner is
+// stored in `run`.
+void AddCoordinatorCommands(CLI::App& app, std::function<int()>& run, std::ostream& out, std::ostream& err);
+
+}  // namespace contrast::cli

@@ -1,0 +1,245 @@
+#include "coordinator/coordinator.h"
+
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <map>
+#include <utility>
+
+#include "coordinator/log.h"
+#include "coordinator/manifest_updater.h"
+#include "coordinator/metrics.h"
+#include "coordinator/services.h"
+#include "crypto/keys.h"
+#include "history/directory_store.h"
+#include "history/history.h"
+#include "observability/metrics.h"
+#include "observability/probe_server.h"
+#include "session/credentials.h"
+#include "session/nonce.h"
+#include "session/verifier.h"
+
+#ifndef CONTRAST_COORDINATOR_VERSION
+#define CONTRAST_COORDINATOR_VERSION "0.0.0"
+#endif
+
+namespace contrast::coordinator {
+namespace {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// "host:port", "[v6]:port" or ":port" (no host: every interface).
+Result<HostPort> ParseHostPort(std::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Fail(ErrorCode::kInvalidArgument, "address \"" + std::string(address) + "\": expected host:port");
+  }
+  std::string_view host = address.substr(0, colon);
+  const std::string_view port_text = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port_text.empty() || port > 65535) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "address \"" + std::string(address) + "\": port must be a number from 0 to 65535");
+  }
+  return HostPort{std::string(host), static_cast<uint16_t>(port)};
+}
+
+observability::HttpResponse Probe(bool ok, std::string_view reason) {
+  if (ok) return {200, "text/plain; charset=utf-8", "ok\n"};
+  return {503, "text/plain; charset=utf-8", std::string(reason) + "\n"};
+}
+
+}  // namespace
+
+std::string_view CoordinatorVersion() { return CONTRAST_COORDINATOR_VERSION; }
+
+// Everything the running Coordinator owns, in construction order (members
+// are destroyed in reverse: servers before the services and state they use).
+struct Coordinator::Parts {
+  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<session::EvidenceIssuer> issuer;
+  observability::Registry registry;
+  CoordinatorMetrics metrics{registry};
+  StateGuard guard;
+  std::shared_ptr<history::Store> store;
+  std::unique_ptr<history::History> history;
+  session::EvidenceVerifier verifier;
+  session::NonceTracker nonces;
+  std::optional<session::SessionIdentity> identity;
+  std::unique_ptr<ManifestUpdater> updater;
+  std::unique_ptr<UserApiService> user_service;
+  std::unique_ptr<MeshApiService> mesh_service;
+  std::unique_ptr<grpc::Server> user_server;
+  std::unique_ptr<grpc::Server> mesh_server;
+  std::unique_ptr<observability::ProbeServer> probe_server;
+};
+
+Coordinator::Coordinator(CoordinatorOptions options, std::shared_ptr<session::EvidenceIssuer> issuer)
+    : options_(std::move(options)), parts_(std::make_unique<Parts>()) {
+  parts_->logger = options_.logger ? options_.logger : spdlog::default_logger();
+  parts_->issuer = std::move(issuer);
+}
+
+Result<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options,
+                                                        std::shared_ptr<session::EvidenceIssuer> issuer) {
+  if (!issuer) return Fail(ErrorCode::kInvalidArgument, "no evidence issuer given");
+  if (!options.store && options.state_dir.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "no history directory (state_dir) given");
+  }
+  if (options.max_threads_per_server < 2) {
+    return Fail(ErrorCode::kInvalidArgument, "max_threads_per_server must be at least 2");
+  }
+  std::unique_ptr<Coordinator> coordinator(new Coordinator(std::move(options), std::move(issuer)));
+  if (auto ok = coordinator->OpenHistory(); !ok) return Fail(ok.error());
+  if (auto ok = coordinator->StartApiServers(); !ok) return Fail(ok.error());
+  if (auto ok = coordinator->StartProbeServer(); !ok) return Fail(ok.error());
+  coordinator->serving_ = true;
+  coordinator->parts_->logger->info(
+      "event=coordinator_started version={} user_api_port={} mesh_api_port={} probe_port={} ready={}",
+      CoordinatorVersion(), coordinator->user_api_port_, coordinator->mesh_api_port_, coordinator->probe_port_,
+      coordinator->readiness().ready);
+  return coordinator;
+}
+
+Status Coordinator::OpenHistory() {
+  Parts& p = *parts_;
+  if (options_.store) {
+    p.store = options_.store;
+  } else {
+    auto store = history::DirectoryStore::Open(options_.state_dir);
+    if (!store) return Fail(store.error().Wrap("opening the history directory"));
+    p.store = std::move(*store);
+  }
+  auto key = crypto::PrivateKey::Generate(crypto::KeyType::kEcP384);
+  if (!key) return Fail(key.error().Wrap("generating the history signing key"));
+  auto history = history::History::Create(p.store, std::move(*key));
+  if (!history) return Fail(history.error().Wrap("opening the history"));
+  p.history = std::make_unique<history::History>(std::move(*history));
+  auto exists = p.history->HasHistory();
+  if (!exists) return Fail(exists.error().Wrap("reading the history"));
+  if (*exists) {
+    // Our keys are fresh: we can neither verify nor extend what is there.
+    p.guard.MarkStale(std::string(kStaleHistoryReason));
+    p.logger->warn("event=stale_history state_dir={} msg={}", LogValue(options_.state_dir.string()),
+                   LogValue(std::string(kStaleHistoryReason) + "; not ready, the history is left untouched"));
+  }
+  p.updater = std::make_unique<ManifestUpdater>(*p.history, p.guard, p.metrics, p.logger);
+  return {};
+}
+
+namespace {
+
+Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address,
+                                                  const std::shared_ptr<grpc::ServerCredentials>& credentials,
+                                                  grpc::Service& service, int max_threads, uint16_t& bound_port) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address, credentials, &port);
+  session::ConfigureSessionServer(builder);
+  // A port another process already serves must be an error, not shared.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  grpc::ResourceQuota quota("contrast-coordinator");
+  quota.SetMaxThreads(max_threads);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port <= 0 || port > 65535) {
+    if (server) server->Shutdown();
+    return Fail(ErrorCode::kIo, "cannot listen on " + address);
+  }
+  bound_port = static_cast<uint16_t>(port);
+  return server;
+}
+
+}  // namespace
+
+Status Coordinator::StartApiServers() {
+  Parts& p = *parts_;
+  auto identity = session::SessionIdentity::Generate();
+  if (!identity) return Fail(identity.error().Wrap("generating the session TLS identity"));
+  p.identity = std::move(*identity);
+  auto credentials = session::SessionServerCredentials(*p.identity);
+  if (!credentials) return Fail(credentials.error());
+
+  p.user_service = std::make_unique<UserApiService>(
+      UserApiService::Dependencies{*p.updater, p.guard, *p.issuer, p.identity->spki_der(), p.metrics,
+                                   options_.session_options, p.logger, std::string(CoordinatorVersion())});
+  p.mesh_service = std::make_unique<MeshApiService>(
+      MeshApiService::Dependencies{p.guard, p.verifier, p.nonces, p.metrics, options_.session_options, p.logger});
+  auto user = StartServer(options_.user_api_address, *credentials, *p.user_service, options_.max_threads_per_server,
+                          user_api_port_);
+  if (!user) return Fail(user.error().Wrap("user API"));
+  p.user_server = std::move(*user);
+  auto mesh = StartServer(options_.mesh_api_address, *credentials, *p.mesh_service, options_.max_threads_per_server,
+                          mesh_api_port_);
+  if (!mesh) return Fail(mesh.error().Wrap("mesh API"));
+  p.mesh_server = std::move(*mesh);
+  return {};
+}
+
+Status Coordinator::StartProbeServer() {
+  auto address = ParseHostPort(options_.probe_address);
+  if (!address) return Fail(address.error().Wrap("probe server"));
+  auto alive = [this] { return Probe(serving_.load(), "not serving"); };
+  std::map<std::string, observability::HttpHandler> routes{
+      {"/probe/startup", alive},
+      {"/probe/liveness", alive},
+      {"/probe/readiness",
+       [this] {
+         const Readiness r = readiness();
+         return Probe(r.ready, r.reason);
+       }},
+      {"/metrics",
+       [this] {
+         return observability::HttpResponse{200, "text/plain; version=0.0.4", RenderMetrics()};
+       }},
+  };
+  auto server = observability::ProbeServer::Start(address->host, address->port, std::move(routes));
+  if (!server) return Fail(server.error().Wrap("probe server"));
+  parts_->probe_server = std::move(*server);
+  probe_port_ = parts_->probe_server->port();
+  return {};
+}
+
+Readiness Coordinator::readiness() const {
+  if (!serving_.load()) return {false, "not serving"};
+  return parts_->guard.readiness();
+}
+
+std::string Coordinator::RenderMetrics() const {
+  parts_->metrics.ready.Set(readiness().ready ? 1 : 0);
+  return parts_->registry.Render();
+}
+
+void Coordinator::Stop() {
+  std::lock_guard lock(stop_mutex_);
+  if (stopped_) return;
+  stopped_ = true;
+  serving_ = false;
+  Parts& p = *parts_;
+  // One deadline for both servers: the whole stop takes about
+  // shutdown_timeout at most, not twice that.
+  const auto deadline = std::chrono::system_clock::now() + options_.shutdown_timeout;
+  if (p.user_server) p.user_server->Shutdown(deadline);
+  if (p.mesh_server) p.mesh_server->Shutdown(deadline);
+  if (p.user_server) p.user_server->Wait();
+  if (p.mesh_server) p.mesh_server->Wait();
+  p.user_server.reset();
+  p.mesh_server.reset();
+  if (p.probe_server) p.probe_server->Stop();
+  p.probe_server.reset();
+  p.metrics.ready.Set(0);
+  p.logger->info("event=coordinator_stopped");
+}
+
+Coordinator::~Coordinator() { Stop(); }
+
+}  // namespace contrast::coordinator

@@ -1,0 +1,121 @@
+// The Coordinator process as a library: start it with its options and an
+// evidence issuer, read the ports it bound, stop it. apps/contrast-coordinator
+// only turns flags into CoordinatorOptions and waits for a signal; tests and
+// the demo run it in-process the same way:
+//
+//   CoordinatorOptions options;
+//   options.user_api_address = "127.0.0.1:0";   // port 0: any free port
+//   options.mesh_api_address = "127.0.0.1:0";
+//   options.probe_address = "127.0.0.1:0";
+//   options.state_dir = dir / "history";
+//   auto coordinator = Coordinator::Start(options, issuer);
+//   ... (*coordinator)->user_api_port() ...
+//   (*coordinator)->Stop();   // also done by the destructor
+//
+// What runs (DESIGN.md sections 5, 7, 8):
+//   user API   (default :1313)  UserAPI: GetVersion, SetManifest, GetManifests
+//   mesh API   (default :7777)  MeshAPI: NewMeshCert
+//   probes     (default :9102)  /probe/startup, /probe/liveness,
+//                               /probe/readiness, /metrics (Prometheus)
+// Keys are fresh per process: the session TLS identity, the history signing
+// key and (at the first manifest) the root CA key. A Coordinator that finds
+// history in its store at startup therefore cannot continue it: it starts
+// "stale" (not ready, refusing SetManifest / GetManifests / NewMeshCert with
+// kStaleHistoryReason) and leaves the history untouched; recovery comes later.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "coordinator/state.h"
+#include "history/store.h"
+#include "session/evidence.h"
+#include "session/protocol.h"
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+
+namespace contrast::coordinator {
+
+inline constexpr uint16_t kDefaultUserApiPort = 1313;
+inline constexpr uint16_t kDefaultMeshApiPort = 7777;
+inline constexpr uint16_t kDefaultProbePort = 9102;
+
+// The version GetVersion reports (the project version).
+std::string_view CoordinatorVersion();
+
+struct CoordinatorOptions {
+  // "host:port" (IPv6 as "[::]:1313"); port 0 picks a free port. The probe
+  // address takes a numeric host or none (":9102": every interface).
+  std::string user_api_address = "0.0.0.0:1313";
+  std::string mesh_api_address = "0.0.0.0:7777";
+  std::string probe_address = "0.0.0.0:9102";
+  // The history directory (history::DirectoryStore; created if missing).
+  std::filesystem::path state_dir;
+  // Another history backend; when set, state_dir is ignored.
+  std::shared_ptr<history::Store> store;
+  // How long Stop lets running calls finish before cancelling them.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(20)};
+  // Per-step bound of every session RPC (a slow or silent client).
+  session::SessionOptions session_options;
+  // Upper bound of handler threads per gRPC server (each in-flight session
+  // RPC holds one); calls beyond it fail with RESOURCE_EXHAUSTED.
+  int max_threads_per_server = 1024;
+  // Where logs go; spdlog's default logger when unset.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+class Coordinator {
+ public:
+  // Opens the history, makes the keys and starts the three servers. The
+  // issuer produces the Coordinator's own evidence (SetManifest and
+  // GetManifests attest it). Errors: kInvalidArgument (options), kIo (cannot
+  // listen or open the store), kCrypto (keys).
+  static Result<std::unique_ptr<Coordinator>> Start(CoordinatorOptions options,
+                                                    std::shared_ptr<session::EvidenceIssuer> issuer);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // The ports actually bound.
+  uint16_t user_api_port() const { return user_api_port_; }
+  uint16_t mesh_api_port() const { return mesh_api_port_; }
+  uint16_t probe_port() const { return probe_port_; }
+
+  // What /probe/readiness reports.
+  Readiness readiness() const;
+  // What /metrics serves.
+  std::string RenderMetrics() const;
+
+  // Graceful stop: refuses new calls, lets running ones finish for up to
+  // shutdown_timeout, then cancels them, and stops the probe server.
+  // Idempotent; joins every thread the Coordinator started.
+  void Stop();
+
+ private:
+  struct Parts;
+  explicit Coordinator(CoordinatorOptions options, std::shared_ptr<session::EvidenceIssuer> issuer);
+  Status OpenHistory();
+  Status StartApiServers();
+  Status StartProbeServer();
+
+  CoordinatorOptions options_;
+  std::unique_ptr<Parts> parts_;
+  uint16_t user_api_port_ = 0;
+  uint16_t mesh_api_port_ = 0;
+  uint16_t probe_port_ = 0;
+  std::atomic<bool> serving_{false};
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+};
+
+}  // namespace contrast::coordinator

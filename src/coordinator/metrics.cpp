@@ -1,0 +1,15 @@
+#include "coordinator/metrics.h"
+
+namespace contrast::coordinator {
+
+CoordinatorMetrics::CoordinatorMetrics(observability::Registry& registry)
+    : sessions(registry.AddCounter("contrast_sessions_total", "Attested session RPCs that completed successfully.")),
+      attestation_failures(registry.AddLabeledCounter("contrast_attestation_failures_total",
+                                                      "Workload attestations that failed, by reason.", "reason")),
+      mesh_certificates_issued(
+          registry.AddCounter("contrast_mesh_certificates_issued_total", "Mesh certificates issued to workloads.")),
+      manifest_generation(
+          registry.AddGauge("contrast_manifest_generation", "Number of manifests in the history (0: none set).")),
+      ready(registry.AddGauge("contrast_ready", "1 when the Coordinator has a manifest and serves, else 0.")) {}
+
+}  // namespace contrast::coordinator

@@ -1,0 +1,26 @@
+// The Coordinator's Prometheus metrics (served on /metrics).
+#pragma once
+
+#include "observability/metrics.h"
+
+namespace contrast::coordinator {
+
+// References into a Registry that outlives this object.
+struct CoordinatorMetrics {
+  explicit CoordinatorMetrics(observability::Registry& registry);
+
+  // contrast_sessions_total: attested session RPCs (SetManifest,
+  // GetManifests, NewMeshCert) that completed successfully.
+  observability::Counter& sessions;
+  // contrast_attestation_failures_total{reason}: workloads whose attestation
+  // failed, by ErrorCodeName of the failure ("validation-failed", ...).
+  observability::LabeledCounter& attestation_failures;
+  // contrast_mesh_certificates_issued_total.
+  observability::Counter& mesh_certificates_issued;
+  // contrast_manifest_generation: manifests in the history (0: none).
+  observability::Gauge& manifest_generation;
+  // contrast_ready: 1 when serving mesh certificates, else 0.
+  observability::Gauge& ready;
+};
+
+}  // namespace contrast::coordinator

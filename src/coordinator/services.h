@@ -1,0 +1,88 @@
+// The gRPC services of the Coordinator: thin adapters between the session
+// protocol / protobuf messages and the library calls (ManifestUpdater,
+// IssueMeshCertificate). Every refusal is logged and returned as a status
+// whose message says why.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <grpcpp/server_context.h>
+
+#include "common/bytes.h"
+#include "contrast/meshapi.grpc.pb.h"
+#include "contrast/userapi.grpc.pb.h"
+#include "coordinator/api_error.h"
+#include "coordinator/manifest_updater.h"
+#include "coordinator/metrics.h"
+#include "coordinator/state.h"
+#include "session/evidence.h"
+#include "session/nonce.h"
+#include "session/protocol.h"
+#include "session/verifier.h"
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+
+namespace contrast::coordinator {
+
+using SessionStream = grpc::ServerReaderWriter<v1::SessionFrame, v1::SessionFrame>;
+
+// Port 1313. The Coordinator attests itself (role "coordinator") before it
+// reads a SetManifest or GetManifests request.
+class UserApiService final : public v1::UserAPI::Service {
+ public:
+  struct Dependencies {
+    ManifestUpdater& updater;
+    const StateGuard& guard;
+    session::EvidenceIssuer& issuer;
+    Bytes own_spki;  // the Coordinator's session TLS key (SessionIdentity::spki_der)
+    CoordinatorMetrics& metrics;
+    session::SessionOptions session_options;
+    std::shared_ptr<spdlog::logger> logger;
+    std::string version;
+  };
+  explicit UserApiService(Dependencies dependencies) : d_(std::move(dependencies)) {}
+
+  grpc::Status GetVersion(grpc::ServerContext* context, const v1::VersionRequest* request,
+                          v1::VersionResponse* response) override;
+  grpc::Status SetManifest(grpc::ServerContext* context, SessionStream* stream) override;
+  grpc::Status GetManifests(grpc::ServerContext* context, SessionStream* stream) override;
+
+ private:
+  // Attests and reads the request: the common start of both session RPCs.
+  ApiResult<void> OpenSession(grpc::ServerContext& context, SessionStream& stream,
+                              google::protobuf::MessageLite* request) const;
+  grpc::Status Respond(grpc::ServerContext& context, SessionStream& stream, std::string_view rpc,
+                       const google::protobuf::MessageLite& response) const;
+  grpc::Status Refused(const grpc::ServerContext& context, std::string_view rpc, const ApiError& error) const;
+
+  Dependencies d_;
+};
+
+// Port 7777. The workload attests (role "workload") against the current
+// manifest; then it receives a mesh certificate for its TLS key.
+class MeshApiService final : public v1::MeshAPI::Service {
+ public:
+  struct Dependencies {
+    const StateGuard& guard;
+    const session::EvidenceVerifier& verifier;
+    session::NonceTracker& nonces;
+    CoordinatorMetrics& metrics;
+    session::SessionOptions session_options;
+    std::shared_ptr<spdlog::logger> logger;
+  };
+  explicit MeshApiService(Dependencies dependencies) : d_(std::move(dependencies)) {}
+
+  grpc::Status NewMeshCert(grpc::ServerContext* context, SessionStream* stream) override;
+
+ private:
+  ApiResult<v1::NewMeshCertResponse> Handle(grpc::ServerContext& context, SessionStream& stream) const;
+  grpc::Status Refused(const grpc::ServerContext& context, const ApiError& error) const;
+
+  Dependencies d_;
+};
+
+}  // namespace contrast::coordinator

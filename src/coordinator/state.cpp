@@ -1,0 +1,47 @@
+#include "coordinator/state.h"
+
+#include <utility>
+
+namespace contrast::coordinator {
+
+std::shared_ptr<const State> StateGuard::Current() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+ApiResult<std::shared_ptr<const State>> StateGuard::Require() const {
+  std::lock_guard lock(mutex_);
+  if (stale_reason_) return RefusePrecondition(*stale_reason_);
+  // kNotFound inside: a client tells "nothing set yet" from other refusals.
+  if (!state_) {
+    return tl::unexpected<ApiError>(
+        ApiError{grpc::StatusCode::FAILED_PRECONDITION, Error{ErrorCode::kNotFound, std::string(kNoManifestReason)}});
+  }
+  return state_;
+}
+
+bool StateGuard::Publish(const std::shared_ptr<const State>& expected, std::shared_ptr<const State> next) {
+  std::lock_guard lock(mutex_);
+  if (state_ != expected) return false;
+  state_ = std::move(next);
+  return true;
+}
+
+void StateGuard::MarkStale(std::string reason) {
+  std::lock_guard lock(mutex_);
+  if (!stale_reason_) stale_reason_ = std::move(reason);
+}
+
+std::optional<std::string> StateGuard::stale_reason() const {
+  std::lock_guard lock(mutex_);
+  return stale_reason_;
+}
+
+Readiness StateGuard::readiness() const {
+  std::lock_guard lock(mutex_);
+  if (stale_reason_) return {false, *stale_reason_};
+  if (!state_) return {false, std::string(kNoManifestReason)};
+  return {true, ""};
+}
+
+}  // namespace contrast::coordinator

@@ -1,0 +1,79 @@
+// The Coordinator's state: the manifest in force and the CA for it, as an
+// immutable snapshot that is replaced, never modified (DESIGN.md section 7).
+//
+// Handlers take one snapshot at the start of a call and use only it, so a
+// call never mixes the manifest of one generation with the CA of another,
+// and a concurrent SetManifest cannot change what a running call sees.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ca/ca.h"
+#include "common/bytes.h"
+#include "coordinator/api_error.h"
+#include "history/history.h"
+#include "manifest/manifest.h"
+#include "session/verifier.h"
+
+namespace contrast::coordinator {
+
+// Why a Coordinator that found history on disk at startup refuses to serve:
+// it holds fresh keys that cannot verify or continue that history, and
+// recovering the old keys is a later feature.
+inline constexpr std::string_view kStaleHistoryReason =
+    "history from a previous run exists; recovery is not implemented yet";
+// Why a Coordinator stops serving when the store changes under it.
+inline constexpr std::string_view kDivergedHistoryReason =
+    "the history was changed by another writer; recovery is not implemented yet";
+inline constexpr std::string_view kNoManifestReason = "no manifest set";
+
+// One manifest generation.
+struct State {
+  Bytes manifest_bytes;  // exactly as the owner sent them
+  manifest::Manifest manifest;
+  // What a workload must attest to under this manifest (derived once here
+  // rather than in every NewMeshCert call).
+  session::AcceptableReferenceValues workload_reference_values;
+  ca::CertificateAuthority ca;
+  history::TransitionHash latest_transition{};
+  uint64_t generation = 0;  // 1 for the first manifest
+};
+
+struct Readiness {
+  bool ready = false;
+  std::string reason;  // empty when ready
+};
+
+// Holds the current snapshot. Thread-safe.
+class StateGuard {
+ public:
+  // The current state: nullptr before the first manifest. Never stale-checked;
+  // see Require.
+  std::shared_ptr<const State> Current() const;
+
+  // The current state for a call that needs a manifest: FAILED_PRECONDITION
+  // with the reason when stale or when no manifest is set.
+  ApiResult<std::shared_ptr<const State>> Require() const;
+
+  // Publishes `next` if the current state is still `expected` (nullptr: none
+  // yet). False when another update came first.
+  bool Publish(const std::shared_ptr<const State>& expected, std::shared_ptr<const State> next);
+
+  // From now on the Coordinator refuses to serve, for `reason`. Stays so.
+  void MarkStale(std::string reason);
+  std::optional<std::string> stale_reason() const;
+
+  Readiness readiness() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const State> state_;
+  std::optional<std::string> stale_reason_;
+};
+
+}  // namespace contrast::coordinator

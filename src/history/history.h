@@ -1,0 +1,193 @@
+// The Coordinator's manifest history: content-addressed manifests and
+// policies, a hash chain of transitions, and a signed pointer to the newest
+// transition, all kept in an untrusted Store (store.h).
+//
+// Format (compatible with upstream Contrast's history):
+//   manifests/<hex SHA-256>    the exact manifest bytes
+//   policies/<hex SHA-256>     the exact policy documents
+//   transitions/<hex T>        64 bytes: SHA-256(manifest) ‖ previous T
+//                              (32 zero bytes for the first transition);
+//                              T = SHA-256 of these 64 bytes
+//   transitions/latest         T (32 bytes) ‖ signature (the rest, 1 to 256
+//                              bytes): ECDSA P-384, DER (ASN.1
+//                              ECDSA-Sig-Value), with T itself as the signed
+//                              digest, by the Coordinator's history key. T is a
+//                              SHA-256, so this equals ECDSA-with-SHA-256 over
+//                              the 64-byte transition record.
+//
+// Everything read back is checked: a blob against the hash that names it, a
+// transition record against its hash, the latest pointer against the
+// Coordinator's public key. The only way to a LatestTransition or a
+// HistoryEntry is through those checks.
+//
+// Workload-owner authorization of an update (DESIGN §5.4) is a signature over
+// the transition being made: ECDSA with SHA-256 over the 64 lower-case hex
+// characters of T, DER (what upstream's `contrast sign` produces; `--prepare`
+// writes that hex text for an HSM to sign).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/result.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "crypto/openssl.h"
+#include "history/store.h"
+
+namespace contrast::history {
+
+using ManifestHash = crypto::Sha256Digest;
+using PolicyHash = crypto::Sha256Digest;
+using TransitionHash = crypto::Sha256Digest;
+
+// The "previous transition" of the first transition.
+inline constexpr TransitionHash kNoPreviousTransition{};
+
+inline constexpr size_t kTransitionRecordSize = 64;
+inline constexpr size_t kMaxLatestSignatureSize = 256;
+inline constexpr size_t kDefaultMaxChainLength = 100000;
+
+// One step of the history: "the manifest with this hash follows that
+// transition". Parsed, not yet tied to anything.
+struct Transition {
+  ManifestHash manifest_hash{};
+  TransitionHash previous_transition_hash{};
+
+  Bytes Encode() const;  // the 64-byte record
+  TransitionHash Hash() const;
+};
+
+// Exactly 64 bytes, else kParse.
+Result<Transition> ParseTransition(ByteView record);
+
+// SHA-256(manifest_hash ‖ previous): the hash a workload owner signs and
+// `--latest-transition` names.
+TransitionHash ComputeTransitionHash(const ManifestHash& manifest_hash, const TransitionHash& previous);
+
+// transitions/latest as stored, before its signature is checked.
+struct UnverifiedLatest {
+  TransitionHash transition_hash{};
+  Bytes signature;
+};
+
+// kParse unless 32 bytes of hash followed by 1 to kMaxLatestSignatureSize
+// bytes of signature.
+Result<UnverifiedLatest> ParseLatestRecord(ByteView record);
+
+// transitions/latest after its signature verified with the Coordinator's key.
+struct LatestTransition {
+  TransitionHash transition_hash{};
+  Bytes signature;  // DER ECDSA P-384 (see the format above)
+
+  Bytes Encode() const;  // the stored record: hash ‖ signature
+};
+
+// One manifest of the history, verified back to the signed latest pointer.
+struct HistoryEntry {
+  TransitionHash transition_hash{};
+  Transition transition;
+  Bytes manifest;
+};
+
+struct HistoryOptions {
+  // Walk refuses longer chains (an untrusted store must not make it run
+  // unbounded).
+  size_t max_chain_length = kDefaultMaxChainLength;
+};
+
+// Verification-only access: for whoever holds the Coordinator's public key.
+// Safe to use from several threads when the Store is.
+class HistoryReader {
+ public:
+  // `coordinator_public_key` is the DER SubjectPublicKeyInfo of the history
+  // key (EC P-384).
+  static Result<HistoryReader> Create(std::shared_ptr<Store> store, ByteView coordinator_public_key,
+                                      HistoryOptions options = {});
+
+  // True when transitions/latest exists, whether or not it verifies. Together
+  // with Latest() this tells three states apart: no history (false), history
+  // of this key (Latest() ok), history this key cannot verify (Latest() fails
+  // with kSignatureInvalid: another key wrote it, or it was tampered with;
+  // recovery is needed).
+  Result<bool> HasHistory() const;
+
+  // nullopt: no history yet. kParse: the record is malformed.
+  // kSignatureInvalid: not signed by this key.
+  Result<std::optional<LatestTransition>> Latest() const;
+  // The record without the signature check (recovery: find the manifest whose
+  // seed derives the key that then verifies it).
+  Result<std::optional<UnverifiedLatest>> LatestUnverified() const;
+
+  // Every manifest from the first to the latest (oldest first), each checked
+  // against its transition and each transition against the hash that links
+  // it. Empty when there is no history.
+  Result<std::vector<HistoryEntry>> Walk() const;
+
+  // Content-addressed reads, checked against `hash`: kNotFound when absent,
+  // kValidationFailed ("hash mismatch") when the stored bytes differ.
+  Result<Bytes> GetManifest(const ManifestHash& hash) const;
+  Result<Bytes> GetPolicy(const PolicyHash& hash) const;
+  Result<Transition> GetTransition(const TransitionHash& hash) const;
+
+ protected:
+  HistoryReader(std::shared_ptr<Store> store, crypto::EvpPkeyPtr verification_key, HistoryOptions options)
+      : store_(std::move(store)), verification_key_(std::move(verification_key)), options_(options) {}
+
+  Result<Bytes> GetContentAddressed(std::string_view prefix, const crypto::Sha256Digest& hash) const;
+  Status VerifyLatest(const UnverifiedLatest& latest) const;
+
+  std::shared_ptr<Store> store_;
+  crypto::EvpPkeyPtr verification_key_;
+  HistoryOptions options_;
+};
+
+// The Coordinator's read-write view: it signs new latest pointers.
+class History : public HistoryReader {
+ public:
+  // `signing_key` must be EC P-384.
+  static Result<History> Create(std::shared_ptr<Store> store, crypto::PrivateKey signing_key,
+                                HistoryOptions options = {});
+
+  // Stores the policies and the manifest, the transition from
+  // `expected_previous` to the manifest, signs it and moves
+  // transitions/latest to it with a compare-and-swap.
+  //
+  // `expected_previous` is the caller's view of the latest transition;
+  // nullopt (or kNoPreviousTransition) means "no history yet". When the
+  // latest transition is a different one, or changes during the call, nothing
+  // is published and the error satisfies IsConcurrentUpdate() (code
+  // kInvalidArgument; map it to FAILED_PRECONDITION). kSignatureInvalid when
+  // the current latest pointer is not signed by this key.
+  Result<LatestTransition> Append(ByteView manifest, const std::vector<Bytes>& policies,
+                                  const std::optional<TransitionHash>& expected_previous);
+
+  // DER SubjectPublicKeyInfo of the signing key (for HistoryReader users).
+  Result<Bytes> PublicKeyDer() const { return signing_key_.PublicKeyDer(); }
+
+ private:
+  History(std::shared_ptr<Store> store, crypto::EvpPkeyPtr verification_key, crypto::PrivateKey signing_key,
+          HistoryOptions options)
+      : HistoryReader(std::move(store), std::move(verification_key), options), signing_key_(std::move(signing_key)) {}
+
+  crypto::PrivateKey signing_key_;
+};
+
+// True for Append's "latest changed" error.
+bool IsConcurrentUpdate(const Error& error);
+
+// Workload-owner signature over a transition: ECDSA with SHA-256 over the
+// lower-case hex of `transition`, DER. The key must be an EC key.
+Result<Bytes> SignTransition(const crypto::PrivateKey& owner_key, const TransitionHash& transition);
+
+// Checks such a signature with an owner public key given as DER
+// SubjectPublicKeyInfo (EC P-256 or P-384). kSignatureInvalid when it does not
+// verify (including malformed signatures), kParse for a malformed key,
+// kUnsupported for another key type or curve.
+Status VerifyTransitionSignature(ByteView owner_public_key, const TransitionHash& transition, ByteView signature);
+
+}  // namespace contrast::history

@@ -1,0 +1,331 @@
+// Shared pieces of the Coordinator tests: an emulated platform, manifests
+// that trust it, a Coordinator on loopback ports picked at run time, and
+// user / mesh API clients that speak the real session protocol.
+#pragma once
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "attest/emulated/secure_processor.h"
+#include "attestation_policy/reference_values.h"
+#include "common/files.h"
+#include "contrast/meshapi.grpc.pb.h"
+#include "contrast/userapi.grpc.pb.h"
+#include "coordinator/coordinator.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "history/history.h"
+#include "manifest/manifest.h"
+#include "session/credentials.h"
+#include "session/evidence.h"
+#include "session/nonce.h"
+#include "session/protocol.h"
+#include "session/verifier.h"
+
+namespace contrast::coordinator::testing {
+
+using attest::emulated::SecureProcessor;
+
+template <typename T>
+T Must(Result<T> result) {
+  if (!result) throw std::runtime_error(result.error().message);
+  return std::move(*result);
+}
+
+inline Bytes ToBytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
+inline std::string ToString(ByteView b) { return std::string(AsChars(b)); }
+
+// A directory removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "contrast-coordinator-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ---- The emulated platform ---------------------------------------------
+
+inline const attest::emulated::Measurement kMeasurement = [] {
+  attest::emulated::Measurement m;
+  m.fill(0x4D);
+  return m;
+}();
+
+inline const SecureProcessor& MakeEmulator(std::optional<SecureProcessor>& slot, std::once_flag& once) {
+  std::call_once(once, [&] {
+    attest::emulated::SecureProcessorOptions options;
+    options.ca_key_type_for_test = crypto::KeyType::kRsa2048;  // fast; the shape is the same
+    slot.emplace(Must(SecureProcessor::CreateInMemory(options)));
+  });
+  return *slot;
+}
+// The emulator the test manifests pin.
+inline const SecureProcessor& Emulator() {
+  static std::optional<SecureProcessor> slot;
+  static std::once_flag once;
+  return MakeEmulator(slot, once);
+}
+// One nobody pins.
+inline const SecureProcessor& OtherEmulator() {
+  static std::optional<SecureProcessor> slot;
+  static std::once_flag once;
+  return MakeEmulator(slot, once);
+}
+
+// Policy documents; their SHA-256 is the VM's HOST_DATA.
+inline const std::string kCoordinatorPolicy = "package agent_policy\n# coordinator\n";
+inline const std::string kWebPolicy = "package agent_policy\n# web\n";
+inline const std::string kDbPolicy = "package agent_policy\n# db\n";
+inline const std::string kUnlistedPolicy = "package agent_policy\n# not in any manifest\n";
+
+inline manifest::PolicyHash HashOf(const std::string& policy) { return manifest::PolicyHashOf(AsBytes(policy)); }
+
+// Evidence of a VM launched with `policy` on `sp`.
+inline std::shared_ptr<session::EmulatedEvidenceIssuer> IssuerFor(const std::string& policy,
+                                                                  const SecureProcessor& sp = Emulator()) {
+  auto vm = Must(sp.RegisterVm(kMeasurement, HashOf(policy).bytes));
+  return std::make_shared<session::EmulatedEvidenceIssuer>(session::EmulatedEvidenceIssuer::ForVm(sp, vm));
+}
+
+// ---- Keys and manifests -------------------------------------------------
+
+struct OwnerKey {
+  crypto::PrivateKey key;
+  Bytes spki;
+};
+inline OwnerKey MakeOwnerKey() {
+  auto key = Must(crypto::PrivateKey::Generate(crypto::KeyType::kEcP384));
+  Bytes spki = Must(key.PublicKeyDer());
+  return OwnerKey{std::move(key), std::move(spki)};
+}
+inline const OwnerKey& Owner() {
+  static const OwnerKey owner = MakeOwnerKey();
+  return owner;
+}
+inline const OwnerKey& Stranger() {
+  static const OwnerKey stranger = MakeOwnerKey();
+  return stranger;
+}
+
+inline manifest::EmulatedReferenceValues EmulatedEntry(const SecureProcessor& sp = Emulator()) {
+  manifest::EmulatedReferenceValues entry;
+  entry.snp.platform = "Emulated-SNP";
+  entry.snp.product = sp.product();
+  entry.snp.trusted_measurement = kMeasurement;
+  entry.snp.minimum_tcb = sp.tcb();
+  entry.snp.guest_policy.smt = true;
+  entry.snp.platform_info.smt_enabled = true;
+  entry.root_sha256 = crypto::Sha256(sp.ark_der());
+  return entry;
+}
+
+// Coordinator, web (with a workload secret id) and db; owned by Owner().
+inline manifest::Manifest BaseManifest() {
+  manifest::Manifest m;
+  m.policies[HashOf(kCoordinatorPolicy)] = {{"coordinator"}, "", manifest::Role::kCoordinator};
+  m.policies[HashOf(kWebPolicy)] = {
+      {"web", "*", "203.0.113.34", "spiffe://acme.com/web"}, "apps/v1/Deployment/default/web", manifest::Role::kNone};
+  m.policies[HashOf(kDbPolicy)] = {{"db"}, "", manifest::Role::kNone};
+  m.reference_values.emulated.push_back(EmulatedEntry());
+  m.workload_owner_key_digests.push_back(crypto::Sha256(Owner().spki));
+  return m;
+}
+
+inline std::vector<std::string> AllPolicies() { return {kCoordinatorPolicy, kWebPolicy, kDbPolicy}; }
+
+// A SetManifest request for `manifest_text` carrying `policies`.
+inline v1::SetManifestRequest Request(const std::string& manifest_text,
+                                      const std::vector<std::string>& policies = AllPolicies()) {
+  v1::SetManifestRequest request;
+  request.set_manifest(manifest_text);
+  for (const std::string& policy : policies) request.add_policies(policy);
+  return request;
+}
+
+// The same request, signed by `owner` as the transition from `previous`.
+inline v1::SetManifestRequest Signed(v1::SetManifestRequest request, const OwnerKey& owner,
+                                     const history::TransitionHash& previous) {
+  const history::TransitionHash transition =
+      history::ComputeTransitionHash(manifest::ManifestHash(AsBytes(request.manifest())), previous);
+  request.set_owner_public_key(ToString(owner.spki));
+  request.set_owner_signature(ToString(Must(history::SignTransition(owner.key, transition))));
+  return request;
+}
+
+inline history::TransitionHash HashFromBytes(const std::string& bytes) {
+  history::TransitionHash hash{};
+  if (bytes.size() != hash.size()) throw std::runtime_error("not a 32-byte hash");
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
+}
+
+// ---- Clients -------------------------------------------------------------
+
+// Client-side attestation state shared by all test clients.
+inline const session::EvidenceVerifier& ClientVerifier() {
+  static const session::EvidenceVerifier verifier;
+  return verifier;
+}
+inline session::NonceTracker& ClientNonces() {
+  static session::NonceTracker nonces;
+  return nonces;
+}
+
+// The workload owner's side of the user API: verifies the Coordinator
+// against `trusted` (a manifest) before sending anything.
+class UserClient {
+ public:
+  explicit UserClient(const std::string& target)
+      : identity_(Must(session::SessionIdentity::Generate())),
+        stub_(v1::UserAPI::NewStub(Must(session::CreateSessionChannel(target, identity_)))) {}
+
+  Result<v1::VersionResponse> GetVersion() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::VersionResponse response;
+    const grpc::Status status = stub_->GetVersion(&context, v1::VersionRequest{}, &response);
+    if (!status.ok()) return Fail(session::FromGrpcStatus(status));
+    return response;
+  }
+
+  Result<v1::SetManifestResponse> SetManifest(const v1::SetManifestRequest& request,
+                                              const manifest::Manifest& trusted) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->SetManifest(c); });
+    return Exchange<v1::SetManifestResponse>(call, request, trusted);
+  }
+
+  Result<v1::GetManifestsResponse> GetManifests(const manifest::Manifest& trusted) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->GetManifests(c); });
+    return Exchange<v1::GetManifestsResponse>(call, v1::GetManifestsRequest{}, trusted);
+  }
+
+  v1::UserAPI::Stub& stub() { return *stub_; }
+
+ private:
+  template <typename Response>
+  Result<Response> Exchange(session::ClientSession& call, const google::protobuf::MessageLite& request,
+                            const manifest::Manifest& trusted) {
+    auto coordinator = call.AttestPeer(session::Role::kCoordinator, ClientVerifier(),
+                                       attestation_policy::CoordinatorReferenceValues(trusted), ClientNonces());
+    if (!coordinator) return Fail(coordinator.error());
+    if (auto sent = call.Send(request); !sent) return Fail(sent.error());
+    Response response;
+    if (auto received = call.Receive(&response); !received) return Fail(received.error());
+    if (auto finished = call.Finish(); !finished) return Fail(finished.error());
+    return response;
+  }
+
+  session::SessionIdentity identity_;
+  std::unique_ptr<v1::UserAPI::Stub> stub_;
+};
+
+// A workload's Initializer on the mesh API.
+class MeshClient {
+ public:
+  explicit MeshClient(const std::string& target)
+      : identity_(Must(session::SessionIdentity::Generate())),
+        stub_(v1::MeshAPI::NewStub(Must(session::CreateSessionChannel(target, identity_)))) {}
+
+  // The whole exchange; the evidence binds `bound_spki` (default: this
+  // client's TLS key).
+  Result<v1::NewMeshCertResponse> NewMeshCert(session::EvidenceIssuer& issuer,
+                                              std::optional<Bytes> bound_spki = std::nullopt) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->NewMeshCert(c); });
+    if (auto sent = call.Send(v1::NewMeshCertRequest{}); !sent) return Fail(sent.error());
+    if (auto attested =
+            call.AttestSelf(session::Role::kWorkload, issuer, bound_spki ? *bound_spki : identity_.spki_der());
+        !attested) {
+      return Fail(attested.error());
+    }
+    v1::NewMeshCertResponse response;
+    if (auto received = call.Receive(&response); !received) return Fail(received.error());
+    if (auto finished = call.Finish(); !finished) return Fail(finished.error());
+    return response;
+  }
+
+  const session::SessionIdentity& identity() const { return identity_; }
+
+ private:
+  session::SessionIdentity identity_;
+  std::unique_ptr<v1::MeshAPI::Stub> stub_;
+};
+
+// ---- The Coordinator under test -------------------------------------------
+
+inline std::shared_ptr<spdlog::logger> QuietLogger() {
+  // Refusals are expected in these tests; keep the output for real trouble.
+  auto logger = std::make_shared<spdlog::logger>("coordinator-test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  if (::getenv("CONTRAST_TEST_LOGS") != nullptr) logger = spdlog::default_logger();
+  return logger;
+}
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorTest() : coordinator_issuer_(IssuerFor(kCoordinatorPolicy)) {}
+
+  CoordinatorOptions Options() const {
+    CoordinatorOptions options;
+    options.user_api_address = "127.0.0.1:0";
+    options.mesh_api_address = "127.0.0.1:0";
+    options.probe_address = "127.0.0.1:0";
+    options.state_dir = dir_.path() / "history";
+    options.shutdown_timeout = std::chrono::seconds(5);
+    options.logger = QuietLogger();
+    return options;
+  }
+
+  void StartCoordinator() { StartCoordinator(Options()); }
+  void StartCoordinator(const CoordinatorOptions& options) {
+    auto started = Coordinator::Start(options, coordinator_issuer_);
+    ASSERT_TRUE(started) << started.error().message;
+    coordinator_ = std::move(*started);
+  }
+  void StopCoordinator() {
+    if (coordinator_) coordinator_->Stop();
+    coordinator_.reset();
+  }
+  void SetUp() override { StartCoordinator(); }
+  void TearDown() override { StopCoordinator(); }
+
+  std::string UserTarget() const { return "127.0.0.1:" + std::to_string(coordinator_->user_api_port()); }
+  std::string MeshTarget() const { return "127.0.0.1:" + std::to_string(coordinator_->mesh_api_port()); }
+  std::string ProbeUrl(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(coordinator_->probe_port()) + path;
+  }
+
+  // Sets `m` (serialised canonically) as the first manifest.
+  v1::SetManifestResponse SetFirstManifest(const manifest::Manifest& m = BaseManifest()) {
+    return Must(UserClient(UserTarget()).SetManifest(Request(manifest::SerializeManifest(m)), m));
+  }
+
+  TempDir dir_;
+  std::shared_ptr<session::EvidenceIssuer> coordinator_issuer_;
+  std::unique_ptr<Coordinator> coordinator_;
+};
+
+}  // namespace contrast::coordinator::testing

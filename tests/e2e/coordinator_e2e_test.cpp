@@ -1,0 +1,382 @@
+// End-to-end: the emulated secure processor daemon, a Coordinator in an
+// emulated VM, `contrast set` / `contrast verify`, and Initializers in
+// emulated workload VMs, all as real processes talking over loopback and
+// Unix sockets.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/files.h"
+#include "common/http.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "support/process.h"
+
+namespace contrast {
+namespace {
+
+using contrast::testing::ChildProcess;
+using contrast::testing::Completed;
+using contrast::testing::RunProcess;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kBin = CONTRAST_BIN_DIR;
+const std::string kMeasurement(96, 'a');
+
+std::string Sha256Hex(std::string_view text) { return HexEncode(crypto::Sha256(AsBytes(text))); }
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class CoordinatorE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("contrast-e2e-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "policies");
+    socket_ = dir_ / "sp.sock";
+    daemon_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kBin + "/contrast", "emulate", "serve", "--state-dir", (dir_ / "sp").string(),
+                                 "--socket", socket_.string(), "--init"},
+        dir_ / "sp.log");
+    for (int i = 0; i < 300 && !std::filesystem::exists(socket_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(std::filesystem::exists(socket_)) << daemon_->Output();
+    const Completed root = Contrast({"emulate", "root-hash", "--state-dir", (dir_ / "sp").string()});
+    ASSERT_EQ(root.code, 0) << root.output;
+    root_hash_ = Trim(root.output);
+    for (const char* name : {"coordinator", "web", "client", "rogue"}) {
+      const std::string policy = std::string("package agent_policy\n# ") + name + "\n";
+      ASSERT_TRUE(WriteFileAtomic(PolicyPath(name), policy));
+      hashes_[name] = Sha256Hex(policy);
+    }
+    auto owner = crypto::PrivateKey::Generate(crypto::KeyType::kEcP384);
+    ASSERT_TRUE(owner);
+    ASSERT_TRUE(WriteFileAtomic(dir_ / "workload-owner.pem", *owner->ToPkcs8Pem(), 0600));
+    owner_digest_ = HexEncode(crypto::Sha256(*owner->PublicKeyDer()));
+  }
+
+  void TearDown() override {
+    coordinator_.reset();
+    daemon_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path PolicyPath(const std::string& name) const { return dir_ / "policies" / (name + ".rego"); }
+
+  // A manifest for the coordinator, web and client policies (not rogue).
+  std::string Manifest(const std::string& measurement, const std::vector<std::string>& workloads = {"web", "client"},
+                       const std::string& owner_digest = "") const {
+    std::string policies =
+        "\"" + hashes_.at("coordinator") + "\": {\"SANs\": [\"coordinator\"], \"Role\": \"coordinator\"}";
+    for (const std::string& w : workloads) {
+      policies += ",\n    \"" + hashes_.at(w) + "\": {\"SANs\": [\"" + w + "\", \"127.0.0.1\"]}";
+    }
+    return "{\n  \"Policies\": {\n    " + policies +
+           "\n  },\n  \"ReferenceValues\": {\"emulated\": [{\"ProductName\": \"Milan\", \"TrustedMeasurement\": \"" +
+           measurement +
+           "\", \"MinimumTCB\": {\"BootloaderVersion\": 3, \"TEEVersion\": 0, \"SNPVersion\": 8, "
+           "\"MicrocodeVersion\": 115}, \"GuestPolicy\": {\"SMT\": true}, \"PlatformInfo\": {\"SMTEnabled\": true}, "
+           "\"EmulatedRootSHA256\": \"" +
+           root_hash_ + "\"}]},\n  \"WorkloadOwnerKeyDigests\": [" +
+           (owner_digest.empty() ? "\"" + owner_digest_ + "\"" : "\"" + owner_digest + "\"") +
+           "],\n  \"SeedshareOwnerPubKeys\": []\n}\n";
+  }
+
+  std::string WriteManifest(const std::string& name, const std::string& content) {
+    EXPECT_TRUE(WriteFileAtomic(dir_ / name, content));
+    return (dir_ / name).string();
+  }
+
+  Completed Contrast(std::vector<std::string> args) {
+    args.insert(args.begin(), kBin + "/contrast");
+    return RunProcess(args, dir_ / ("contrast-" + std::to_string(++runs_) + ".log"));
+  }
+
+  void StartCoordinator() {
+    user_port_ = testing::FreeLoopbackPort();
+    mesh_port_ = testing::FreeLoopbackPort();
+    probe_port_ = testing::FreeLoopbackPort();
+    coordinator_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kBin + "/contrast", "emulate", "run", "--socket", socket_.string(), "--policy",
+                                 PolicyPath("coordinator").string(), "--measurement", kMeasurement, "--",
+                                 kBin + "/contrast-coordinator", "--state-dir", (dir_ / "coordinator-state").string(),
+                                 "--user-api-address", "127.0.0.1:" + std::to_string(user_port_), "--mesh-api-address",
+                                 "127.0.0.1:" + std::to_string(mesh_port_), "--probe-address",
+                                 "127.0.0.1:" + std::to_string(probe_port_)},
+        dir_ / ("coordinator-" + std::to_string(++coordinator_runs_) + ".log"));
+    for (int i = 0; i < 300; ++i) {
+      if (Probe("/probe/liveness") == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "the Coordinator did not come up:\n" << coordinator_->Output();
+  }
+
+  long Probe(const std::string& path) {
+    auto response = http::Get("http://127.0.0.1:" + std::to_string(probe_port_) + path);
+    return response ? response->status : -1;
+  }
+
+  std::string Metrics() {
+    auto response = http::Get("http://127.0.0.1:" + std::to_string(probe_port_) + "/metrics");
+    return response ? std::string(response->body.begin(), response->body.end()) : "";
+  }
+
+  std::string User() const { return "127.0.0.1:" + std::to_string(user_port_); }
+
+  Completed Set(const std::string& manifest, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"set",         "-c",        User(), "-m", manifest, "--workspace-dir",
+                                     dir_.string(), "--timeout", "20"};
+    for (const char* name : {"coordinator", "web", "client"}) args.push_back(PolicyPath(name).string());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Contrast(args);
+  }
+
+  std::vector<std::string> InitializerArgs(const std::string& policy, const std::filesystem::path& root,
+                                           const std::string& timeout = "60") const {
+    return {kBin + "/contrast",
+            "emulate",
+            "run",
+            "--socket",
+            socket_.string(),
+            "--policy",
+            PolicyPath(policy).string(),
+            "--measurement",
+            kMeasurement,
+            "--",
+            "/usr/bin/env",
+            "COORDINATOR_HOST=127.0.0.1:" + std::to_string(mesh_port_),
+            kBin + "/contrast-initializer",
+            "--root-dir",
+            root.string(),
+            "--timeout",
+            timeout};
+  }
+
+  Completed Initialize(const std::string& policy, const std::filesystem::path& root,
+                       const std::string& timeout = "60") {
+    return RunProcess(InitializerArgs(policy, root, timeout), dir_ / ("init-" + std::to_string(++runs_) + ".log"));
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path socket_;
+  std::unique_ptr<ChildProcess> daemon_;
+  std::unique_ptr<ChildProcess> coordinator_;
+  std::string root_hash_;
+  std::map<std::string, std::string> hashes_;
+  std::string owner_digest_;
+  uint16_t user_port_ = 0, mesh_port_ = 0, probe_port_ = 0;
+  int runs_ = 0;
+  int coordinator_runs_ = 0;
+};
+
+std::string Read(const std::filesystem::path& path) {
+  auto text = ReadTextFile(path);
+  return text ? *text : "";
+}
+
+TEST_F(CoordinatorE2e, DeploymentComesUpAttestsAndIsAuditable) {
+  StartCoordinator();
+  EXPECT_EQ(Probe("/probe/readiness"), 503);  // no manifest yet
+  const std::string manifest = WriteManifest("manifest.json", Manifest(kMeasurement));
+  const Completed set = Set(manifest);
+  ASSERT_EQ(set.code, 0) << set.output << coordinator_->Output();
+  EXPECT_THAT(set.output, HasSubstr("attested"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "coordinator-root-ca.pem"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "mesh-ca.pem"));
+  EXPECT_EQ(Probe("/probe/readiness"), 200);
+
+  for (const char* name : {"web", "client"}) {
+    const Completed init = Initialize(name, dir_ / name);
+    ASSERT_EQ(init.code, 0) << init.output;
+    const auto tls = dir_ / name / "tls-config";
+    for (const char* file : {"mesh-ca.pem", "certChain.pem", "key.pem", "coordinator-root-ca.pem"}) {
+      EXPECT_TRUE(std::filesystem::exists(tls / file)) << name << "/" << file;
+    }
+    EXPECT_EQ(std::filesystem::status(tls / "key.pem").permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read);
+    // leaf -> mesh CA, with the real openssl.
+    const Completed verified = RunProcess(
+        {"/usr/bin/openssl", "verify", "-CAfile", (tls / "mesh-ca.pem").string(), (tls / "certChain.pem").string()},
+        dir_ / "openssl.log");
+    EXPECT_EQ(verified.code, 0) << verified.output;
+  }
+  EXPECT_EQ(Read(dir_ / "web/tls-config/mesh-ca.pem"), Read(dir_ / "mesh-ca.pem"));
+
+  // mTLS between the two workloads with their mesh certificates.
+  const uint16_t web_port = testing::FreeLoopbackPort();
+  ChildProcess web(
+      {"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(web_port), "-cert",
+       (dir_ / "web/tls-config/certChain.pem").string(), "-key", (dir_ / "web/tls-config/key.pem").string(), "-CAfile",
+       (dir_ / "web/tls-config/mesh-ca.pem").string(), "-Verify", "1", "-verify_return_error", "-www"},
+      dir_ / "web.log");
+  const std::vector<std::string> curl_client = {"/usr/bin/curl",
+                                                "-sS",
+                                                "--fail",
+                                                "--retry",
+                                                "20",
+                                                "--retry-connrefused",
+                                                "--retry-delay",
+                                                "0",
+                                                "--cert",
+                                                (dir_ / "client/tls-config/certChain.pem").string(),
+                                                "--key",
+                                                (dir_ / "client/tls-config/key.pem").string()};
+  std::vector<std::string> mtls = curl_client;
+  mtls.insert(mtls.end(), {"--cacert", (dir_ / "client/tls-config/mesh-ca.pem").string(),
+                           "https://127.0.0.1:" + std::to_string(web_port) + "/"});
+  const Completed talk = RunProcess(mtls, dir_ / "curl.log");
+  EXPECT_EQ(talk.code, 0) << talk.output << web.Output();
+  // A client without a mesh certificate is refused by the workload.
+  const Completed anonymous =
+      RunProcess({"/usr/bin/curl", "-sS", "--fail", "--cacert", (dir_ / "client/tls-config/mesh-ca.pem").string(),
+                  "https://127.0.0.1:" + std::to_string(web_port) + "/"},
+                 dir_ / "curl-anon.log");
+  EXPECT_NE(anonymous.code, 0);
+
+  // contrast verify writes what an auditor needs, and one request trusting only it works.
+  const Completed verify = Contrast({"verify", "-c", User(), "-m", manifest, "--workspace-dir", dir_.string()});
+  ASSERT_EQ(verify.code, 0) << verify.output;
+  EXPECT_EQ(Read(dir_ / "verify/manifest.0.json"), Read(manifest));
+  EXPECT_EQ(Read(dir_ / "verify/mesh-ca.pem"), Read(dir_ / "mesh-ca.pem"));
+  EXPECT_EQ(Read(dir_ / "verify/mesh-root.pem"), Read(dir_ / "coordinator-root-ca.pem"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "verify/policies" / hashes_["web"]));
+  std::vector<std::string> audited = curl_client;
+  audited.insert(audited.end(), {"--cacert", (dir_ / "verify/mesh-ca.pem").string(),
+                                 "https://127.0.0.1:" + std::to_string(web_port) + "/"});
+  EXPECT_EQ(RunProcess(audited, dir_ / "curl-verify.log").code, 0);
+  // The intermediate chains to the root.
+  EXPECT_THAT(Metrics(), HasSubstr("contrast_mesh_certificates_issued_total 2"));
+}
+
+TEST_F(CoordinatorE2e, WorkloadWithUnknownPolicyIsDenied) {
+  StartCoordinator();
+  ASSERT_EQ(Set(WriteManifest("manifest.json", Manifest(kMeasurement))).code, 0);
+  const Completed rogue = Initialize("rogue", dir_ / "rogue", "3");
+  EXPECT_NE(rogue.code, 0) << rogue.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "rogue/tls-config/certChain.pem"));
+  EXPECT_THAT(rogue.output, HasSubstr("HOST_DATA"));
+  EXPECT_THAT(Metrics(), HasSubstr("contrast_attestation_failures_total{reason="));
+  EXPECT_THAT(coordinator_->Output(), HasSubstr("HOST_DATA"));
+}
+
+TEST_F(CoordinatorE2e, SetStopsWhenTheCoordinatorDoesNotMatchTheManifest) {
+  StartCoordinator();
+  const Completed set = Set(WriteManifest("manifest.json", Manifest(std::string(96, 'b'))));
+  EXPECT_EQ(set.code, 1) << set.output;
+  EXPECT_THAT(set.output, HasSubstr("MEASUREMENT"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "mesh-ca.pem"));
+  EXPECT_EQ(Probe("/probe/readiness"), 503);  // nothing was set
+}
+
+TEST_F(CoordinatorE2e, MalformedManifestsAreRejectedBeforeAnyTraffic) {
+  StartCoordinator();
+  const std::string bad =
+      WriteManifest("bad.json", "{\"Policies\": {\"zz\": {\"SANs\": [\"x\"]}}, \"ReferenceValues\": {\"sev\": []}}");
+  const Completed set = Set(bad);
+  EXPECT_EQ(set.code, 2) << set.output;
+  EXPECT_THAT(set.output, HasSubstr("Policies.zz"));
+  EXPECT_THAT(set.output, HasSubstr("ReferenceValues.sev"));
+  EXPECT_THAT(set.output, HasSubstr("coordinator"));
+  EXPECT_THAT(Metrics(), Not(HasSubstr("contrast_sessions_total 1")));
+}
+
+TEST_F(CoordinatorE2e, OwnerSignedUpdatesGrowTheHistory) {
+  StartCoordinator();
+  const std::string first = WriteManifest("manifest.json", Manifest(kMeasurement));
+  ASSERT_EQ(Set(first).code, 0);
+  const std::string mesh_ca_1 = Read(dir_ / "mesh-ca.pem");
+
+  // Signed by another key: rejected.
+  auto stranger = crypto::PrivateKey::Generate(crypto::KeyType::kEcP384);
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "stranger.pem", *stranger->ToPkcs8Pem(), 0600));
+  const std::string second = WriteManifest("manifest2.json", Manifest(kMeasurement, {"web"}));
+  const Completed rejected = Set(second, {"--workload-owner-key", (dir_ / "stranger.pem").string()});
+  EXPECT_EQ(rejected.code, 1) << rejected.output;
+
+  // Signed by the listed owner key (workload-owner.pem in the workspace): accepted, new mesh CA.
+  const Completed accepted = Set(second);
+  ASSERT_EQ(accepted.code, 0) << accepted.output << coordinator_->Output();
+  EXPECT_NE(Read(dir_ / "mesh-ca.pem"), mesh_ca_1);
+  const std::string third = WriteManifest("manifest3.json", Manifest(kMeasurement, {"client"}));
+  ASSERT_EQ(Set(third).code, 0);
+
+  const Completed verify = Contrast({"verify", "-c", User(), "-m", third, "--workspace-dir", dir_.string()});
+  ASSERT_EQ(verify.code, 0) << verify.output;
+  EXPECT_EQ(Read(dir_ / "verify/manifest.0.json"), Read(first));
+  EXPECT_EQ(Read(dir_ / "verify/manifest.1.json"), Read(second));
+  EXPECT_EQ(Read(dir_ / "verify/manifest.2.json"), Read(third));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "verify/manifest.3.json"));
+  // verify against an outdated local manifest fails.
+  EXPECT_EQ(Contrast({"verify", "-c", User(), "-m", first, "--workspace-dir", dir_.string()}).code, 1);
+}
+
+TEST_F(CoordinatorE2e, RestartedCoordinatorKeepsHistoryAndIsNotReady) {
+  StartCoordinator();
+  ASSERT_EQ(Set(WriteManifest("manifest.json", Manifest(kMeasurement))).code, 0);
+  EXPECT_EQ(coordinator_->Stop(), 0) << coordinator_->Output();
+  StartCoordinator();
+  EXPECT_EQ(Probe("/probe/readiness"), 503);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "coordinator-state/transitions/latest"));
+  const Completed set = Set(WriteManifest("manifest2.json", Manifest(kMeasurement, {"web"})));
+  EXPECT_NE(set.code, 0);
+  EXPECT_THAT(set.output, HasSubstr("recovery"));
+}
+
+TEST_F(CoordinatorE2e, TwoHundredInitializersAtOnce) {
+  StartCoordinator();
+  ASSERT_EQ(Set(WriteManifest("manifest.json", Manifest(kMeasurement))).code, 0);
+  // Warm up once, then count the Coordinator's descriptors and threads.
+  ASSERT_EQ(Initialize("web", dir_ / "warmup").code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const pid_t pid = coordinator_->pid();
+  // The Coordinator runs as the child of `contrast emulate run`.
+  pid_t coordinator_pid = pid;
+  {
+    std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    children >> coordinator_pid;
+  }
+  const size_t fds_before = testing::OpenFileDescriptors(coordinator_pid);
+  const size_t threads_before = testing::Threads(coordinator_pid);
+
+  constexpr int kInitializers = 200;
+  std::vector<std::unique_ptr<ChildProcess>> initializers;
+  for (int i = 0; i < kInitializers; ++i) {
+    initializers.push_back(std::make_unique<ChildProcess>(
+        InitializerArgs(i % 2 == 0 ? "web" : "client", dir_ / "many" / std::to_string(i), "120"),
+        dir_ / ("many-" + std::to_string(i) + ".log")));
+  }
+  int succeeded = 0;
+  for (auto& init : initializers) {
+    const auto code = init->Wait(std::chrono::minutes(3));
+    if (code == 0) {
+      ++succeeded;
+    } else {
+      ADD_FAILURE() << "initializer failed:\n" << init->Output();
+    }
+  }
+  EXPECT_EQ(succeeded, kInitializers);
+  for (int i = 0; i < kInitializers; ++i) {
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "many" / std::to_string(i) / "tls-config/certChain.pem")) << i;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_LE(testing::OpenFileDescriptors(coordinator_pid), fds_before + 4);
+  EXPECT_LE(testing::Threads(coordinator_pid), threads_before + 8);
+  EXPECT_THAT(Metrics(), HasSubstr("contrast_mesh_certificates_issued_total " + std::to_string(kInitializers + 1)));
+}
+
+}  // namespace
+}  // namespace contrast
