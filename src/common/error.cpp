@@ -31,6 +31,24 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "unknown";
 }
 
+bool IsAttestationVerdict(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kSignatureInvalid:
+    case ErrorCode::kCertificateInvalid:
+    case ErrorCode::kCertificateExpired:
+    case ErrorCode::kCertificateRevoked:
+    case ErrorCode::kUntrustedRoot:
+    case ErrorCode::kTcbMismatch:
+    case ErrorCode::kChipIdMismatch:
+    case ErrorCode::kProductMismatch:
+    case ErrorCode::kValidationFailed:
+    case ErrorCode::kMeasurementMismatch:
+    case ErrorCode::kTcbTooLow:
+    case ErrorCode::kPolicyViolation: return true;
+    default: return false;
+  }
+}
+
 Error Error::Wrap(std::string_view context) const { return Error{code, std::string(context) + ": " + message}; }
 
 }  // namespace contrast

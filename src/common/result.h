@@ -45,6 +45,11 @@ enum class ErrorCode {
 // A short stable name for a code ("signature-invalid"), for logs and metrics.
 std::string_view ErrorCodeName(ErrorCode code);
 
+// True for the verdicts of attestation: the evidence was checked and is not
+// authentic or not acceptable (as opposed to malformed input or a failure to
+// check at all).
+bool IsAttestationVerdict(ErrorCode code);
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;

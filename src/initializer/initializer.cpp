@@ -136,24 +136,6 @@ class ProbingIssuer final : public session::EvidenceIssuer {
   std::optional<Error> failure_;
 };
 
-bool IsAttestationVerdict(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kSignatureInvalid:
-    case ErrorCode::kCertificateInvalid:
-    case ErrorCode::kCertificateExpired:
-    case ErrorCode::kCertificateRevoked:
-    case ErrorCode::kUntrustedRoot:
-    case ErrorCode::kTcbMismatch:
-    case ErrorCode::kChipIdMismatch:
-    case ErrorCode::kProductMismatch:
-    case ErrorCode::kValidationFailed:
-    case ErrorCode::kMeasurementMismatch:
-    case ErrorCode::kTcbTooLow:
-    case ErrorCode::kPolicyViolation: return true;
-    default: return false;
-  }
-}
-
 std::string FormatDuration(milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
   return std::to_string(d.count()) + "ms";

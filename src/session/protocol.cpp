@@ -223,6 +223,7 @@ Result<Bytes> SpkiOf(const std::shared_ptr<const grpc::AuthContext>& auth) {
 }
 
 grpc::StatusCode GrpcCodeFor(ErrorCode code) {
+  if (IsAttestationVerdict(code)) return grpc::StatusCode::PERMISSION_DENIED;
   switch (code) {
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kParse: return grpc::StatusCode::INVALID_ARGUMENT;
@@ -231,24 +232,8 @@ grpc::StatusCode GrpcCodeFor(ErrorCode code) {
     case ErrorCode::kUnsupported: return grpc::StatusCode::UNIMPLEMENTED;
     case ErrorCode::kTimeout: return grpc::StatusCode::DEADLINE_EXCEEDED;
     case ErrorCode::kNetwork: return grpc::StatusCode::UNAVAILABLE;
-    case ErrorCode::kSignatureInvalid:
-    case ErrorCode::kCertificateInvalid:
-    case ErrorCode::kCertificateExpired:
-    case ErrorCode::kCertificateRevoked:
-    case ErrorCode::kUntrustedRoot:
-    case ErrorCode::kTcbMismatch:
-    case ErrorCode::kChipIdMismatch:
-    case ErrorCode::kProductMismatch:
-    case ErrorCode::kValidationFailed:
-    case ErrorCode::kMeasurementMismatch:
-    case ErrorCode::kTcbTooLow:
-    case ErrorCode::kPolicyViolation: return grpc::StatusCode::PERMISSION_DENIED;
-    case ErrorCode::kIo:
-    case ErrorCode::kInternal:
-    case ErrorCode::kCrypto:
-    case ErrorCode::kHttpStatus: return grpc::StatusCode::INTERNAL;
+    default: return grpc::StatusCode::INTERNAL;  // kIo, kInternal, kCrypto, kHttpStatus
   }
-  return grpc::StatusCode::INTERNAL;
 }
 
 std::string_view GrpcCodeName(grpc::StatusCode code) {

@@ -14,10 +14,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attest/emulated/daemon.h"
 #include "common/files.h"
 #include "common/http.h"
+#include "contrast/meshapi.grpc.pb.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "platform/issuer.h"
+#include "session/credentials.h"
+#include "session/protocol.h"
 #include "support/process.h"
 
 namespace contrast {
@@ -376,6 +381,74 @@ TEST_F(CoordinatorE2e, TwoHundredInitializersAtOnce) {
   EXPECT_LE(testing::OpenFileDescriptors(coordinator_pid), fds_before + 4);
   EXPECT_LE(testing::Threads(coordinator_pid), threads_before + 8);
   EXPECT_THAT(Metrics(), HasSubstr("contrast_mesh_certificates_issued_total " + std::to_string(kInitializers + 1)));
+}
+
+// Evidence that arrived once, handed out again for any REPORT_DATA.
+class ReplayingIssuer final : public session::EvidenceIssuer {
+ public:
+  explicit ReplayingIssuer(session::EvidenceIssuer& inner) : inner_(inner) {}
+  Result<session::Evidence> Issue(const session::ReportData& report_data) override {
+    if (!recorded_) {
+      auto evidence = inner_.Issue(report_data);
+      if (!evidence) return evidence;
+      recorded_ = *evidence;
+    }
+    return *recorded_;
+  }
+
+ private:
+  session::EvidenceIssuer& inner_;
+  std::optional<session::Evidence> recorded_;
+};
+
+// A workload VM driven from this test process, talking to the real
+// Coordinator process: what an attacker inside the cluster could do.
+TEST_F(CoordinatorE2e, ReplayedOrForeignBoundEvidenceIsRejected) {
+  StartCoordinator();
+  ASSERT_EQ(Set(WriteManifest("manifest.json", Manifest(kMeasurement))).code, 0);
+  attest::emulated::Measurement measurement;
+  auto measurement_bytes = HexDecode(kMeasurement);
+  std::copy(measurement_bytes->begin(), measurement_bytes->end(), measurement.begin());
+  attest::emulated::HostData host_data;
+  auto host_bytes = HexDecode(hashes_["web"]);
+  std::copy(host_bytes->begin(), host_bytes->end(), host_data.begin());
+  auto token = attest::emulated::RegisterVmWithDaemon(socket_, measurement, host_data);
+  ASSERT_TRUE(token) << token.error().message;
+  auto guest = attest::emulated::GuestClient::Create(socket_, *token);
+  ASSERT_TRUE(guest);
+  platform::DaemonEvidenceIssuer honest(*guest);
+  const std::string target = "127.0.0.1:" + std::to_string(mesh_port_);
+
+  // spki: the key the evidence is bound to; nullopt = this connection's own.
+  auto request_certificate = [&](session::EvidenceIssuer& issuer, std::optional<Bytes> spki) -> Status {
+    auto identity = session::SessionIdentity::Generate();
+    if (!identity) return Fail(identity.error());
+    auto channel = session::CreateSessionChannel(target, *identity);
+    if (!channel) return Fail(channel.error());
+    v1::MeshAPI::Stub stub(*channel);
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub.NewMeshCert(c); });
+    v1::NewMeshCertResponse response;
+    if (auto s = call.Send(v1::NewMeshCertRequest{}); !s) return s;
+    if (auto s = call.AttestSelf(session::Role::kWorkload, issuer, spki.value_or(identity->spki_der())); !s) return s;
+    if (auto s = call.Receive(&response); !s) return s;
+    return call.Finish();
+  };
+
+  // The honest workload gets its certificate.
+  ReplayingIssuer replaying(honest);
+  ASSERT_TRUE(request_certificate(replaying, std::nullopt));
+  // The same evidence again, in a new session with a new nonce: rejected.
+  const Status replayed = request_certificate(replaying, std::nullopt);
+  ASSERT_FALSE(replayed);
+  EXPECT_THAT(replayed.error().message, HasSubstr("REPORT_DATA"));
+  // Fresh evidence, but bound to another TLS key than this connection's: rejected.
+  auto other = session::SessionIdentity::Generate();
+  ASSERT_TRUE(other);
+  const Status foreign = request_certificate(honest, other->spki_der());
+  ASSERT_FALSE(foreign);
+  EXPECT_THAT(foreign.error().message, HasSubstr("REPORT_DATA"));
+  EXPECT_THAT(Metrics(), HasSubstr("contrast_mesh_certificates_issued_total 1"));
+  EXPECT_THAT(Metrics(), HasSubstr("contrast_attestation_failures_total{reason="));
 }
 
 }  // namespace
