@@ -1,6 +1,7 @@
 // Parsing and validation of manifest JSON. The text is untrusted: no
 // exception escapes, size and nesting are bounded, and every problem is
 // collected (with its JSON path) instead of stopping at the first.
+#include "common/text.h"
 #include "manifest/manifest.h"
 
 #include <openssl/x509.h>
@@ -25,23 +26,15 @@ using nlohmann::json;
 constexpr std::string_view kRoot = "manifest";
 constexpr size_t kMaxProblems = attest::snp::kMaxReportedParseProblems;
 
-// Untrusted text goes into messages: keep it short and printable.
-std::string Sanitize(std::string_view text, size_t max = 64) {
-  std::string out;
-  for (char c : text.substr(0, max)) out.push_back(c >= 0x20 && c < 0x7F ? c : '?');
-  if (text.size() > max) out += "...";
-  return out;
-}
-
 std::string Describe(const json& v) {
-  if (v.is_number()) return "number " + Sanitize(v.dump());
+  if (v.is_number()) return "number " + PrintableExcerpt(v.dump());
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_string()) return "string \"" + Sanitize(v.get_ref<const std::string&>()) + "\"";
+  if (v.is_string()) return "string \"" + PrintableExcerpt(v.get_ref<const std::string&>()) + "\"";
   return v.type_name();
 }
 
 std::string Join(const std::string& path, std::string_view key) {
-  return path.empty() ? Sanitize(key) : path + "." + Sanitize(key);
+  return path.empty() ? PrintableExcerpt(key) : path + "." + PrintableExcerpt(key);
 }
 
 std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
@@ -151,7 +144,7 @@ std::optional<json> ParseJson(std::string_view text, Problems& problems) {
     // "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
     std::string_view what = e.what();
     if (const size_t end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
-    problems.Add(kRoot, "invalid JSON: " + Sanitize(what, 240));
+    problems.Add(kRoot, "invalid JSON: " + PrintableExcerpt(what, 240));
   } catch (const std::exception& e) {
     problems.Add(kRoot, std::string("cannot parse: ") + e.what());
   }

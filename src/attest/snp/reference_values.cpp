@@ -1,4 +1,5 @@
 #include "attest/snp/reference_values.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <exception>
@@ -12,16 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-// Untrusted text goes into messages: keep it short and printable.
-std::string Sanitize(std::string_view text, size_t max = 64) {
-  std::string out;
-  for (char c : text.substr(0, max)) out.push_back(c >= 0x20 && c < 0x7F ? c : '?');
-  if (text.size() > max) out += "...";
-  return out;
-}
-
 std::string Describe(const json& v) {
-  if (v.is_number()) return "number " + Sanitize(v.dump());
+  if (v.is_number()) return "number " + PrintableExcerpt(v.dump());
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   return v.type_name();
 }
@@ -52,7 +45,7 @@ class Reader {
     }
     for (const auto& [key, unused] : v.items()) {
       if (std::find(known.begin(), known.end(), key) == known.end()) {
-        Problem(path + "." + Sanitize(key), "unknown field");
+        Problem(path + "." + PrintableExcerpt(key), "unknown field");
       }
     }
     return true;
@@ -233,7 +226,8 @@ SnpReferenceValues ReadEntry(Reader& r, const json& v, const std::string& path) 
       } else if (*s == "Turin") {
         out.product = Product::kTurin;
       } else {
-        r.Problem(sub("ProductName"), "expected \"Milan\", \"Genoa\" or \"Turin\", got \"" + Sanitize(*s) + "\"");
+        r.Problem(sub("ProductName"),
+                  "expected \"Milan\", \"Genoa\" or \"Turin\", got \"" + PrintableExcerpt(*s) + "\"");
       }
     }
   } else {
@@ -387,7 +381,8 @@ Result<ReferenceValues> ParseReferenceValues(std::string_view json_text) {
       case json::parse_event_t::key:
         if (!open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
             duplicates.size() < kMaxReportedParseProblems) {
-          duplicates.push_back("ReferenceValues: duplicate key \"" + Sanitize(parsed.get<std::string>()) + "\"");
+          duplicates.push_back("ReferenceValues: duplicate key \"" + PrintableExcerpt(parsed.get<std::string>()) +
+                               "\"");
         }
         break;
       default: break;
