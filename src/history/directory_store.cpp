@@ -102,13 +102,19 @@ Result<bool> DirectoryStore::Has(std::string_view key) {
   return Fail(ErrnoError("cannot stat", path));
 }
 
-Status DirectoryStore::Set(std::string_view key, ByteView value) {
+// What every write checks first: a valid key and a value within the limit.
+Status DirectoryStore::CheckWrite(std::string_view key, ByteView value) const {
   if (auto valid = ValidateStoreKey(key); !valid) return Fail(valid.error());
   if (value.size() > options_.max_value_size) {
     return Fail(ErrorCode::kInvalidArgument, "history value " + std::string(key) + " is " +
                                                  std::to_string(value.size()) + " bytes, the limit is " +
                                                  std::to_string(options_.max_value_size));
   }
+  return {};
+}
+
+Status DirectoryStore::Set(std::string_view key, ByteView value) {
+  if (auto checked = CheckWrite(key, value); !checked) return checked;
   // Under the lock, so that a Set never lands between the read and the rename
   // of a concurrent CompareAndSwap.
   std::lock_guard<std::mutex> guard(write_mutex_);
@@ -118,12 +124,7 @@ Status DirectoryStore::Set(std::string_view key, ByteView value) {
 }
 
 Result<bool> DirectoryStore::CompareAndSwap(std::string_view key, std::optional<ByteView> expected, ByteView value) {
-  if (auto valid = ValidateStoreKey(key); !valid) return Fail(valid.error());
-  if (value.size() > options_.max_value_size) {
-    return Fail(ErrorCode::kInvalidArgument, "history value " + std::string(key) + " is " +
-                                                 std::to_string(value.size()) + " bytes, the limit is " +
-                                                 std::to_string(options_.max_value_size));
-  }
+  if (auto checked = CheckWrite(key, value); !checked) return Fail(checked.error());
   std::lock_guard<std::mutex> guard(write_mutex_);
   auto lock = FileLock::Acquire(root_ / kLockFile);
   if (!lock) return Fail(lock.error());

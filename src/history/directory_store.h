@@ -45,6 +45,7 @@ class DirectoryStore final : public Store {
       : root_(std::move(root)), options_(options) {}
   Result<std::optional<Bytes>> ReadValue(std::string_view key) const;
   Status WriteValue(std::string_view key, ByteView value) const;
+  Status CheckWrite(std::string_view key, ByteView value) const;
 
   std::filesystem::path root_;
   DirectoryStoreOptions options_;
