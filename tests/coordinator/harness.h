@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "attest/emulated/secure_processor.h"
@@ -43,6 +44,16 @@ template <typename T>
 T Must(Result<T> result) {
   if (!result) throw std::runtime_error(result.error().message);
   return std::move(*result);
+}
+
+// A call the server refused with gRPC status `code` ("PERMISSION_DENIED").
+MATCHER_P(RefusedWith, code, "") {
+  if (arg) {
+    *result_listener << "the call succeeded";
+    return false;
+  }
+  *result_listener << "the call failed with: " << arg.error().message;
+  return arg.error().message.find(std::string("server: ") + code + ":") == 0;
 }
 
 inline Bytes ToBytes(const std::string& s) { return Bytes(s.begin(), s.end()); }

@@ -22,8 +22,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-MATCHER_P(RefusedWith, code, "") { return !arg && arg.error().message.find(std::string("server: ") + code + ":") == 0; }
-
 // The SANs of `certificate` as "DNS:web", "IP:203.0.113.34", "URI:...".
 std::vector<std::string> SansOf(const crypto::Certificate& certificate) {
   std::vector<std::string> out;

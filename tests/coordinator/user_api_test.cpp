@@ -25,8 +25,6 @@ using ::testing::Not;
 using ::testing::SizeIs;
 
 // Server status codes as the client sees them ("server: <CODE>: message").
-MATCHER_P(RefusedWith, code, "") { return !arg && arg.error().message.find(std::string("server: ") + code + ":") == 0; }
-
 class UserApi : public CoordinatorTest {};
 
 TEST_F(UserApi, GetVersionBeforeAnyManifest) {

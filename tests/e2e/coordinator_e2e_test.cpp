@@ -56,10 +56,8 @@ class CoordinatorE2e : public ::testing::Test {
         std::vector<std::string>{kBin + "/contrast", "emulate", "serve", "--state-dir", (dir_ / "sp").string(),
                                  "--socket", socket_.string(), "--init"},
         dir_ / "sp.log");
-    for (int i = 0; i < 300 && !std::filesystem::exists(socket_); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_TRUE(std::filesystem::exists(socket_)) << daemon_->Output();
+    // Key generation (RSA-4096) can take long on a loaded machine.
+    ASSERT_TRUE(daemon_->WaitUntil([&] { return std::filesystem::exists(socket_); })) << daemon_->Output();
     const Completed root = Contrast({"emulate", "root-hash", "--state-dir", (dir_ / "sp").string()});
     ASSERT_EQ(root.code, 0) << root.output;
     root_hash_ = Trim(root.output);
@@ -123,11 +121,9 @@ class CoordinatorE2e : public ::testing::Test {
                                  "127.0.0.1:" + std::to_string(mesh_port_), "--probe-address",
                                  "127.0.0.1:" + std::to_string(probe_port_)},
         dir_ / ("coordinator-" + std::to_string(++coordinator_runs_) + ".log"));
-    for (int i = 0; i < 300; ++i) {
-      if (Probe("/probe/liveness") == 200) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "the Coordinator did not come up:\n" << coordinator_->Output();
+    ASSERT_TRUE(coordinator_->WaitUntil([&] { return Probe("/probe/liveness") == 200; }))
+        << "the Coordinator did not come up:\n"
+        << coordinator_->Output();
   }
 
   long Probe(const std::string& path) {
@@ -270,7 +266,7 @@ TEST_F(CoordinatorE2e, DeploymentComesUpAttestsAndIsAuditable) {
 TEST_F(CoordinatorE2e, WorkloadWithUnknownPolicyIsDenied) {
   StartCoordinator();
   ASSERT_EQ(Set(WriteManifest("manifest.json", Manifest(kMeasurement))).code, 0);
-  const Completed rogue = Initialize("rogue", dir_ / "rogue", "3");
+  const Completed rogue = Initialize("rogue", dir_ / "rogue", "15");
   EXPECT_NE(rogue.code, 0) << rogue.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "rogue/tls-config/certChain.pem"));
   EXPECT_THAT(rogue.output, HasSubstr("HOST_DATA"));

@@ -81,6 +81,15 @@ std::optional<int> ChildProcess::Wait(std::chrono::milliseconds timeout) {
 
 bool ChildProcess::running() { return pid_ > 0 && !Wait(std::chrono::milliseconds(0)); }
 
+bool ChildProcess::WaitUntil(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (ready()) return true;
+    if (!running() || std::chrono::steady_clock::now() >= deadline) return ready();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 int ChildProcess::Stop(std::chrono::milliseconds grace) {
   if (pid_ <= 0) return -1;
   if (exit_code_) return *exit_code_;

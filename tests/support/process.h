@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ class ChildProcess {
   // SIGTERM, then SIGKILL after `grace`; returns the exit code.
   int Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
   bool running();
+  // Polls `ready` until it holds (true), the process exits or `timeout`
+  // passes (false). The condition, not the time, is what a test checks.
+  bool WaitUntil(const std::function<bool()>& ready, std::chrono::milliseconds timeout = std::chrono::minutes(2));
   std::string Output() const;
 
  private:
