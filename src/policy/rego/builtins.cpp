@@ -1,0 +1,45 @@
+#include "policy/rego/builtins.h"
+
+#include <algorithm>
+
+namespace contrast::policy::rego {
+
+const BuiltinRegistry& BuiltinRegistry::Default() {
+  static const BuiltinRegistry* const registry = [] {
+    auto* built = new BuiltinRegistry();
+    RegisterStringBuiltins(*built);
+    RegisterRegexBuiltins(*built);
+    RegisterEncodingBuiltins(*built);
+    RegisterCollectionBuiltins(*built);
+    RegisterNumberBuiltins(*built);
+    RegisterTypeBuiltins(*built);
+    return built;
+  }();
+  return *registry;
+}
+
+void BuiltinRegistry::Add(Builtin builtin) {
+  std::string name = builtin.name;
+  builtins_.insert_or_assign(std::move(name), std::move(builtin));
+}
+
+const Builtin* BuiltinRegistry::Find(std::string_view name) const {
+  auto it = builtins_.find(std::string(name));
+  return it == builtins_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> BuiltinRegistry::Names() const {
+  std::vector<std::string> names;
+  names.reserve(builtins_.size());
+  for (const auto& [name, builtin] : builtins_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Error OperandTypeError(std::string_view builtin, int operand, std::string_view expected, const Value& actual) {
+  return Error{ErrorCode::kInvalidArgument, std::string(builtin) + ": operand " + std::to_string(operand) +
+                                                " must be " + std::string(expected) + " but got " +
+                                                std::string(KindName(actual.kind()))};
+}
+
+}  // namespace contrast::policy::rego

@@ -1,0 +1,523 @@
+// Regular-expression builtins. Go's regexp syntax is RE2's, and RE2 matches
+// in linear time, so patterns and subjects from requests cannot make an
+// evaluation blow up. Match iteration, splitting and replacement follow Go's
+// regexp package, which OPA uses, including its handling of empty matches.
+#include <re2/re2.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "policy/rego/builtins.h"
+#include "policy/rego/builtins_text.h"
+
+namespace contrast::policy::rego {
+namespace {
+
+using text::BuiltinError;
+using text::IntOperand;
+using text::StringOperand;
+
+// Go's message for each parse failure ("regexp/syntax" ErrorCode strings).
+std::string_view GoErrorText(RE2::ErrorCode code) {
+  switch (code) {
+    case RE2::ErrorBadEscape: return "invalid escape sequence";
+    case RE2::ErrorBadCharClass: return "invalid character class";
+    case RE2::ErrorBadCharRange: return "invalid character class range";
+    case RE2::ErrorMissingBracket: return "missing closing ]";
+    case RE2::ErrorMissingParen: return "missing closing )";
+    case RE2::ErrorUnexpectedParen: return "unexpected )";
+    case RE2::ErrorTrailingBackslash: return "trailing backslash at end of expression";
+    case RE2::ErrorRepeatArgument: return "missing argument to repetition operator";
+    case RE2::ErrorRepeatSize: return "invalid repeat count";
+    case RE2::ErrorRepeatOp: return "invalid nested repetition operator";
+    case RE2::ErrorBadPerlOp: return "invalid or unsupported Perl syntax";
+    case RE2::ErrorBadUTF8: return "invalid UTF-8";
+    case RE2::ErrorBadNamedCapture: return "invalid named capture";
+    case RE2::ErrorPatternTooLarge: return "expression too large";
+    default: return "regexp/syntax: internal error";
+  }
+}
+
+// Go accepts (?<name>re) as well as (?P<name>re); this RE2 only the latter.
+std::string ToRe2Syntax(std::string_view pattern) {
+  std::string out;
+  out.reserve(pattern.size() + 8);
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      out.push_back(c);
+      out.push_back(pattern[++i]);
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out.push_back(c);
+      // A ']' right after '[' or '[^' is a literal member.
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out.push_back(pattern[++i]);
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out.push_back(pattern[++i]);
+      continue;
+    }
+    if (c == '(' && pattern.substr(i + 1, 2) == "?<" && i + 3 < pattern.size() && pattern[i + 3] != '=' &&
+        pattern[i + 3] != '!') {
+      out += "(?P<";
+      i += 2;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+using Regex = std::shared_ptr<const RE2>;
+
+// Compiled patterns shared by all evaluations. Bounded: when full, an
+// arbitrary entry makes room (as OPA does), so hostile inputs with ever new
+// patterns cannot grow memory without limit.
+class RegexCache {
+ public:
+  static RegexCache& Instance() {
+    static RegexCache* const cache = new RegexCache();
+    return *cache;
+  }
+
+  // The compiled pattern, or Go's parse error text ("error parsing regexp: ...").
+  Result<Regex> Get(const std::string& pattern) {
+    {
+      std::shared_lock lock(mutex_);
+      if (auto it = entries_.find(pattern); it != entries_.end()) return it->second;
+    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto compiled = std::make_shared<const RE2>(ToRe2Syntax(pattern), options);
+    if (!compiled->ok()) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "error parsing regexp: " + std::string(GoErrorText(compiled->error_code())) + ": `" +
+                      compiled->error_arg() + "`");
+    }
+    std::unique_lock lock(mutex_);
+    if (entries_.size() >= kMaxEntries) entries_.erase(entries_.begin());
+    entries_.emplace(pattern, compiled);
+    return Regex(compiled);
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 256;
+  std::shared_mutex mutex_;
+  std::unordered_map<std::string, Regex> entries_;
+};
+
+Result<Regex> Compile(std::string_view builtin, const std::string& pattern) {
+  auto re = RegexCache::Instance().Get(pattern);
+  if (!re) return Fail(BuiltinError(builtin, re.error().message));
+  return re;
+}
+
+// One match: byte offsets of the whole match and of each group (-1 when a
+// group did not participate).
+using MatchOffsets = std::vector<std::ptrdiff_t>;
+
+// Go's regexp.allMatches: successive leftmost matches, skipping an empty
+// match right after the previous match, at most `limit` (< 0: all).
+std::vector<MatchOffsets> FindAll(const RE2& re, std::string_view s, int64_t limit) {
+  std::vector<MatchOffsets> out;
+  if (limit == 0) return out;
+  const int groups = 1 + re.NumberOfCapturingGroups();
+  std::vector<re2::StringPiece> pieces(static_cast<size_t>(groups));
+  const re2::StringPiece subject(s.data(), s.size());
+  std::ptrdiff_t previous_end = -1;
+  for (size_t pos = 0; pos <= s.size() && (limit < 0 || static_cast<int64_t>(out.size()) < limit);) {
+    if (!re.Match(subject, pos, s.size(), RE2::UNANCHORED, pieces.data(), groups)) break;
+    const std::ptrdiff_t begin = pieces[0].data() - s.data();
+    const std::ptrdiff_t end = begin + static_cast<std::ptrdiff_t>(pieces[0].size());
+    bool accept = true;
+    if (end == static_cast<std::ptrdiff_t>(pos)) {
+      if (begin == previous_end) accept = false;
+      pos += pos < s.size() ? text::DecodeRune(s, pos).width : 1;
+    } else {
+      pos = static_cast<size_t>(end);
+    }
+    previous_end = end;
+    if (!accept) continue;
+    MatchOffsets offsets;
+    offsets.reserve(static_cast<size_t>(groups) * 2);
+    for (const re2::StringPiece& piece : pieces) {
+      if (piece.data() == nullptr) {
+        offsets.push_back(-1);
+        offsets.push_back(-1);
+      } else {
+        const std::ptrdiff_t b = piece.data() - s.data();
+        offsets.push_back(b);
+        offsets.push_back(b + static_cast<std::ptrdiff_t>(piece.size()));
+      }
+    }
+    out.push_back(std::move(offsets));
+  }
+  return out;
+}
+
+std::string Slice(std::string_view s, std::ptrdiff_t begin, std::ptrdiff_t end) {
+  if (begin < 0) return "";
+  return std::string(s.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+}
+
+// Go's Regexp.Expand: $1, $name, ${name}, $$; a malformed reference is
+// copied as text.
+void Expand(std::string& out, const RE2& re, std::string_view tmpl, std::string_view s, const MatchOffsets& m) {
+  const auto is_name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  while (!tmpl.empty()) {
+    const size_t dollar = tmpl.find('$');
+    if (dollar == std::string_view::npos) break;
+    out.append(tmpl.substr(0, dollar));
+    tmpl.remove_prefix(dollar + 1);
+    if (!tmpl.empty() && tmpl[0] == '$') {
+      out.push_back('$');
+      tmpl.remove_prefix(1);
+      continue;
+    }
+    const bool brace = !tmpl.empty() && tmpl[0] == '{';
+    std::string_view rest = brace ? tmpl.substr(1) : tmpl;
+    size_t length = 0;
+    while (length < rest.size() && is_name_char(rest[length])) ++length;
+    if (length == 0 || (brace && (length >= rest.size() || rest[length] != '}'))) {
+      out.push_back('$');
+      continue;
+    }
+    const std::string_view name = rest.substr(0, length);
+    tmpl = rest.substr(length + (brace ? 1 : 0));
+    int64_t number = 0;
+    for (char c : name) {
+      if (c < '0' || c > '9' || number >= 100000000) {
+        number = -1;
+        break;
+      }
+      number = number * 10 + (c - '0');
+    }
+    if (name.size() > 1 && name[0] == '0') number = -1;
+    if (number < 0) {
+      const auto& names = re.NamedCapturingGroups();
+      auto it = names.find(std::string(name));
+      if (it == names.end()) continue;
+      number = it->second;
+    }
+    const auto index = static_cast<size_t>(number) * 2;
+    if (index + 1 < m.size() && m[index] >= 0) out += Slice(s, m[index], m[index + 1]);
+  }
+  out.append(tmpl);
+}
+
+// Go's Regexp.ReplaceAllString.
+std::string ReplaceAll(const RE2& re, std::string_view s, std::string_view replacement) {
+  const int groups = 1 + re.NumberOfCapturingGroups();
+  std::vector<re2::StringPiece> pieces(static_cast<size_t>(groups));
+  const re2::StringPiece subject(s.data(), s.size());
+  std::string out;
+  size_t last_end = 0;
+  for (size_t pos = 0; pos <= s.size();) {
+    if (!re.Match(subject, pos, s.size(), RE2::UNANCHORED, pieces.data(), groups)) break;
+    MatchOffsets m;
+    for (const re2::StringPiece& piece : pieces) {
+      const std::ptrdiff_t b = piece.data() == nullptr ? -1 : piece.data() - s.data();
+      m.push_back(b);
+      m.push_back(b < 0 ? -1 : b + static_cast<std::ptrdiff_t>(piece.size()));
+    }
+    const auto begin = static_cast<size_t>(m[0]);
+    const auto end = static_cast<size_t>(m[1]);
+    out.append(s.substr(last_end, begin - last_end));
+    // No replacement for an empty match right after the previous match.
+    if (end > last_end || begin == 0) Expand(out, re, replacement, s, m);
+    last_end = end;
+    const size_t width = pos < s.size() ? text::DecodeRune(s, pos).width : 0;
+    if (pos + width > end) {
+      pos += width;
+    } else if (pos + 1 > end) {
+      ++pos;
+    } else {
+      pos = end;
+    }
+  }
+  out.append(s.substr(std::min(last_end, s.size())));
+  return out;
+}
+
+Value StringArray(std::vector<std::string> items) {
+  Value::Array out;
+  out.reserve(items.size());
+  for (std::string& item : items) out.push_back(Value::String(std::move(item)));
+  return Value::FromArray(std::move(out));
+}
+
+Result<Value> Match(std::string_view name, std::span<const Value> ops) {
+  auto pattern = StringOperand(name, ops, 0);
+  if (!pattern) return Fail(pattern.error());
+  auto subject = StringOperand(name, ops, 1);
+  if (!subject) return Fail(subject.error());
+  auto re = Compile(name, std::string(*pattern));
+  if (!re) return Fail(re.error());
+  return Value::Bool(RE2::PartialMatch(re2::StringPiece(subject->data(), subject->size()), **re));
+}
+
+Result<Value> IsValid(std::span<const Value> ops) {
+  if (!ops[0].is_string()) return Value::Bool(false);
+  return Value::Bool(RegexCache::Instance().Get(ops[0].as_string()).has_value());
+}
+
+Result<Value> Split(std::span<const Value> ops) {
+  constexpr std::string_view kName = "regex.split";
+  auto pattern = StringOperand(kName, ops, 0);
+  if (!pattern) return Fail(pattern.error());
+  auto subject = StringOperand(kName, ops, 1);
+  if (!subject) return Fail(subject.error());
+  auto re = Compile(kName, std::string(*pattern));
+  if (!re) return Fail(re.error());
+  const std::string_view s = *subject;
+  if (!pattern->empty() && s.empty()) return StringArray({""});
+  std::vector<std::string> parts;
+  size_t begin = 0, end = 0;
+  for (const MatchOffsets& m : FindAll(**re, s, -1)) {
+    end = static_cast<size_t>(m[0]);
+    if (m[1] != 0) parts.emplace_back(s.substr(begin, end - begin));
+    begin = static_cast<size_t>(m[1]);
+  }
+  if (end != s.size()) parts.emplace_back(s.substr(begin));
+  return StringArray(std::move(parts));
+}
+
+Result<Value> FindN(std::span<const Value> ops, bool submatches) {
+  const std::string_view name = submatches ? "regex.find_all_string_submatch_n" : "regex.find_n";
+  auto pattern = StringOperand(name, ops, 0);
+  if (!pattern) return Fail(pattern.error());
+  auto subject = StringOperand(name, ops, 1);
+  if (!subject) return Fail(subject.error());
+  auto limit = IntOperand(name, ops, 2);
+  if (!limit) return Fail(limit.error());
+  auto re = Compile(name, std::string(*pattern));
+  if (!re) return Fail(re.error());
+  Value::Array out;
+  for (const MatchOffsets& m : FindAll(**re, *subject, *limit)) {
+    if (!submatches) {
+      out.push_back(Value::String(Slice(*subject, m[0], m[1])));
+      continue;
+    }
+    std::vector<std::string> groups;
+    for (size_t g = 0; g + 1 < m.size(); g += 2) groups.push_back(Slice(*subject, m[g], m[g + 1]));
+    out.push_back(StringArray(std::move(groups)));
+  }
+  return Value::FromArray(std::move(out));
+}
+
+Result<Value> Replace(std::span<const Value> ops) {
+  constexpr std::string_view kName = "regex.replace";
+  auto subject = StringOperand(kName, ops, 0);
+  if (!subject) return Fail(subject.error());
+  auto pattern = StringOperand(kName, ops, 1);
+  if (!pattern) return Fail(pattern.error());
+  auto replacement = StringOperand(kName, ops, 2);
+  if (!replacement) return Fail(replacement.error());
+  auto re = Compile(kName, std::string(*pattern));
+  if (!re) return Fail(re.error());
+  return Value::String(ReplaceAll(**re, *subject, *replacement));
+}
+
+// regex.template_match: text outside the delimiters is literal, text inside
+// is a regular expression; the whole template must match.
+Result<Value> TemplateMatch(std::span<const Value> ops) {
+  constexpr std::string_view kName = "regex.template_match";
+  std::array<std::string_view, 4> args;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto s = StringOperand(kName, ops, i);
+    if (!s) return Fail(s.error());
+    args[i] = *s;
+  }
+  const auto [tmpl, subject, start, end] = args;
+  if (start.size() != 1) {
+    return Fail(BuiltinError(kName, "start delimiter has to be exactly one character long but is " +
+                                        std::to_string(start.size()) + " long"));
+  }
+  if (end.size() != 1) {
+    // OPA reports the start delimiter's length here.
+    return Fail(BuiltinError(
+        kName, "end delimiter has to be exactly one character long but is " + std::to_string(start.size()) + " long"));
+  }
+  std::string regex = "^";
+  int level = 0;
+  size_t open = 0, literal_begin = 0;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] == start[0]) {
+      if (++level == 1) open = i;
+    } else if (tmpl[i] == end[0]) {
+      if (--level == 0) {
+        const std::string_view literal = tmpl.substr(literal_begin, open - literal_begin);
+        const std::string inner(tmpl.substr(open + 1, i - open - 1));
+        auto alone = Compile(kName, "^" + inner + "$");
+        if (!alone) return Fail(alone.error());
+        regex += RE2::QuoteMeta(re2::StringPiece(literal.data(), literal.size())) + "(" + inner + ")";
+        literal_begin = i + 1;
+      } else if (level < 0) {
+        break;
+      }
+    }
+  }
+  if (level != 0) {
+    return Fail(BuiltinError(kName, "unbalanced braces in \"" + std::string(tmpl) + "\""));
+  }
+  const std::string_view rest = tmpl.substr(literal_begin);
+  regex += RE2::QuoteMeta(re2::StringPiece(rest.data(), rest.size())) + "$";
+  auto re = Compile(kName, regex);
+  if (!re) return Fail(re.error());
+  return Value::Bool(RE2::PartialMatch(re2::StringPiece(subject.data(), subject.size()), **re));
+}
+
+// ---------------------------------------------------------------------------
+// glob.match: gobwas/glob syntax translated to RE2. `*` and `?` stop at the
+// delimiters, `**` does not; [abc], [!a-z], {alt1,alt2} and \ escapes.
+
+void AppendClassRune(std::string& out, char32_t r) {
+  if (r == '\\' || r == ']' || r == '[' || r == '^' || r == '-') out.push_back('\\');
+  text::AppendRune(out, r);
+}
+
+Result<std::string> GlobToRegex(std::string_view pattern, const std::vector<char32_t>& delimiters) {
+  std::string not_delimiter;
+  if (delimiters.empty()) {
+    not_delimiter = "(?s:.)";
+  } else {
+    not_delimiter = "[^";
+    for (char32_t d : delimiters) AppendClassRune(not_delimiter, d);
+    not_delimiter += "]";
+  }
+  std::string out = "(?s)^";
+  int braces = 0;
+  for (size_t i = 0; i < pattern.size();) {
+    const text::DecodedRune r = text::DecodeRune(pattern, i);
+    i += r.width;
+    switch (r.rune) {
+      case '*':
+        if (i < pattern.size() && pattern[i] == '*') {
+          while (i < pattern.size() && pattern[i] == '*') ++i;
+          out += ".*";
+        } else {
+          out += not_delimiter + "*";
+        }
+        break;
+      case '?': out += not_delimiter; break;
+      case '[': {
+        std::string cls = "[";
+        if (i < pattern.size() && pattern[i] == '!') {
+          cls += "^";
+          ++i;
+        }
+        bool closed = false, any = false;
+        while (i < pattern.size()) {
+          text::DecodedRune c = text::DecodeRune(pattern, i);
+          i += c.width;
+          if (c.rune == ']') {
+            closed = true;
+            break;
+          }
+          if (c.rune == '\\' && i < pattern.size()) {
+            c = text::DecodeRune(pattern, i);
+            i += c.width;
+          }
+          if (c.rune == '-' && any && i < pattern.size() && pattern[i] != ']') {
+            cls += "-";
+            continue;
+          }
+          AppendClassRune(cls, c.rune);
+          any = true;
+        }
+        if (!closed || !any) return Fail(ErrorCode::kFailedPrecondition, "unexpected end of input");
+        out += cls + "]";
+        break;
+      }
+      case '{':
+        ++braces;
+        out += "(?:";
+        break;
+      case '}':
+        if (braces > 0) {
+          --braces;
+          out += ")";
+        } else {
+          out += "\\}";
+        }
+        break;
+      case ',': out += braces > 0 ? "|" : ","; break;
+      case '\\': {
+        if (i >= pattern.size()) return Fail(ErrorCode::kFailedPrecondition, "unexpected end of input");
+        const text::DecodedRune escaped = text::DecodeRune(pattern, i);
+        i += escaped.width;
+        std::string literal;
+        text::AppendRune(literal, escaped.rune);
+        out += RE2::QuoteMeta(literal);
+        break;
+      }
+      default: {
+        std::string literal;
+        text::AppendRune(literal, r.rune);
+        out += RE2::QuoteMeta(literal);
+      }
+    }
+  }
+  if (braces != 0) return Fail(ErrorCode::kFailedPrecondition, "unexpected end of input");
+  return out + "$";
+}
+
+Result<Value> GlobMatch(std::span<const Value> ops) {
+  constexpr std::string_view kName = "glob.match";
+  auto pattern = StringOperand(kName, ops, 0);
+  if (!pattern) return Fail(pattern.error());
+  std::vector<char32_t> delimiters;
+  if (ops[1].is_array()) {
+    for (const Value& d : ops[1].as_array()) {
+      if (!d.is_string()) {
+        return Fail(text::OperandError(
+            kName, 2, "must be array of strings but got array containing " + std::string(KindName(d.kind()))));
+      }
+      const std::vector<char32_t> runes = text::ToRunes(d.as_string());
+      if (runes.size() != 1)
+        return Fail(text::OperandError(kName, 2, "must be array of runes but got array containing string"));
+      delimiters.push_back(runes[0]);
+    }
+    if (delimiters.empty()) delimiters.push_back('.');
+  } else if (!ops[1].is_null()) {
+    return Fail(OperandTypeError(kName, 2, "one of {array, null}", ops[1]));
+  }
+  auto subject = StringOperand(kName, ops, 2);
+  if (!subject) return Fail(subject.error());
+  auto regex = GlobToRegex(*pattern, delimiters);
+  if (!regex) return Fail(BuiltinError(kName, regex.error().message));
+  auto re = Compile(kName, *regex);
+  if (!re) return Fail(re.error());
+  return Value::Bool(RE2::PartialMatch(re2::StringPiece(subject->data(), subject->size()), **re));
+}
+
+void Add(BuiltinRegistry& registry, std::string name, int arity, BuiltinFunction function) {
+  registry.Add(Builtin{std::move(name), arity, std::move(function), false});
+}
+
+}  // namespace
+
+void RegisterRegexBuiltins(BuiltinRegistry& registry) {
+  Add(registry, "regex.match", 2, [](std::span<const Value> ops) { return Match("regex.match", ops); });
+  Add(registry, "re_match", 2, [](std::span<const Value> ops) { return Match("re_match", ops); });
+  Add(registry, "regex.is_valid", 1, IsValid);
+  Add(registry, "regex.split", 2, Split);
+  Add(registry, "regex.find_n", 3, [](std::span<const Value> ops) { return FindN(ops, false); });
+  Add(registry, "regex.find_all_string_submatch_n", 3, [](std::span<const Value> ops) { return FindN(ops, true); });
+  Add(registry, "regex.replace", 3, Replace);
+  Add(registry, "regex.template_match", 4, TemplateMatch);
+  Add(registry, "glob.match", 3, GlobMatch);
+}
+
+}  // namespace contrast::policy::rego

@@ -1,0 +1,169 @@
+// The compiler turns parsed modules into the form the evaluator runs: a tree
+// of rules under `data`, bodies whose variables are frame slots, expressions
+// reordered so that every variable is bound before it is read (Rego bodies are
+// declarative), and names resolved to rules, imports, builtins or locals.
+//
+// The compiled policy is immutable and shared by all evaluations.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "policy/rego/ast.h"
+#include "policy/rego/builtins.h"
+#include "policy/rego/errors.h"
+#include "policy/rego/value.h"
+
+namespace contrast::policy::rego::ir {
+
+struct Body;
+struct RuleNode;
+
+enum class TermKind : uint8_t {
+  kConst,        // `value` (also composite literals without variables)
+  kLocal,        // frame slot `slot`
+  kInput,        // the input document
+  kRef,          // operands[0] the head (kData, kInput, or any term), operands[1..] the path
+  kData,         // the data document (only as a ref head)
+  kArray,        // operands: elements
+  kSet,          // operands: elements
+  kObject,       // operands: key0, value0, key1, value1, ...
+  kArrayCompr,   // [operands[0] | body]
+  kSetCompr,     // {operands[0] | body}
+  kObjectCompr,  // {operands[0]: operands[1] | body}
+  kCall,         // see CallKind; operands are the arguments
+};
+
+enum class CallKind : uint8_t {
+  kBuiltin,   // `builtin`
+  kFunction,  // user function `function`
+  kPrint,
+  kEqual,
+  kNotEqual,
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual,
+  kMember2,  // x in xs
+  kMember3,  // k, v in xs
+};
+
+struct Term {
+  TermKind kind = TermKind::kConst;
+  CallKind call = CallKind::kBuiltin;
+  // kCall: the last operand is an output to unify with the result
+  // (`count(xs, n)`), not an argument.
+  bool output_arg = false;
+  int slot = -1;
+  Value value;
+  std::vector<Term> operands;
+  std::shared_ptr<const Body> body;  // comprehensions
+  const Builtin* builtin = nullptr;
+  const RuleNode* function = nullptr;
+  std::string name;  // kCall: the function as written
+};
+
+enum class ExprKind : uint8_t {
+  kTerm,      // `term`
+  kUnify,     // lhs = rhs
+  kAssign,    // lhs := rhs
+  kSomeDecl,  // some x (nothing to evaluate)
+  kSomeIn,    // some [key,] value in domain
+  kEvery,     // every [key,] value in domain { body }
+};
+
+struct WithModifier {
+  enum class Target : uint8_t { kInput, kData, kFunction };
+  Target target = Target::kInput;
+  std::vector<Value> path;  // below input / data
+  Term value;
+  // kFunction: what is replaced, and the replacement when it is a function
+  // (otherwise `value` is returned by every call).
+  const Builtin* builtin = nullptr;
+  const RuleNode* function = nullptr;
+  const Builtin* mock_builtin = nullptr;
+  const RuleNode* mock_function = nullptr;
+};
+
+struct Expr {
+  ExprKind kind = ExprKind::kTerm;
+  bool negated = false;
+  bool has_key = false;              // kSomeIn, kEvery
+  int index = 0;                     // position in the source body
+  Term term;                         // kTerm
+  Term lhs, rhs;                     // kUnify, kAssign; kSomeIn/kEvery: key (lhs) and value (rhs)
+  Term domain;                       // kSomeIn, kEvery
+  std::shared_ptr<const Body> body;  // kEvery
+  std::vector<WithModifier> with;
+  Location location;
+  const ast::Expr* source = nullptr;
+  std::vector<int> trace_slots;  // the slots the expression mentions (for traces)
+};
+
+struct Body {
+  std::vector<Expr> exprs;   // in evaluation order
+  std::vector<int> closure;  // slots of enclosing scopes this body reads
+};
+
+struct RuleDef {
+  const ast::Rule* source = nullptr;
+  Location location;
+  int body_index = 0;
+  int frame_size = 0;
+  std::vector<std::string> slot_names;
+  std::vector<Term> args;  // function parameters (patterns)
+  bool has_key = false;
+  Term key;    // partial set element / partial object key
+  Term value;  // complete, object and function value
+  Body body;
+  std::unique_ptr<RuleDef> else_rule;
+};
+
+struct RuleNode {
+  Value key;              // this node's name below its parent
+  std::string path_text;  // "data.a.b"
+  std::map<Value, std::unique_ptr<RuleNode>> children;
+  bool has_rules = false;
+  ast::RuleKind kind = ast::RuleKind::kComplete;
+  int arity = 0;  // kFunction
+  std::vector<std::unique_ptr<RuleDef>> defs;
+  std::unique_ptr<RuleDef> default_def;
+  // All definitions give the same constant value: the first success decides.
+  bool early_exit = false;
+  int index = -1;  // into the per-evaluation rule cache
+  std::vector<const RuleNode*> deps;
+
+  const RuleNode* Child(const Value& name) const {
+    auto it = children.find(name);
+    return it == children.end() ? nullptr : it->second.get();
+  }
+};
+
+struct Policy {
+  std::vector<std::shared_ptr<const ast::Module>> modules;
+  std::unique_ptr<RuleNode> root;
+  std::vector<const RuleNode*> rule_nodes;  // by RuleNode::index
+};
+
+struct Query {
+  Body body;
+  int frame_size = 0;
+  size_t expr_count = 0;
+  std::vector<std::string> slot_names;
+  std::vector<std::pair<std::string, int>> user_vars;  // reported in result rows
+};
+
+// Builds the rule tree and compiles every rule. Errors carry OPA's codes:
+// rego_type_error (conflicting rule kinds, arity, undefined functions),
+// rego_compile_error, rego_unsafe_var_error, rego_recursion_error.
+Result<std::shared_ptr<const Policy>> CompilePolicy(std::vector<std::shared_ptr<const ast::Module>> modules,
+                                                    const BuiltinRegistry& builtins);
+
+// Compiles a query against a compiled policy (which it must not outlive).
+Result<std::unique_ptr<Query>> CompileQuery(const Policy& policy, const ast::Body& query,
+                                            const BuiltinRegistry& builtins);
+
+}  // namespace contrast::policy::rego::ir

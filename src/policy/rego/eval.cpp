@@ -1,0 +1,1141 @@
+#include "policy/rego/eval.h"
+
+#include <pthread.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include "policy/rego/errors.h"
+
+namespace contrast::policy::rego {
+namespace {
+
+// A non-owning reference to a callable: continuations are created on the
+// stack for every expression, so they must not allocate.
+template <typename Signature>
+class FnRef;
+
+template <typename R, typename... Args>
+class FnRef<R(Args...)> {
+ public:
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FnRef>>>
+  FnRef(F&& f)  // NOLINT(google-explicit-constructor): used like a function parameter
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* object, Args... args) -> R {
+          return (*static_cast<std::remove_reference_t<F>*>(object))(std::forward<Args>(args)...);
+        }) {}
+  FnRef(const FnRef&) = default;
+  FnRef& operator=(const FnRef&) = default;
+
+  R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+ private:
+  void* object_;
+  R (*call_)(void*, Args...);
+};
+
+// Continuations return false to stop the enumeration (an error, or an early
+// exit once the caller has what it needs).
+using Cont = FnRef<bool()>;
+using ValueCont = FnRef<bool(const Value&)>;
+using PairCont = FnRef<bool(const Value&, const Value&)>;
+
+struct Slot {
+  Value value;
+  bool bound = false;
+};
+
+// Frames live on a stack of slabs: rule and function calls nest strictly, and
+// allocating a vector per call would dominate small rule bodies.
+class FrameStack {
+ public:
+  Slot* Push(size_t size) {
+    if (size == 0) size = 1;
+    while (true) {
+      if (chunk_ == chunks_.size())
+        chunks_.push_back(Chunk{std::make_unique<Slot[]>(std::max(size, kChunk)), std::max(size, kChunk), 0});
+      Chunk& chunk = chunks_[chunk_];
+      if (chunk.used + size <= chunk.capacity) {
+        Slot* frame = chunk.slots.get() + chunk.used;
+        chunk.used += size;
+        marks_.push_back({chunk_, size});
+        return frame;
+      }
+      if (chunk_ + 1 == chunks_.size() && chunk.used == 0) {
+        // An empty chunk too small for this frame: replace it.
+        chunks_.back() = Chunk{std::make_unique<Slot[]>(size), size, 0};
+        continue;
+      }
+      ++chunk_;
+    }
+  }
+
+  void Pop() {
+    const Mark mark = marks_.back();
+    marks_.pop_back();
+    Chunk& chunk = chunks_[mark.chunk];
+    chunk.used -= mark.size;
+    for (size_t i = 0; i < mark.size; ++i) {
+      Slot& slot = chunk.slots[chunk.used + i];
+      slot.bound = false;
+      slot.value = Value();
+    }
+    while (chunk_ > 0 && chunks_[chunk_].used == 0) --chunk_;
+  }
+
+ private:
+  static constexpr size_t kChunk = 4096;
+  struct Chunk {
+    std::unique_ptr<Slot[]> slots;
+    size_t capacity = 0;
+    size_t used = 0;
+  };
+  struct Mark {
+    size_t chunk;
+    size_t size;
+  };
+  std::vector<Chunk> chunks_;
+  std::vector<Mark> marks_;
+  size_t chunk_ = 0;
+};
+
+struct CacheEntry {
+  uint8_t state = 0;  // 0 not evaluated, 1 in progress, 2 done
+  bool defined = false;
+  Value value;
+};
+
+struct FunctionMock {
+  const Builtin* builtin = nullptr;
+  const ir::RuleNode* function = nullptr;
+  const Builtin* mock_builtin = nullptr;
+  const ir::RuleNode* mock_function = nullptr;
+  Value value;
+};
+
+// The parts of the evaluation state that `with` replaces for one expression.
+struct WithState {
+  Value input;
+  bool has_input = false;
+  Value data;
+  std::vector<const ir::RuleNode*> masked;
+  std::vector<FunctionMock> mocks;
+  std::vector<CacheEntry>* cache = nullptr;
+};
+
+const Value& True() {
+  static const Value* const value = new Value(Value::Bool(true));
+  return *value;
+}
+
+Value SetPath(const Value& root, std::span<const Value> path, const Value& value) {
+  if (path.empty()) return value;
+  Value::Object object;
+  if (root.is_object()) object = root.as_object();
+  const Value* child = root.is_object() ? root.Find(path[0]) : nullptr;
+  object.insert_or_assign(path[0], SetPath(child != nullptr ? *child : Value::FromObject({}), path.subspan(1), value));
+  return Value::FromObject(std::move(object));
+}
+
+// Builtins report operand type errors as kInvalidArgument (eval_type_error);
+// other failures are eval_builtin_error; kNotFound means plainly undefined.
+std::string_view OpaCodeForBuiltinError(const Error& error) {
+  return error.code == ErrorCode::kInvalidArgument ? kEvalTypeError : kEvalBuiltinError;
+}
+
+class Evaluator {
+ public:
+  Evaluator(const ir::Policy& policy, const Value& data, const EvalOptions& options)
+      : policy_(policy), options_(options), tracer_(options.tracer) {
+    state_.data = data;
+    if (options.input != nullptr) {
+      state_.input = *options.input;
+      state_.has_input = true;
+    }
+    cache_storage_.resize(policy.rule_nodes.size());
+    state_.cache = &cache_storage_;
+    deadline_ = std::chrono::steady_clock::now() + options.limits.max_time;
+    InitStackLimit();
+  }
+
+  Result<QueryResult> RunQuery(const ir::Query& query) {
+    QueryResult result;
+    std::vector<Slot> frame(static_cast<size_t>(query.frame_size));
+    frame_ = frame.data();
+    slot_names_ = &query.slot_names;
+    std::vector<Value> values(query.expr_count);
+    EvalBody(
+        query.body, 0,
+        [&]() {
+          QueryResult::Row row;
+          for (const auto& [name, slot] : query.user_vars) {
+            const Slot& s = frame_[slot];
+            if (s.bound) row.bindings.emplace(name, s.value);
+          }
+          row.expressions = values;
+          result.rows.push_back(std::move(row));
+          return true;
+        },
+        &values);
+    result.prints = std::move(prints_);
+    if (error_) return Fail(*error_);
+    return result;
+  }
+
+  Result<std::optional<Value>> RunDocument(const std::vector<Value>& path, std::vector<std::string>* prints) {
+    ir::Term ref;
+    ref.kind = ir::TermKind::kRef;
+    ref.operands.emplace_back();
+    ref.operands[0].kind = ir::TermKind::kData;
+    for (const Value& element : path) {
+      ir::Term constant;
+      constant.value = element;
+      ref.operands.push_back(std::move(constant));
+    }
+    std::optional<Value> found;
+    EvalRef(ref, [&](const Value& value) {
+      found = value;
+      return false;
+    });
+    if (prints != nullptr) *prints = std::move(prints_);
+    if (error_) return Fail(*error_);
+    return found;
+  }
+
+ private:
+  // ---------------------------------------------------------------- control
+
+  bool Stop(Error error) {
+    if (!error_) error_ = std::move(error);
+    return false;
+  }
+
+  Location ExprLocation() const {
+    if (current_location_ == nullptr) return {};
+    Location location = *current_location_;
+    location.column = 0;  // OPA reports evaluation errors as file:line
+    return location;
+  }
+
+  void InitStackLimit() {
+    char probe = 0;
+    const auto here = reinterpret_cast<uintptr_t>(&probe);
+    uintptr_t low = 0;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* address = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &address, &size) == 0) low = reinterpret_cast<uintptr_t>(address);
+      pthread_attr_destroy(&attr);
+    }
+    // Keep a reserve for builtins (regex, JSON) and the caller.
+    constexpr uintptr_t kReserve = 256 * 1024;
+    constexpr uintptr_t kFallbackBudget = 1024 * 1024;
+    if (low == 0 || here <= low + 2 * kReserve) {
+      stack_limit_ = here > kFallbackBudget ? here - kFallbackBudget : 0;
+    } else {
+      stack_limit_ = low + kReserve;
+    }
+  }
+
+  bool StackExhausted() const {
+    char probe = 0;
+    return reinterpret_cast<uintptr_t>(&probe) < stack_limit_;
+  }
+
+  bool Tick() {
+    if (error_) return false;
+    if (++steps_ > options_.limits.max_steps) {
+      return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation step limit exceeded"));
+    }
+    if ((steps_ & 1023) == 0 && std::chrono::steady_clock::now() > deadline_) {
+      return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation time limit exceeded"));
+    }
+    if (StackExhausted()) {
+      return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation nested too deeply"));
+    }
+    return true;
+  }
+
+  bool EnterCall() {
+    if (++depth_ > options_.limits.max_depth || StackExhausted()) {
+      return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation call depth limit exceeded"));
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- tracing
+
+  void Trace(TraceEvent::Type type, const std::string& rule, int body_index, const Location& location,
+             std::string text) {
+    TraceEvent event;
+    event.type = type;
+    event.rule = rule;
+    event.body_index = body_index;
+    event.location = location;
+    event.text = std::move(text);
+    tracer_->Trace(event);
+  }
+
+  void TraceFailExpr(const ir::Expr& expr) {
+    TraceEvent event;
+    event.type = TraceEvent::Type::kFailExpr;
+    event.rule = trace_rule_ != nullptr ? *trace_rule_ : std::string();
+    event.body_index = trace_body_;
+    event.location = expr.location;
+    if (expr.source != nullptr) event.text = expr.source->text;
+    for (int slot : expr.trace_slots) {
+      const Slot& s = frame_[slot];
+      if (!s.bound || slot_names_ == nullptr) continue;
+      const std::string& name = (*slot_names_)[static_cast<size_t>(slot)];
+      if (name.find('$') != std::string::npos) continue;
+      event.bindings.emplace_back(name, s.value);
+    }
+    tracer_->Trace(event);
+  }
+
+  static std::string HeadText(const ir::RuleDef& def) {
+    return def.source != nullptr ? def.source->head_text : std::string();
+  }
+
+  // ---------------------------------------------------------------- bodies
+
+  bool EvalBody(const ir::Body& body, size_t i, Cont k, std::vector<Value>* record) {
+    if (!Tick()) return false;
+    if (i == body.exprs.size()) return k();
+    const ir::Expr& expr = body.exprs[i];
+    if (tracer_ == nullptr) {
+      return EvalExpr(expr, [&](const Value& value) {
+        if (record != nullptr) (*record)[static_cast<size_t>(expr.index)] = value;
+        return EvalBody(body, i + 1, k, record);
+      });
+    }
+    bool any = false;
+    const bool result = EvalExpr(expr, [&](const Value& value) {
+      any = true;
+      if (record != nullptr) (*record)[static_cast<size_t>(expr.index)] = value;
+      return EvalBody(body, i + 1, k, record);
+    });
+    if (!any && !error_) TraceFailExpr(expr);
+    return result;
+  }
+
+  bool EvalExpr(const ir::Expr& expr, ValueCont k) {
+    const Location* saved = current_location_;
+    current_location_ = &expr.location;
+    bool result;
+    if (expr.with.empty()) {
+      result = EvalNegatable(expr, k);
+    } else {
+      WithState next = state_;
+      result = EvalWith(expr, 0, next, k);
+    }
+    current_location_ = saved;
+    return result;
+  }
+
+  bool EvalNegatable(const ir::Expr& expr, ValueCont k) {
+    if (!expr.negated) return EvalPositive(expr, k);
+    bool found = false;
+    EvalPositive(expr, [&](const Value&) {
+      found = true;
+      return false;
+    });
+    if (error_) return false;
+    return found ? true : k(True());
+  }
+
+  bool EvalPositive(const ir::Expr& expr, ValueCont k) {
+    switch (expr.kind) {
+      case ir::ExprKind::kTerm: {
+        const ir::Term& term = expr.term;
+        if (term.kind == ir::TermKind::kCall && term.output_arg) {
+          return EvalCall(term, [&](const Value& value) {
+            return Unify(term.operands.back(), value, [&]() { return k(True()); });
+          });
+        }
+        return EvalTerm(term, [&](const Value& value) {
+          if (value.is_bool() && !value.as_bool()) return true;
+          return k(value);
+        });
+      }
+      case ir::ExprKind::kUnify:
+      case ir::ExprKind::kAssign: return UnifyTerms(expr.lhs, expr.rhs, [&]() { return k(True()); });
+      case ir::ExprKind::kSomeDecl: return k(True());
+      case ir::ExprKind::kSomeIn:
+        return EvalTerm(expr.domain, [&](const Value& collection) {
+          return Iterate(collection, [&](const Value& key, const Value& value) {
+            if (expr.has_key) {
+              return Unify(expr.lhs, key, [&]() { return Unify(expr.rhs, value, [&]() { return k(True()); }); });
+            }
+            return Unify(expr.rhs, value, [&]() { return k(True()); });
+          });
+        });
+      case ir::ExprKind::kEvery:
+        return EvalTerm(expr.domain, [&](const Value& collection) {
+          bool all = true;
+          Iterate(collection, [&](const Value& key, const Value& value) {
+            bool ok = false;
+            auto body = [&]() {
+              return EvalBody(
+                  *expr.body, 0,
+                  [&]() {
+                    ok = true;
+                    return false;
+                  },
+                  nullptr);
+            };
+            if (expr.has_key) {
+              Unify(expr.lhs, key, [&]() { return Unify(expr.rhs, value, body); });
+            } else {
+              Unify(expr.rhs, value, body);
+            }
+            if (error_) return false;
+            if (!ok) all = false;
+            return ok;
+          });
+          if (error_) return false;
+          return all ? k(True()) : true;
+        });
+    }
+    return true;
+  }
+
+  bool EvalWith(const ir::Expr& expr, size_t i, WithState& next, ValueCont k) {
+    if (i == expr.with.size()) {
+      std::vector<CacheEntry> cache(policy_.rule_nodes.size());
+      next.cache = &cache;
+      std::swap(state_, next);
+      const bool result = EvalNegatable(expr, [&](const Value& value) {
+        std::swap(state_, next);
+        const bool r = k(value);
+        std::swap(state_, next);
+        return r;
+      });
+      std::swap(state_, next);
+      return result;
+    }
+    const ir::WithModifier& with = expr.with[i];
+    if (with.target == ir::WithModifier::Target::kFunction &&
+        (with.mock_builtin != nullptr || with.mock_function != nullptr)) {
+      WithState modified = next;
+      modified.mocks.push_back({with.builtin, with.function, with.mock_builtin, with.mock_function, Value()});
+      return EvalWith(expr, i + 1, modified, k);
+    }
+    return EvalTerm(with.value, [&](const Value& value) {
+      WithState modified = next;
+      switch (with.target) {
+        case ir::WithModifier::Target::kInput:
+          modified.input = SetPath(modified.has_input ? modified.input : Value::FromObject({}), with.path, value);
+          modified.has_input = true;
+          break;
+        case ir::WithModifier::Target::kData: {
+          modified.data = SetPath(modified.data, with.path, value);
+          const ir::RuleNode* node = policy_.root.get();
+          for (const Value& element : with.path) {
+            const ir::RuleNode* child = node->Child(element);
+            if (child == nullptr) break;
+            node = child;
+            if (node->has_rules) break;
+          }
+          if (node != policy_.root.get()) modified.masked.push_back(node);
+          break;
+        }
+        case ir::WithModifier::Target::kFunction:
+          modified.mocks.push_back({with.builtin, with.function, nullptr, nullptr, value});
+          break;
+      }
+      return EvalWith(expr, i + 1, modified, k);
+    });
+  }
+
+  // ---------------------------------------------------------------- terms
+
+  bool Evaluable(const ir::Term& term) const {
+    switch (term.kind) {
+      case ir::TermKind::kLocal: return frame_[term.slot].bound;
+      case ir::TermKind::kArray:
+        for (const ir::Term& element : term.operands) {
+          if (!Evaluable(element)) return false;
+        }
+        return true;
+      case ir::TermKind::kObject:
+        for (size_t i = 1; i < term.operands.size(); i += 2) {
+          if (!Evaluable(term.operands[i])) return false;
+        }
+        return true;
+      default: return true;
+    }
+  }
+
+  bool EvalTerm(const ir::Term& term, ValueCont k) {
+    switch (term.kind) {
+      case ir::TermKind::kConst: return k(term.value);
+      case ir::TermKind::kLocal: {
+        const Slot& slot = frame_[term.slot];
+        return slot.bound ? k(slot.value) : true;
+      }
+      case ir::TermKind::kInput: return state_.has_input ? k(state_.input) : true;
+      case ir::TermKind::kData: {
+        ir::Term ref;
+        ref.kind = ir::TermKind::kRef;
+        ref.operands.push_back(term);
+        return EvalRef(ref, k);
+      }
+      case ir::TermKind::kRef: return EvalRef(term, k);
+      case ir::TermKind::kArray:
+      case ir::TermKind::kSet:
+      case ir::TermKind::kObject: {
+        std::vector<Value> values;
+        values.reserve(term.operands.size());
+        return EvalElements(term.operands, 0, values, [&]() {
+          switch (term.kind) {
+            case ir::TermKind::kArray: return k(Value::FromArray(values));
+            case ir::TermKind::kSet: return k(Value::FromSet(Value::Set(values.begin(), values.end())));
+            default: {
+              Value::Object object;
+              for (size_t i = 0; i + 1 < values.size(); i += 2) object.insert_or_assign(values[i], values[i + 1]);
+              return k(Value::FromObject(std::move(object)));
+            }
+          }
+        });
+      }
+      case ir::TermKind::kArrayCompr:
+      case ir::TermKind::kSetCompr:
+      case ir::TermKind::kObjectCompr: return EvalComprehension(term, k);
+      case ir::TermKind::kCall: return EvalCall(term, k);
+    }
+    return true;
+  }
+
+  bool EvalElements(const std::vector<ir::Term>& terms, size_t i, std::vector<Value>& values, Cont k) {
+    if (i == terms.size()) return k();
+    return EvalTerm(terms[i], [&](const Value& value) {
+      values.push_back(value);
+      const bool result = EvalElements(terms, i + 1, values, k);
+      values.pop_back();
+      return result;
+    });
+  }
+
+  bool EvalComprehension(const ir::Term& term, ValueCont k) {
+    if (!Tick()) return false;
+    switch (term.kind) {
+      case ir::TermKind::kArrayCompr: {
+        Value::Array items;
+        EvalBody(
+            *term.body, 0,
+            [&]() {
+              return EvalTerm(term.operands[0], [&](const Value& value) {
+                items.push_back(value);
+                return true;
+              });
+            },
+            nullptr);
+        if (error_) return false;
+        return k(Value::FromArray(std::move(items)));
+      }
+      case ir::TermKind::kSetCompr: {
+        Value::Set items;
+        EvalBody(
+            *term.body, 0,
+            [&]() {
+              return EvalTerm(term.operands[0], [&](const Value& value) {
+                items.insert(value);
+                return true;
+              });
+            },
+            nullptr);
+        if (error_) return false;
+        return k(Value::FromSet(std::move(items)));
+      }
+      default: {
+        Value::Object items;
+        EvalBody(
+            *term.body, 0,
+            [&]() {
+              return EvalTerm(term.operands[0], [&](const Value& key) {
+                return EvalTerm(term.operands[1], [&](const Value& value) {
+                  auto [it, inserted] = items.emplace(key, value);
+                  if (!inserted && it->second != value) {
+                    return Stop(RegoError(kEvalConflictError, ExprLocation(), "object keys must be unique"));
+                  }
+                  return true;
+                });
+              });
+            },
+            nullptr);
+        if (error_) return false;
+        return k(Value::FromObject(std::move(items)));
+      }
+    }
+  }
+
+  // Calls `k(key, value)` for each member of a collection.
+  static bool Iterate(const Value& collection, PairCont k) {
+    switch (collection.kind()) {
+      case Kind::kArray: {
+        const Value::Array& items = collection.as_array();
+        for (size_t i = 0; i < items.size(); ++i) {
+          if (!k(Value::Int(static_cast<int64_t>(i)), items[i])) return false;
+        }
+        return true;
+      }
+      case Kind::kObject:
+        for (const auto& [key, value] : collection.as_object()) {
+          if (!k(key, value)) return false;
+        }
+        return true;
+      case Kind::kSet:
+        for (const Value& item : collection.as_set()) {
+          if (!k(item, item)) return false;
+        }
+        return true;
+      default: return true;
+    }
+  }
+
+  // ---------------------------------------------------------------- references
+
+  bool EvalRef(const ir::Term& ref, ValueCont k) {
+    const ir::Term& head = ref.operands[0];
+    switch (head.kind) {
+      case ir::TermKind::kData: return EvalDataPath(policy_.root.get(), &state_.data, ref, 1, k);
+      case ir::TermKind::kInput: return state_.has_input ? IndexValue(state_.input, ref, 1, k) : true;
+      case ir::TermKind::kLocal: {
+        const Slot& slot = frame_[head.slot];
+        return slot.bound ? IndexValue(slot.value, ref, 1, k) : true;
+      }
+      default: return EvalTerm(head, [&](const Value& value) { return IndexValue(value, ref, 1, k); });
+    }
+  }
+
+  bool IndexValue(const Value& value, const ir::Term& ref, size_t i, ValueCont k) {
+    if (i == ref.operands.size()) return k(value);
+    const ir::Term& element = ref.operands[i];
+    if (element.kind == ir::TermKind::kConst) {
+      const Value* child = value.Find(element.value);
+      return child != nullptr ? IndexValue(*child, ref, i + 1, k) : true;
+    }
+    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound) {
+      const Value* child = value.Find(frame_[element.slot].value);
+      return child != nullptr ? IndexValue(*child, ref, i + 1, k) : true;
+    }
+    if (Evaluable(element)) {
+      return EvalTerm(element, [&](const Value& key) {
+        const Value* child = value.Find(key);
+        return child != nullptr ? IndexValue(*child, ref, i + 1, k) : true;
+      });
+    }
+    return Iterate(value, [&](const Value& key, const Value& child) {
+      return Unify(element, key, [&]() { return IndexValue(child, ref, i + 1, k); });
+    });
+  }
+
+  bool IsMasked(const ir::RuleNode* node) const {
+    for (const ir::RuleNode* masked : state_.masked) {
+      if (masked == node) return true;
+    }
+    return false;
+  }
+
+  bool EvalDataPath(const ir::RuleNode* node, const Value* base, const ir::Term& ref, size_t i, ValueCont k) {
+    if (node != nullptr && !state_.masked.empty() && IsMasked(node)) node = nullptr;
+    if (node != nullptr && node->has_rules) {
+      if (node->kind == ast::RuleKind::kFunction) return true;
+      const CacheEntry* entry = EvalRuleNode(node);
+      if (entry == nullptr) return false;
+      if (!entry->defined) return true;
+      const Value value = entry->value;
+      return IndexValue(value, ref, i, k);
+    }
+    if (node == nullptr) return base != nullptr ? IndexValue(*base, ref, i, k) : true;
+    if (i == ref.operands.size()) {
+      Value document;
+      if (!BuildVirtualDocument(node, base, document)) return false;
+      return k(document);
+    }
+    const ir::Term& element = ref.operands[i];
+    auto step = [&](const Value& key) -> bool {
+      const ir::RuleNode* child = node->Child(key);
+      const Value* base_child = base != nullptr ? base->Find(key) : nullptr;
+      if (child == nullptr && base_child == nullptr) return true;
+      if (child == nullptr) return IndexValue(*base_child, ref, i + 1, k);
+      return EvalDataPath(child, base_child, ref, i + 1, k);
+    };
+    if (element.kind == ir::TermKind::kConst) return step(element.value);
+    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound) return step(frame_[element.slot].value);
+    if (Evaluable(element)) return EvalTerm(element, step);
+    // Enumerate the rules and the base documents below this node.
+    std::vector<Value> keys;
+    for (const auto& [key, child] : node->children) {
+      if (child->has_rules && child->kind == ast::RuleKind::kFunction) continue;
+      keys.push_back(key);
+    }
+    if (base != nullptr && base->is_object()) {
+      for (const auto& [key, value] : base->as_object()) {
+        if (node->Child(key) == nullptr) keys.push_back(key);
+      }
+    }
+    for (const Value& key : keys) {
+      if (!Unify(element, key, [&]() { return step(key); })) return false;
+    }
+    return true;
+  }
+
+  bool BuildVirtualDocument(const ir::RuleNode* node, const Value* base, Value& out) {
+    Value::Object object;
+    if (base != nullptr && base->is_object()) object = base->as_object();
+    for (const auto& [key, child] : node->children) {
+      if (!state_.masked.empty() && IsMasked(child.get())) continue;
+      const Value* base_child = base != nullptr ? base->Find(key) : nullptr;
+      if (child->has_rules) {
+        if (child->kind == ast::RuleKind::kFunction) continue;
+        const CacheEntry* entry = EvalRuleNode(child.get());
+        if (entry == nullptr) return false;
+        if (entry->defined) object.insert_or_assign(key, entry->value);
+      } else {
+        Value sub;
+        if (!BuildVirtualDocument(child.get(), base_child, sub)) return false;
+        object.insert_or_assign(key, std::move(sub));
+      }
+    }
+    out = Value::FromObject(std::move(object));
+    return true;
+  }
+
+  // ---------------------------------------------------------------- unification
+
+  bool Unify(const ir::Term& pattern, const Value& value, Cont k) {
+    switch (pattern.kind) {
+      case ir::TermKind::kLocal: {
+        Slot& slot = frame_[pattern.slot];
+        if (slot.bound) return slot.value == value ? k() : true;
+        slot.value = value;
+        slot.bound = true;
+        const bool result = k();
+        slot.bound = false;
+        return result;
+      }
+      case ir::TermKind::kConst: return pattern.value == value ? k() : true;
+      case ir::TermKind::kArray:
+        if (!value.is_array() || value.as_array().size() != pattern.operands.size()) return true;
+        return UnifyArray(pattern, value.as_array(), 0, k);
+      case ir::TermKind::kObject:
+        if (!value.is_object() || value.as_object().size() * 2 != pattern.operands.size()) return true;
+        return UnifyObject(pattern, value, 0, k);
+      default: return EvalTerm(pattern, [&](const Value& actual) { return actual == value ? k() : true; });
+    }
+  }
+
+  bool UnifyArray(const ir::Term& pattern, const Value::Array& items, size_t i, Cont k) {
+    if (i == items.size()) return k();
+    return Unify(pattern.operands[i], items[i], [&]() { return UnifyArray(pattern, items, i + 1, k); });
+  }
+
+  bool UnifyObject(const ir::Term& pattern, const Value& object, size_t i, Cont k) {
+    if (i >= pattern.operands.size()) return k();
+    return EvalTerm(pattern.operands[i], [&](const Value& key) {
+      const Value* member = object.Find(key);
+      if (member == nullptr) return true;
+      return Unify(pattern.operands[i + 1], *member, [&]() { return UnifyObject(pattern, object, i + 2, k); });
+    });
+  }
+
+  bool UnifyTerms(const ir::Term& a, const ir::Term& b, Cont k) {
+    if (Evaluable(b)) return EvalTerm(b, [&](const Value& value) { return Unify(a, value, k); });
+    if (Evaluable(a)) return EvalTerm(a, [&](const Value& value) { return Unify(b, value, k); });
+    if (a.kind == ir::TermKind::kArray && b.kind == ir::TermKind::kArray && a.operands.size() == b.operands.size()) {
+      return UnifyPairs(a, b, 0, k);
+    }
+    if (a.kind == ir::TermKind::kObject && b.kind == ir::TermKind::kObject && a.operands.size() == b.operands.size()) {
+      return UnifyObjectPairs(a, b, 0, k);
+    }
+    return true;
+  }
+
+  bool UnifyPairs(const ir::Term& a, const ir::Term& b, size_t i, Cont k) {
+    if (i == a.operands.size()) return k();
+    return UnifyTerms(a.operands[i], b.operands[i], [&]() { return UnifyPairs(a, b, i + 1, k); });
+  }
+
+  bool UnifyObjectPairs(const ir::Term& a, const ir::Term& b, size_t i, Cont k) {
+    if (i >= a.operands.size()) return k();
+    const ir::Term& key = a.operands[i];
+    if (key.kind != ir::TermKind::kConst) return true;
+    for (size_t j = 0; j + 1 < b.operands.size(); j += 2) {
+      if (b.operands[j].kind == ir::TermKind::kConst && b.operands[j].value == key.value) {
+        return UnifyTerms(a.operands[i + 1], b.operands[j + 1], [&]() { return UnifyObjectPairs(a, b, i + 2, k); });
+      }
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  bool EvalArgs(const ir::Term& call, size_t count, size_t i, std::span<Value> args, Cont k) {
+    if (i == count) return k();
+    const ir::Term& operand = call.operands[i];
+    if (operand.kind == ir::TermKind::kConst) {
+      args[i] = operand.value;
+      return EvalArgs(call, count, i + 1, args, k);
+    }
+    return EvalTerm(operand, [&](const Value& value) {
+      args[i] = value;
+      return EvalArgs(call, count, i + 1, args, k);
+    });
+  }
+
+  bool EvalPrint(const ir::Term& call, ValueCont k) {
+    std::string line;
+    for (size_t i = 0; i < call.operands.size(); ++i) {
+      if (i > 0) line += ' ';
+      bool defined = false;
+      EvalTerm(call.operands[i], [&](const Value& value) {
+        line += value.ToRegoString(true);
+        defined = true;
+        return false;
+      });
+      if (error_) return false;
+      if (!defined) line += "<undefined>";
+    }
+    prints_.push_back(std::move(line));
+    return k(True());
+  }
+
+  bool EvalCall(const ir::Term& call, ValueCont k) {
+    if (call.call == ir::CallKind::kPrint) return EvalPrint(call, k);
+    const size_t count = call.operands.size() - (call.output_arg ? 1 : 0);
+    // Most calls have few arguments: keep them off the heap.
+    constexpr size_t kInline = 4;
+    std::array<Value, kInline> inline_args;
+    std::vector<Value> heap_args;
+    std::span<Value> args(inline_args.data(), count);
+    if (count > kInline) {
+      heap_args.resize(count);
+      args = std::span<Value>(heap_args);
+    }
+    return EvalArgs(call, count, 0, args, [&]() { return Dispatch(call, args, k); });
+  }
+
+  static bool Member(const Value& needle, const Value& collection) {
+    switch (collection.kind()) {
+      case Kind::kArray:
+        for (const Value& item : collection.as_array()) {
+          if (item == needle) return true;
+        }
+        return false;
+      case Kind::kSet: return collection.as_set().contains(needle);
+      case Kind::kObject:
+        for (const auto& [key, value] : collection.as_object()) {
+          if (value == needle) return true;
+        }
+        return false;
+      default: return false;
+    }
+  }
+
+  bool Dispatch(const ir::Term& call, std::span<const Value> args, ValueCont k) {
+    switch (call.call) {
+      case ir::CallKind::kEqual: return k(Value::Bool(args[0] == args[1]));
+      case ir::CallKind::kNotEqual: return k(Value::Bool(args[0] != args[1]));
+      case ir::CallKind::kLess: return k(Value::Bool(Compare(args[0], args[1]) < 0));
+      case ir::CallKind::kLessEqual: return k(Value::Bool(Compare(args[0], args[1]) <= 0));
+      case ir::CallKind::kGreater: return k(Value::Bool(Compare(args[0], args[1]) > 0));
+      case ir::CallKind::kGreaterEqual: return k(Value::Bool(Compare(args[0], args[1]) >= 0));
+      case ir::CallKind::kMember2: return k(Value::Bool(Member(args[0], args[1])));
+      case ir::CallKind::kMember3: {
+        const Value* member = args[2].is_set() ? nullptr : args[2].Find(args[0]);
+        if (args[2].is_set()) {
+          return k(Value::Bool(args[0] == args[1] && args[2].as_set().contains(args[0])));
+        }
+        return k(Value::Bool(member != nullptr && *member == args[1]));
+      }
+      case ir::CallKind::kPrint: return true;
+      case ir::CallKind::kFunction:
+      case ir::CallKind::kBuiltin: break;
+    }
+    const Builtin* builtin = call.builtin;
+    const ir::RuleNode* function = call.function;
+    for (auto it = state_.mocks.rbegin(); it != state_.mocks.rend(); ++it) {
+      const bool matches =
+          (builtin != nullptr && it->builtin == builtin) || (function != nullptr && it->function == function);
+      if (!matches) continue;
+      if (it->mock_builtin == nullptr && it->mock_function == nullptr) return k(it->value);
+      builtin = it->mock_builtin;
+      function = it->mock_function;
+      break;
+    }
+    // A replacement runs without the replacements in force, so it can call
+    // the function it replaces.
+    std::vector<FunctionMock> saved_mocks;
+    const bool mocked = builtin != call.builtin || function != call.function;
+    if (mocked) std::swap(saved_mocks, state_.mocks);
+    struct Restore {
+      Evaluator* self;
+      std::vector<FunctionMock>* saved;
+      bool active;
+      ~Restore() {
+        if (active) std::swap(*saved, self->state_.mocks);
+      }
+    } restore{this, &saved_mocks, mocked};
+    if (function != nullptr) {
+      if (static_cast<int>(args.size()) != function->arity) return true;
+      std::optional<Value> result;
+      if (!EvalFunction(function, args, result)) return false;
+      if (mocked) std::swap(saved_mocks, state_.mocks), restore.active = false;
+      return result ? k(*result) : true;
+    }
+    if (builtin == nullptr) return true;
+    Result<Value> result = CallBuiltin(*builtin, args);
+    if (mocked) std::swap(saved_mocks, state_.mocks), restore.active = false;
+    if (!result) {
+      if (result.error().code == ErrorCode::kNotFound) return true;
+      if (!options_.strict_builtin_errors) return true;
+      return Stop(RegoError(OpaCodeForBuiltinError(result.error()), ExprLocation(), result.error().message));
+    }
+    if (builtin->relation) {
+      if (!result->is_array()) return true;
+      for (const Value& item : result->as_array()) {
+        if (!k(item)) return false;
+      }
+      return true;
+    }
+    return k(*result);
+  }
+
+  static Result<Value> CallBuiltin(const Builtin& builtin, std::span<const Value> args) {
+    try {
+      return builtin.function(args);
+    } catch (const std::exception& e) {
+      return contrast::Fail(ErrorCode::kInternal, builtin.name + ": " + e.what());
+    }
+  }
+
+  // ---------------------------------------------------------------- rules
+
+  // Runs one definition's body in a fresh frame (after binding the function
+  // arguments); `k` runs inside that frame.
+  bool RunDef(const ir::RuleDef& def, std::span<const Value> args, const std::string& rule, Cont k) {
+    Slot* frame = frames_.Push(static_cast<size_t>(def.frame_size));
+    Slot* saved_frame = frame_;
+    const std::vector<std::string>* saved_names = slot_names_;
+    const std::string* saved_rule = trace_rule_;
+    const int saved_body = trace_body_;
+    frame_ = frame;
+    slot_names_ = &def.slot_names;
+    trace_rule_ = &rule;
+    trace_body_ = def.body_index;
+    // Head terms are evaluated after the body: errors there point at the rule.
+    auto head = [&]() {
+      const Location* saved_location = current_location_;
+      current_location_ = &def.location;
+      const bool r = k();
+      current_location_ = saved_location;
+      return r;
+    };
+    auto body = [&]() {
+      if (tracer_ == nullptr) return EvalBody(def.body, 0, head, nullptr);
+      Trace(TraceEvent::Type::kEnterBody, rule, def.body_index, def.location, HeadText(def));
+      return EvalBody(
+          def.body, 0,
+          [&]() {
+            Trace(TraceEvent::Type::kExitBody, rule, def.body_index, def.location, HeadText(def));
+            return head();
+          },
+          nullptr);
+    };
+    const bool result = args.empty() ? body() : UnifyArgs(def, args, 0, body);
+    frames_.Pop();
+    frame_ = saved_frame;
+    slot_names_ = saved_names;
+    trace_rule_ = saved_rule;
+    trace_body_ = saved_body;
+    return result;
+  }
+
+  bool UnifyArgs(const ir::RuleDef& def, std::span<const Value> args, size_t i, Cont k) {
+    if (i == args.size() || i >= def.args.size()) return k();
+    return Unify(def.args[i], args[i], [&]() { return UnifyArgs(def, args, i + 1, k); });
+  }
+
+  // Complete rules and functions: the first definition of an else chain that
+  // succeeds gives the value; all values must agree.
+  bool EvalValueChains(const ir::RuleNode* node, std::span<const Value> args, std::optional<Value>& result) {
+    const bool function = node->kind == ast::RuleKind::kFunction;
+    for (const auto& def : node->defs) {
+      for (const ir::RuleDef* link = def.get(); link != nullptr; link = link->else_rule.get()) {
+        bool produced = false;
+        RunDef(*link, args, node->path_text, [&]() {
+          return EvalTerm(link->value, [&](const Value& value) {
+            produced = true;
+            if (result && *result != value) {
+              return Stop(RegoError(kEvalConflictError, RuleLocation(*link),
+                                    function
+                                        ? "functions must not produce multiple outputs for same inputs: function " +
+                                              node->path_text + " produced conflicting values for the same inputs"
+                                        : "complete rules must not produce multiple outputs: rule " + node->path_text +
+                                              " produced conflicting values"));
+            }
+            result = value;
+            // A rule body with a constant head cannot produce another value.
+            // Function bodies are enumerated fully, as the Kata agent's engine
+            // does (their print output must match).
+            return !node->early_exit && (function || link->value.kind != ir::TermKind::kConst);
+          });
+        });
+        if (error_) return false;
+        if (produced) break;
+      }
+      if (result && node->early_exit) break;
+    }
+    if (!result && node->default_def) {
+      const ir::RuleDef& def = *node->default_def;
+      if (def.value.kind == ir::TermKind::kConst) {
+        result = def.value.value;
+      } else {
+        RunDef(def, args, node->path_text, [&]() {
+          return EvalTerm(def.value, [&](const Value& value) {
+            result = value;
+            return false;
+          });
+        });
+        if (error_) return false;
+      }
+    }
+    return true;
+  }
+
+  static Location RuleLocation(const ir::RuleDef& def) {
+    Location location = def.location;
+    location.column = 0;
+    return location;
+  }
+
+  const CacheEntry* EvalRuleNode(const ir::RuleNode* node) {
+    CacheEntry& entry = (*state_.cache)[static_cast<size_t>(node->index)];
+    if (entry.state == 2) return &entry;
+    if (entry.state == 1) {
+      Stop(RegoError(kRegoRecursionError, ExprLocation(), "rule " + node->path_text + " is recursive"));
+      return nullptr;
+    }
+    if (!EnterCall()) return nullptr;
+    entry.state = 1;
+    std::vector<CacheEntry>* cache = state_.cache;
+    if (tracer_ != nullptr) Trace(TraceEvent::Type::kEnterRule, node->path_text, 0, NodeLocation(node), "");
+    bool ok = true;
+    std::optional<Value> result;
+    switch (node->kind) {
+      case ast::RuleKind::kComplete:
+      case ast::RuleKind::kFunction: ok = EvalValueChains(node, {}, result); break;
+      case ast::RuleKind::kPartialSet: {
+        Value::Set items;
+        for (const auto& def : node->defs) {
+          RunDef(*def, {}, node->path_text, [&]() {
+            return EvalTerm(def->key, [&](const Value& value) {
+              items.insert(value);
+              return true;
+            });
+          });
+          if (error_) break;
+        }
+        ok = !error_;
+        result = Value::FromSet(std::move(items));
+        break;
+      }
+      case ast::RuleKind::kPartialObject: {
+        Value::Object items;
+        for (const auto& def : node->defs) {
+          RunDef(*def, {}, node->path_text, [&]() {
+            return EvalTerm(def->key, [&](const Value& key) {
+              return EvalTerm(def->value, [&](const Value& value) {
+                auto [it, inserted] = items.emplace(key, value);
+                if (!inserted && it->second != value) {
+                  return Stop(RegoError(kEvalConflictError, RuleLocation(*def), "object keys must be unique"));
+                }
+                return true;
+              });
+            });
+          });
+          if (error_) break;
+        }
+        ok = !error_;
+        result = Value::FromObject(std::move(items));
+        break;
+      }
+    }
+    --depth_;
+    // `with` may have swapped the cache while we ran; write to the one we read.
+    CacheEntry& done = (*cache)[static_cast<size_t>(node->index)];
+    if (!ok) {
+      done.state = 0;
+      return nullptr;
+    }
+    done.state = 2;
+    done.defined = result.has_value();
+    if (result) done.value = std::move(*result);
+    if (tracer_ != nullptr) {
+      Trace(done.defined ? TraceEvent::Type::kExitRule : TraceEvent::Type::kFailRule, node->path_text, 0,
+            NodeLocation(node), "");
+    }
+    return &done;
+  }
+
+  static Location NodeLocation(const ir::RuleNode* node) {
+    if (!node->defs.empty()) return node->defs[0]->location;
+    if (node->default_def) return node->default_def->location;
+    return {};
+  }
+
+  bool EvalFunction(const ir::RuleNode* node, std::span<const Value> args, std::optional<Value>& result) {
+    if (!EnterCall()) return false;
+    if (tracer_ != nullptr) Trace(TraceEvent::Type::kEnterRule, node->path_text, 0, NodeLocation(node), "");
+    const bool ok = EvalValueChains(node, args, result);
+    --depth_;
+    if (ok && tracer_ != nullptr) {
+      Trace(result ? TraceEvent::Type::kExitRule : TraceEvent::Type::kFailRule, node->path_text, 0, NodeLocation(node),
+            "");
+    }
+    return ok;
+  }
+
+  const ir::Policy& policy_;
+  const EvalOptions& options_;
+  Tracer* tracer_;
+  WithState state_;
+  std::vector<CacheEntry> cache_storage_;
+  FrameStack frames_;
+  Slot* frame_ = nullptr;
+  const std::vector<std::string>* slot_names_ = nullptr;
+  const std::string* trace_rule_ = nullptr;
+  int trace_body_ = 0;
+  const Location* current_location_ = nullptr;
+  std::vector<std::string> prints_;
+  std::optional<Error> error_;
+  uint64_t steps_ = 0;
+  uint32_t depth_ = 0;
+  std::chrono::steady_clock::time_point deadline_;
+  uintptr_t stack_limit_ = 0;
+};
+
+}  // namespace
+
+Result<QueryResult> EvaluateQuery(const ir::Policy& policy, const ir::Query& query, const Value& data,
+                                  const EvalOptions& options) {
+  Evaluator evaluator(policy, data, options);
+  return evaluator.RunQuery(query);
+}
+
+Result<std::optional<Value>> EvaluateDocument(const ir::Policy& policy, const std::vector<Value>& path,
+                                              const Value& data, const EvalOptions& options,
+                                              std::vector<std::string>* prints) {
+  Evaluator evaluator(policy, data, options);
+  return evaluator.RunDocument(path, prints);
+}
+
+}  // namespace contrast::policy::rego

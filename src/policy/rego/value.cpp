@@ -1,0 +1,1469 @@
+#include "policy/rego/value.h"
+
+#include <openssl/bn.h>
+
+#include <array>
+#include <atomic>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <utility>
+#include <variant>
+
+namespace contrast::policy::rego {
+
+// ---------------------------------------------------------------------------
+// Number
+// ---------------------------------------------------------------------------
+
+static_assert(sizeof(BN_ULONG) == sizeof(uint64_t), "big integers assume 64-bit BIGNUM limbs");
+
+namespace {
+
+struct BnDeleter {
+  void operator()(BIGNUM* bn) const { BN_free(bn); }
+};
+using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
+
+struct BnCtxDeleter {
+  void operator()(BN_CTX* ctx) const { BN_CTX_free(ctx); }
+};
+using BnCtxPtr = std::unique_ptr<BN_CTX, BnCtxDeleter>;
+
+// 2^63 as a double: the first double outside int64's range.
+constexpr double kTwoPow63 = 9223372036854775808.0;
+// Integral doubles up to 2^53 are exact integers; we keep them as such.
+constexpr double kTwoPow53 = 9007199254740992.0;
+
+BnPtr NewBn() {
+  BnPtr bn(BN_new());
+  if (!bn) std::abort();  // allocation failure: nothing sensible to do
+  return bn;
+}
+
+BnPtr BnFromInt64(int64_t value) {
+  BnPtr bn = NewBn();
+  const uint64_t magnitude = value < 0 ? (~static_cast<uint64_t>(value) + 1) : static_cast<uint64_t>(value);
+  BN_set_word(bn.get(), magnitude);
+  BN_set_negative(bn.get(), value < 0 ? 1 : 0);
+  return bn;
+}
+
+std::optional<int64_t> BnToInt64(const BIGNUM* bn) {
+  const int bits = BN_num_bits(bn);
+  if (bits > 64) return std::nullopt;
+  const uint64_t magnitude = BN_get_word(bn);
+  if (BN_is_negative(bn)) {
+    if (magnitude > (uint64_t{1} << 63)) return std::nullopt;
+    return static_cast<int64_t>(~magnitude + 1);
+  }
+  if (magnitude >= (uint64_t{1} << 63)) return std::nullopt;
+  return static_cast<int64_t>(magnitude);
+}
+
+std::string BnToString(const BIGNUM* bn) {
+  char* text = BN_bn2dec(bn);
+  if (text == nullptr) std::abort();
+  std::string out(text);
+  OPENSSL_free(text);
+  return out;
+}
+
+double BnToDouble(const BIGNUM* bn) {
+  // Through decimal text so that strtod rounds correctly.
+  const std::string text = BnToString(bn);
+  return std::strtod(text.c_str(), nullptr);
+}
+
+// An integral, finite double as an exact big integer.
+BnPtr BnFromIntegralDouble(double value) {
+  int exponent = 0;
+  const double mantissa = std::frexp(std::fabs(value), &exponent);  // value = m * 2^e, m in [0.5, 1)
+  const auto digits = static_cast<uint64_t>(std::ldexp(mantissa, 64));
+  BnPtr bn = NewBn();
+  BN_set_word(bn.get(), digits);
+  const int shift = exponent - 64;
+  if (shift > 0) {
+    BN_lshift(bn.get(), bn.get(), shift);
+  } else if (shift < 0) {
+    BN_rshift(bn.get(), bn.get(), -shift);
+  }
+  BN_set_negative(bn.get(), value < 0 ? 1 : 0);
+  return bn;
+}
+
+}  // namespace
+
+struct Number::Rep {
+  // kDecimal: big * 10^exponent, for literals a double cannot hold
+  // (1e400, 1e-400, 0.1234567890123456789); it compares exactly and
+  // computes as a double.
+  enum class Type : uint8_t { kSmall, kBig, kFloat, kDecimal };
+  Type type = Type::kSmall;
+  int64_t small = 0;
+  double real = 0;
+  BnPtr big;
+  int64_t exponent = 0;
+};
+
+namespace {
+
+using NumRep = Number::Rep;
+using NumType = Number::Rep::Type;
+
+const NumRep& ZeroRep() {
+  static const NumRep zero;
+  return zero;
+}
+
+// Small integers are shared, so counters and indexes do not allocate.
+constexpr int64_t kCachedMin = -16;
+constexpr int64_t kCachedMax = 1024;
+
+const std::shared_ptr<const NumRep>& CachedSmall(int64_t value) {
+  static const auto* cache = [] {
+    auto* table = new std::vector<std::shared_ptr<const NumRep>>();
+    for (int64_t i = kCachedMin; i <= kCachedMax; ++i) {
+      auto rep = std::make_shared<NumRep>();
+      rep->small = i;
+      table->push_back(std::move(rep));
+    }
+    return table;
+  }();
+  return (*cache)[static_cast<size_t>(value - kCachedMin)];
+}
+
+int CompareInt64Double(int64_t i, double d) {
+  if (std::isnan(d)) return 1;
+  if (d >= kTwoPow63) return -1;
+  if (d < -kTwoPow63) return 1;
+  const double floor = std::floor(d);
+  const auto whole = static_cast<int64_t>(floor);
+  if (i < whole) return -1;
+  if (i > whole) return 1;
+  return floor == d ? 0 : -1;
+}
+
+int CompareBigDouble(const BIGNUM* big, double d) {
+  if (std::isnan(d)) return 1;
+  if (std::isinf(d)) return d > 0 ? -1 : 1;
+  // A normalized big integer lies outside int64, so a double within that
+  // range is decided by the big integer's sign.
+  if (std::fabs(d) < kTwoPow63) return BN_is_negative(big) ? -1 : 1;
+  // Doubles this large are integers.
+  BnPtr other = BnFromIntegralDouble(d);
+  return BN_cmp(big, other.get());
+}
+
+template <typename T>
+int Cmp3(const T& a, const T& b) {
+  return a < b ? -1 : (b < a ? 1 : 0);
+}
+
+size_t Mix(size_t seed, size_t value) { return seed ^ (value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2)); }
+
+// Go's encoding/json number text from significant digits and the power of
+// ten of the first digit (value = d.ddd x 10^exponent): fixed notation within
+// [1e-6, 1e21), exponent notation outside with "e-7" rather than "e-07".
+std::string FormatDigits(bool negative, std::string digits, int64_t exponent) {
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  std::string out = negative ? "-" : "";
+  if (digits != "0" && (exponent < -6 || exponent >= 21)) {
+    out.push_back(digits[0]);
+    if (digits.size() > 1) {
+      out.push_back('.');
+      out.append(digits, 1);
+    }
+    out.push_back('e');
+    if (exponent < 0) {
+      out += std::to_string(exponent);
+    } else {
+      out.push_back('+');
+      if (exponent < 10) out.push_back('0');
+      out += std::to_string(exponent);
+    }
+    return out;
+  }
+  if (exponent >= 0) {
+    const auto int_len = static_cast<size_t>(exponent) + 1;
+    if (digits.size() <= int_len) {
+      out += digits;
+      out.append(int_len - digits.size(), '0');
+    } else {
+      out.append(digits, 0, int_len);
+      out.push_back('.');
+      out.append(digits, int_len);
+    }
+  } else {
+    out += "0.";
+    out.append(static_cast<size_t>(-exponent - 1), '0');
+    out += digits;
+  }
+  return out;
+}
+
+// Floats as OPA prints them: the shortest digits that read back to the same double.
+std::string FormatFloat(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  std::array<char, 64> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::scientific);
+  const std::string_view sci(buffer.data(), static_cast<size_t>(result.ptr - buffer.data()));
+  // sci looks like "-d.ddde+XX" or "de-XX".
+  const bool negative = sci.front() == '-';
+  const size_t e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(negative ? 1 : 0, e_pos - (negative ? 1 : 0))) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exponent = 0;
+  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exponent);
+  return FormatDigits(negative, std::move(digits), exponent);
+}
+
+tl::unexpected<Error> ArithmeticError(std::string message) {
+  return Fail(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+}  // namespace
+
+namespace {
+
+std::shared_ptr<const NumRep> SmallRep(int64_t value) {
+  if (value >= kCachedMin && value <= kCachedMax) return CachedSmall(value);
+  auto rep = std::make_shared<NumRep>();
+  rep->small = value;
+  return rep;
+}
+
+// Takes ownership of a big integer result, shrinking it to int64 when it fits.
+std::shared_ptr<const NumRep> RepFromBn(BnPtr bn) {
+  if (auto small = BnToInt64(bn.get())) return SmallRep(*small);
+  auto rep = std::make_shared<NumRep>();
+  rep->type = NumType::kBig;
+  rep->big = std::move(bn);
+  return rep;
+}
+
+}  // namespace
+
+namespace {
+
+// Integral literals written with a fraction or an exponent become plain
+// integers up to this many digits; larger ones (1e400) stay decimals.
+constexpr size_t kMaxExactDigits = 400;
+
+// Literal exponents beyond this are refused: they would build enormous numbers.
+constexpr int64_t kMaxLiteralExponent = 100000;
+
+// A decimal literal as sign, significant digits (no leading or trailing
+// zeros; empty for zero) and a power of ten.
+struct DecimalParts {
+  bool negative = false;
+  std::string digits;
+  int64_t exponent = 0;
+};
+
+DecimalParts Decompose(std::string_view literal) {
+  DecimalParts parts;
+  size_t i = 0;
+  if (literal[i] == '-') {
+    parts.negative = true;
+    ++i;
+  }
+  for (; i < literal.size() && literal[i] >= '0' && literal[i] <= '9'; ++i) parts.digits.push_back(literal[i]);
+  if (i < literal.size() && literal[i] == '.') {
+    for (++i; i < literal.size() && literal[i] >= '0' && literal[i] <= '9'; ++i) {
+      parts.digits.push_back(literal[i]);
+      --parts.exponent;
+    }
+  }
+  if (i < literal.size() && (literal[i] == 'e' || literal[i] == 'E')) {
+    ++i;
+    const bool negative = literal[i] == '-';
+    if (literal[i] == '+' || literal[i] == '-') ++i;
+    int64_t written = 0;
+    for (; i < literal.size(); ++i) {
+      written = std::min<int64_t>(written * 10 + (literal[i] - '0'), 1'000'000'000);
+    }
+    parts.exponent += negative ? -written : written;
+  }
+  const size_t first = parts.digits.find_first_not_of('0');
+  if (first == std::string::npos) {
+    parts.digits.clear();
+    parts.exponent = 0;
+    return parts;
+  }
+  parts.digits.erase(0, first);
+  while (parts.digits.back() == '0') {
+    parts.digits.pop_back();
+    ++parts.exponent;
+  }
+  return parts;
+}
+
+// The plain integer text of an integral value ("1.50e2" -> "150"); nullopt
+// when it has a fraction or too many digits.
+std::optional<std::string> IntegralText(const DecimalParts& parts) {
+  if (parts.digits.empty()) return std::string("0");
+  if (parts.exponent < 0 || parts.digits.size() + static_cast<uint64_t>(parts.exponent) > kMaxExactDigits) {
+    return std::nullopt;
+  }
+  std::string out = parts.negative ? "-" : "";
+  out += parts.digits;
+  out.append(static_cast<size_t>(parts.exponent), '0');
+  return out;
+}
+
+// An integer literal (optional '-', decimal digits) of any size; nullptr when malformed.
+std::shared_ptr<const NumRep> IntegerRep(std::string_view digits) {
+  int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec == std::errc() && ptr == digits.data() + digits.size()) return SmallRep(value);
+  BIGNUM* raw = nullptr;
+  const std::string text(digits);
+  const int parsed = BN_dec2bn(&raw, text.c_str());
+  BnPtr bn(raw);
+  if (parsed <= 0 || static_cast<size_t>(parsed) != text.size()) return nullptr;
+  return RepFromBn(std::move(bn));
+}
+
+std::string FormatDecimal(const NumRep& r) {
+  std::string digits = BnToString(r.big.get());
+  const bool negative = !digits.empty() && digits[0] == '-';
+  if (negative) digits.erase(0, 1);
+  const int64_t exponent = static_cast<int64_t>(digits.size()) - 1 + r.exponent;
+  return FormatDigits(negative, std::move(digits), exponent);
+}
+
+bool IsInexact(const NumRep& r) { return r.type == NumType::kFloat || r.type == NumType::kDecimal; }
+
+// A finite number exactly as coefficient * 10^exponent.
+struct ExactDecimal {
+  BnPtr coefficient;
+  int64_t exponent = 0;
+};
+
+BnPtr PowerOf(BN_ULONG base, int64_t power) {
+  BnPtr result = NewBn();
+  BnPtr b = NewBn();
+  BN_set_word(b.get(), base);
+  BnPtr p = NewBn();
+  BN_set_word(p.get(), static_cast<BN_ULONG>(power));
+  BnCtxPtr ctx(BN_CTX_new());
+  BN_exp(result.get(), b.get(), p.get(), ctx.get());
+  return result;
+}
+
+ExactDecimal ToExactDecimal(const NumRep& r) {
+  ExactDecimal out;
+  switch (r.type) {
+    case NumType::kSmall: out.coefficient = BnFromInt64(r.small); break;
+    case NumType::kBig:
+    case NumType::kDecimal:
+      out.coefficient.reset(BN_dup(r.big.get()));
+      out.exponent = r.type == NumType::kDecimal ? r.exponent : 0;
+      break;
+    case NumType::kFloat: {
+      // value = m * 2^e with an integral m; for e < 0 that is m * 5^-e * 10^e.
+      int e = 0;
+      const double fraction = std::frexp(std::fabs(r.real), &e);
+      const auto mantissa = static_cast<uint64_t>(std::ldexp(fraction, 53));
+      e -= 53;
+      out.coefficient = NewBn();
+      BN_set_word(out.coefficient.get(), mantissa);
+      if (e >= 0) {
+        BN_lshift(out.coefficient.get(), out.coefficient.get(), e);
+      } else {
+        BnCtxPtr ctx(BN_CTX_new());
+        BnPtr five = PowerOf(5, -e);
+        BN_mul(out.coefficient.get(), out.coefficient.get(), five.get(), ctx.get());
+        out.exponent = e;
+      }
+      BN_set_negative(out.coefficient.get(), r.real < 0 ? 1 : 0);
+      break;
+    }
+  }
+  return out;
+}
+
+int64_t DecimalDigits(const BIGNUM* bn) {
+  const std::string text = BnToString(bn);
+  return static_cast<int64_t>(text.size()) - (text[0] == '-' ? 1 : 0);
+}
+
+// Exact comparison when a literal decimal is involved.
+int CompareExactly(const NumRep& x, const NumRep& y) {
+  for (const NumRep* r : {&x, &y}) {
+    if (r->type == NumType::kFloat && !std::isfinite(r->real)) {
+      // Infinities order beyond every decimal; NaN is taken as the smallest.
+      const int sign = std::isnan(r->real) ? -1 : (r->real > 0 ? 1 : -1);
+      if (x.type == y.type) return Cmp3(x.real, y.real);
+      return r == &x ? sign : -sign;
+    }
+  }
+  ExactDecimal a = ToExactDecimal(x);
+  ExactDecimal b = ToExactDecimal(y);
+  const int sa = BN_is_zero(a.coefficient.get()) ? 0 : (BN_is_negative(a.coefficient.get()) ? -1 : 1);
+  const int sb = BN_is_zero(b.coefficient.get()) ? 0 : (BN_is_negative(b.coefficient.get()) ? -1 : 1);
+  if (sa != sb || sa == 0) return Cmp3(sa, sb);
+  // Same sign: compare orders of magnitude first, so that aligning the
+  // exponents below multiplies by a bounded power of ten.
+  const int64_t ma = DecimalDigits(a.coefficient.get()) + a.exponent;
+  const int64_t mb = DecimalDigits(b.coefficient.get()) + b.exponent;
+  if (ma != mb) return sa * Cmp3(ma, mb);
+  BnCtxPtr ctx(BN_CTX_new());
+  if (a.exponent > b.exponent) {
+    BnPtr scale = PowerOf(10, a.exponent - b.exponent);
+    BN_mul(a.coefficient.get(), a.coefficient.get(), scale.get(), ctx.get());
+  } else if (b.exponent > a.exponent) {
+    BnPtr scale = PowerOf(10, b.exponent - a.exponent);
+    BN_mul(b.coefficient.get(), b.coefficient.get(), scale.get(), ctx.get());
+  }
+  return BN_cmp(a.coefficient.get(), b.coefficient.get());
+}
+
+}  // namespace
+
+Number::Number() = default;
+
+Number Number::Int(int64_t value) {
+  Number n;
+  n.rep_ = SmallRep(value);
+  return n;
+}
+
+Number Number::Float(double value) {
+  if (std::floor(value) == value && std::fabs(value) <= kTwoPow53) {
+    return Int(static_cast<int64_t>(value));
+  }
+  Number n;
+  auto rep = std::make_shared<Rep>();
+  rep->type = Rep::Type::kFloat;
+  rep->real = value;
+  n.rep_ = std::move(rep);
+  return n;
+}
+
+Result<Number> Number::Parse(std::string_view literal) {
+  const char* begin = literal.data();
+  const char* end = literal.data() + literal.size();
+  // Validate the JSON number grammar: -?digits(.digits)?([eE][+-]?digits)?
+  const char* p = begin;
+  if (p != end && *p == '-') ++p;
+  const char* int_start = p;
+  while (p != end && *p >= '0' && *p <= '9') ++p;
+  bool valid = p != int_start;
+  bool integral = true;
+  if (valid && p != end && *p == '.') {
+    integral = false;
+    const char* frac_start = ++p;
+    while (p != end && *p >= '0' && *p <= '9') ++p;
+    valid = p != frac_start;
+  }
+  if (valid && p != end && (*p == 'e' || *p == 'E')) {
+    integral = false;
+    ++p;
+    if (p != end && (*p == '+' || *p == '-')) ++p;
+    const char* exp_start = p;
+    while (p != end && *p >= '0' && *p <= '9') ++p;
+    valid = p != exp_start;
+  }
+  if (!valid || p != end) {
+    return Fail(ErrorCode::kParse, "invalid number literal \"" + std::string(literal) + "\"");
+  }
+  // An integral value written with a fraction or an exponent ("1e30", "10.00")
+  // is an exact integer, as OPA computes with it.
+  std::optional<std::string> exact;
+  DecimalParts parts;
+  if (!integral) {
+    parts = Decompose(literal);
+    exact = IntegralText(parts);
+  }
+  if (integral || exact) {
+    auto rep = IntegerRep(integral ? literal : std::string_view(*exact));
+    if (!rep) return Fail(ErrorCode::kParse, "invalid number literal \"" + std::string(literal) + "\"");
+    Number n;
+    n.rep_ = std::move(rep);
+    return n;
+  }
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(begin, end, value);
+  // 17 significant digits always survive the trip through a double.
+  if (ec == std::errc() && ptr == end && std::isfinite(value) && parts.digits.size() <= 17) return Float(value);
+  if (std::abs(parts.exponent) > kMaxLiteralExponent) {
+    return Fail(ErrorCode::kParse, "number literal out of range \"" + std::string(literal) + "\"");
+  }
+  BIGNUM* raw = nullptr;
+  if (BN_dec2bn(&raw, parts.digits.c_str()) == 0) return Fail(ErrorCode::kInternal, "BN_dec2bn failed");
+  auto rep = std::make_shared<Rep>();
+  rep->type = Rep::Type::kDecimal;
+  rep->big = BnPtr(raw);
+  BN_set_negative(rep->big.get(), parts.negative ? 1 : 0);
+  rep->exponent = parts.exponent;
+  Number n;
+  n.rep_ = std::move(rep);
+  return n;
+}
+
+bool Number::is_integer() const {
+  const Rep& r = rep_ ? *rep_ : ZeroRep();
+  if (r.type == Rep::Type::kDecimal) return r.exponent >= 0;
+  if (r.type != Rep::Type::kFloat) return true;
+  return std::isfinite(r.real) && std::floor(r.real) == r.real;
+}
+
+std::optional<int64_t> Number::ToInt64() const {
+  const Rep& r = rep_ ? *rep_ : ZeroRep();
+  switch (r.type) {
+    case Rep::Type::kSmall: return r.small;
+    case Rep::Type::kBig:
+    case Rep::Type::kDecimal: return std::nullopt;
+    case Rep::Type::kFloat:
+      if (std::floor(r.real) == r.real && r.real >= -kTwoPow63 && r.real < kTwoPow63) {
+        return static_cast<int64_t>(r.real);
+      }
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+double Number::ToDouble() const {
+  const Rep& r = rep_ ? *rep_ : ZeroRep();
+  switch (r.type) {
+    case Rep::Type::kSmall: return static_cast<double>(r.small);
+    case Rep::Type::kBig: return BnToDouble(r.big.get());
+    case Rep::Type::kFloat: return r.real;
+    case Rep::Type::kDecimal: {
+      const std::string text = BnToString(r.big.get()) + "e" + std::to_string(r.exponent);
+      return std::strtod(text.c_str(), nullptr);
+    }
+  }
+  return 0;
+}
+
+std::string Number::ToString() const {
+  const Rep& r = rep_ ? *rep_ : ZeroRep();
+  switch (r.type) {
+    case Rep::Type::kSmall: return std::to_string(r.small);
+    case Rep::Type::kBig: return BnToString(r.big.get());
+    case Rep::Type::kFloat: return FormatFloat(r.real);
+    case Rep::Type::kDecimal: return FormatDecimal(r);
+  }
+  return "0";
+}
+
+namespace {
+
+// An integer operand as a big integer (for the slow paths).
+BnPtr ToBn(const NumRep& r) {
+  if (r.type == NumType::kBig) {
+    BnPtr copy(BN_dup(r.big.get()));
+    if (!copy) std::abort();
+    return copy;
+  }
+  if (r.type == NumType::kSmall) return BnFromInt64(r.small);
+  if (r.type == NumType::kDecimal) {
+    // Only integral decimals get here (exponent >= 0, bounded by the literal limit).
+    BnPtr value(BN_dup(r.big.get()));
+    BnPtr scale = PowerOf(10, r.exponent);
+    BnCtxPtr ctx(BN_CTX_new());
+    BN_mul(value.get(), value.get(), scale.get(), ctx.get());
+    return value;
+  }
+  return BnFromIntegralDouble(r.real);
+}
+
+bool IsIntegral(const NumRep& r) {
+  if (r.type == NumType::kDecimal) return r.exponent >= 0;
+  return r.type != NumType::kFloat || (std::isfinite(r.real) && std::floor(r.real) == r.real);
+}
+
+}  // namespace
+
+Result<Number> Number::Add(const Number& other) const {
+  const Rep& a = rep_ ? *rep_ : ZeroRep();
+  const Rep& b = other.rep_ ? *other.rep_ : ZeroRep();
+  if (a.type == Rep::Type::kSmall && b.type == Rep::Type::kSmall) {
+    int64_t sum = 0;
+    if (!__builtin_add_overflow(a.small, b.small, &sum)) return Int(sum);
+  }
+  if (IsInexact(a) || IsInexact(b)) return Float(ToDouble() + other.ToDouble());
+  BnPtr x = ToBn(a);
+  BnPtr y = ToBn(b);
+  BN_add(x.get(), x.get(), y.get());
+  Number result;
+  result.rep_ = RepFromBn(std::move(x));
+  return result;
+}
+
+Result<Number> Number::Subtract(const Number& other) const { return Add(other.Negate()); }
+
+Result<Number> Number::Multiply(const Number& other) const {
+  const Rep& a = rep_ ? *rep_ : ZeroRep();
+  const Rep& b = other.rep_ ? *other.rep_ : ZeroRep();
+  if (a.type == Rep::Type::kSmall && b.type == Rep::Type::kSmall) {
+    int64_t product = 0;
+    if (!__builtin_mul_overflow(a.small, b.small, &product)) return Int(product);
+  }
+  if (IsInexact(a) || IsInexact(b)) return Float(ToDouble() * other.ToDouble());
+  BnPtr x = ToBn(a);
+  BnPtr y = ToBn(b);
+  BnCtxPtr ctx(BN_CTX_new());
+  BN_mul(x.get(), x.get(), y.get(), ctx.get());
+  Number result;
+  result.rep_ = RepFromBn(std::move(x));
+  return result;
+}
+
+Result<Number> Number::Divide(const Number& other) const {
+  const Rep& a = rep_ ? *rep_ : ZeroRep();
+  const Rep& b = other.rep_ ? *other.rep_ : ZeroRep();
+  if (Compare(other, Number()) == 0) return ArithmeticError("divide by zero");
+  if (a.type == Rep::Type::kSmall && b.type == Rep::Type::kSmall && !(a.small == INT64_MIN && b.small == -1)) {
+    if (a.small % b.small == 0) return Int(a.small / b.small);
+    return Float(static_cast<double>(a.small) / static_cast<double>(b.small));
+  }
+  if (!IsInexact(a) && !IsInexact(b)) {
+    BnPtr x = ToBn(a);
+    BnPtr y = ToBn(b);
+    BnPtr quotient = NewBn();
+    BnPtr remainder = NewBn();
+    BnCtxPtr ctx(BN_CTX_new());
+    BN_div(quotient.get(), remainder.get(), x.get(), y.get(), ctx.get());
+    if (BN_is_zero(remainder.get())) {
+      Number result;
+      result.rep_ = RepFromBn(std::move(quotient));
+      return result;
+    }
+  }
+  return Float(ToDouble() / other.ToDouble());
+}
+
+Result<Number> Number::Remainder(const Number& other) const {
+  const Rep& a = rep_ ? *rep_ : ZeroRep();
+  const Rep& b = other.rep_ ? *other.rep_ : ZeroRep();
+  if (!IsIntegral(a) || !IsIntegral(b)) return ArithmeticError("modulo on floating-point number");
+  if (Compare(other, Number()) == 0) return ArithmeticError("modulo by zero");
+  if (a.type == Rep::Type::kSmall && b.type == Rep::Type::kSmall) {
+    if (b.small == -1) return Int(0);
+    return Int(a.small % b.small);
+  }
+  BnPtr x = ToBn(a);
+  BnPtr y = ToBn(b);
+  BnPtr remainder = NewBn();
+  BnCtxPtr ctx(BN_CTX_new());
+  // BN_div truncates towards zero and gives the remainder the dividend's sign, as Go's big.Int.Rem.
+  BN_div(nullptr, remainder.get(), x.get(), y.get(), ctx.get());
+  Number result;
+  result.rep_ = RepFromBn(std::move(remainder));
+  return result;
+}
+
+Number Number::Negate() const {
+  const Rep& a = rep_ ? *rep_ : ZeroRep();
+  switch (a.type) {
+    case Rep::Type::kSmall:
+      if (a.small != INT64_MIN) return Int(-a.small);
+      break;
+    case Rep::Type::kFloat: return Float(-a.real);
+    case Rep::Type::kDecimal: {
+      auto rep = std::make_shared<Rep>();
+      rep->type = Rep::Type::kDecimal;
+      rep->big.reset(BN_dup(a.big.get()));
+      BN_set_negative(rep->big.get(), BN_is_negative(a.big.get()) ? 0 : 1);
+      rep->exponent = a.exponent;
+      Number n;
+      n.rep_ = std::move(rep);
+      return n;
+    }
+    case Rep::Type::kBig: break;
+  }
+  BnPtr x = ToBn(a);
+  BN_set_negative(x.get(), BN_is_negative(x.get()) ? 0 : 1);
+  Number result;
+  result.rep_ = RepFromBn(std::move(x));
+  return result;
+}
+
+int Compare(const Number& a, const Number& b) {
+  if (a.rep_ == b.rep_) return 0;
+  const NumRep& x = a.rep_ ? *a.rep_ : ZeroRep();
+  const NumRep& y = b.rep_ ? *b.rep_ : ZeroRep();
+  using T = NumRep::Type;
+  switch (x.type) {
+    case T::kSmall:
+      switch (y.type) {
+        case T::kSmall: return Cmp3(x.small, y.small);
+        case T::kBig: return BN_is_negative(y.big.get()) ? 1 : -1;
+        case T::kFloat: return CompareInt64Double(x.small, y.real);
+        case T::kDecimal: break;
+      }
+      break;
+    case T::kBig:
+      switch (y.type) {
+        case T::kSmall: return BN_is_negative(x.big.get()) ? -1 : 1;
+        case T::kBig: return BN_cmp(x.big.get(), y.big.get());
+        case T::kFloat: return CompareBigDouble(x.big.get(), y.real);
+        case T::kDecimal: break;
+      }
+      break;
+    case T::kFloat:
+      switch (y.type) {
+        case T::kSmall: return -CompareInt64Double(y.small, x.real);
+        case T::kBig: return -CompareBigDouble(y.big.get(), x.real);
+        case T::kFloat: return Cmp3(x.real, y.real);
+        case T::kDecimal: break;
+      }
+      break;
+    case T::kDecimal: break;
+  }
+  return CompareExactly(x, y);
+}
+
+size_t Number::Hash() const {
+  // Equal numbers must hash alike across representations (1 == 1.0, and a
+  // big integer equals the double of the same value).
+  const Rep& r = rep_ ? *rep_ : ZeroRep();
+  switch (r.type) {
+    case Rep::Type::kSmall: return std::hash<int64_t>()(r.small);
+    case Rep::Type::kBig: return std::hash<double>()(BnToDouble(r.big.get()));
+    case Rep::Type::kDecimal: return std::hash<double>()(ToDouble());
+    case Rep::Type::kFloat:
+      if (auto i = ToInt64()) return std::hash<int64_t>()(*i);
+      return std::hash<double>()(r.real);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Value
+// ---------------------------------------------------------------------------
+
+std::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kNull: return "null";
+    case Kind::kBool: return "boolean";
+    case Kind::kNumber: return "number";
+    case Kind::kString: return "string";
+    case Kind::kArray: return "array";
+    case Kind::kObject: return "object";
+    case Kind::kSet: return "set";
+  }
+  return "unknown";
+}
+
+// The variant's alternatives are in the order of Kind, so index() is the kind.
+struct Value::Rep {
+  template <typename T>
+  explicit Rep(T&& value) : data(std::forward<T>(value)) {}
+
+  std::variant<std::monostate, bool, Number, std::string, Array, Object, Set> data;
+  // Hash of a collection, computed on first use (0: not yet). Collections
+  // such as the policy's data document are immutable and hashed repeatedly.
+  mutable std::atomic<size_t> hash{0};
+};
+
+static_assert(static_cast<size_t>(Kind::kObject) == 5 && static_cast<size_t>(Kind::kSet) == 6);
+
+namespace {
+
+const std::shared_ptr<const Value::Rep>& BoolRep(bool b) {
+  static const auto* const kTrue = new std::shared_ptr<const Value::Rep>(std::make_shared<const Value::Rep>(true));
+  static const auto* const kFalse = new std::shared_ptr<const Value::Rep>(std::make_shared<const Value::Rep>(false));
+  return b ? *kTrue : *kFalse;
+}
+
+}  // namespace
+
+Value::Value() = default;
+Value::Value(std::shared_ptr<const Rep> rep) : rep_(std::move(rep)) {}
+
+Value Value::Null() { return Value(); }
+Value Value::Bool(bool b) { return Value(BoolRep(b)); }
+Value Value::Num(Number n) { return Value(std::make_shared<const Rep>(std::move(n))); }
+Value Value::Int(int64_t i) {
+  // Small integers (indexes, counts) are shared like null and the booleans.
+  static const auto* const cache = [] {
+    auto* table = new std::vector<std::shared_ptr<const Rep>>();
+    for (int64_t n = kCachedMin; n <= kCachedMax; ++n) table->push_back(std::make_shared<const Rep>(Number::Int(n)));
+    return table;
+  }();
+  if (i >= kCachedMin && i <= kCachedMax) return Value((*cache)[static_cast<size_t>(i - kCachedMin)]);
+  return Num(Number::Int(i));
+}
+Value Value::String(std::string s) { return Value(std::make_shared<const Rep>(std::move(s))); }
+Value Value::FromArray(Array items) { return Value(std::make_shared<const Rep>(std::move(items))); }
+Value Value::FromSet(Set items) { return Value(std::make_shared<const Rep>(std::move(items))); }
+Value Value::FromObject(Object items) { return Value(std::make_shared<const Rep>(std::move(items))); }
+
+Kind Value::kind() const { return rep_ ? static_cast<Kind>(rep_->data.index()) : Kind::kNull; }
+
+bool Value::as_bool() const {
+  assert(is_bool());
+  const bool* b = rep_ ? std::get_if<bool>(&rep_->data) : nullptr;
+  return b != nullptr && *b;
+}
+
+const Number& Value::as_number() const {
+  assert(is_number());
+  static const Number kZero;
+  const Number* n = rep_ ? std::get_if<Number>(&rep_->data) : nullptr;
+  return n != nullptr ? *n : kZero;
+}
+
+const std::string& Value::as_string() const {
+  assert(is_string());
+  static const std::string kEmpty;
+  const std::string* s = rep_ ? std::get_if<std::string>(&rep_->data) : nullptr;
+  return s != nullptr ? *s : kEmpty;
+}
+
+const Value::Array& Value::as_array() const {
+  assert(is_array());
+  static const Array kEmpty;
+  const Array* a = rep_ ? std::get_if<Array>(&rep_->data) : nullptr;
+  return a != nullptr ? *a : kEmpty;
+}
+
+const Value::Set& Value::as_set() const {
+  assert(is_set());
+  static const Set kEmpty;
+  const Set* s = rep_ ? std::get_if<Set>(&rep_->data) : nullptr;
+  return s != nullptr ? *s : kEmpty;
+}
+
+const Value::Object& Value::as_object() const {
+  assert(is_object());
+  static const Object kEmpty;
+  const Object* o = rep_ ? std::get_if<Object>(&rep_->data) : nullptr;
+  return o != nullptr ? *o : kEmpty;
+}
+
+const Value* Value::Find(const Value& key) const {
+  switch (kind()) {
+    case Kind::kArray: {
+      if (!key.is_number()) return nullptr;
+      const auto index = key.as_number().ToInt64();
+      const Array& items = as_array();
+      if (!index || *index < 0 || static_cast<uint64_t>(*index) >= items.size()) return nullptr;
+      return &items[static_cast<size_t>(*index)];
+    }
+    case Kind::kObject: {
+      const Object& members = as_object();
+      auto it = members.find(key);
+      return it == members.end() ? nullptr : &it->second;
+    }
+    case Kind::kSet: {
+      const Set& items = as_set();
+      auto it = items.find(key);
+      return it == items.end() ? nullptr : &*it;
+    }
+    default: return nullptr;
+  }
+}
+
+const Value* Value::Get(std::string_view key) const {
+  if (!is_object()) return nullptr;
+  // Probe with a key that lives on the stack: an aliasing shared_ptr with no
+  // owner, so a lookup costs no heap allocation for short keys.
+  const Rep probe_rep{std::string(key)};
+  const Value probe(std::shared_ptr<const Rep>(std::shared_ptr<const Rep>(), &probe_rep));
+  const Object& members = as_object();
+  auto it = members.find(probe);
+  return it == members.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+template <typename Container>
+int CompareSequences(const Container& a, const Container& b) {
+  auto ia = a.begin();
+  auto ib = b.begin();
+  for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
+    if (const int c = Compare(*ia, *ib); c != 0) return c;
+  }
+  if (ia == a.end()) return ib == b.end() ? 0 : -1;
+  return 1;
+}
+
+int CompareObjects(const Value::Object& a, const Value::Object& b) {
+  auto ia = a.begin();
+  auto ib = b.begin();
+  for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
+    if (const int c = Compare(ia->first, ib->first); c != 0) return c;
+    if (const int c = Compare(ia->second, ib->second); c != 0) return c;
+  }
+  if (ia == a.end()) return ib == b.end() ? 0 : -1;
+  return 1;
+}
+
+}  // namespace
+
+int Compare(const Value& a, const Value& b) {
+  if (a.rep_ == b.rep_) return 0;
+  const size_t ka = a.rep_ ? a.rep_->data.index() : 0;
+  const size_t kb = b.rep_ ? b.rep_->data.index() : 0;
+  if (ka != kb) return ka < kb ? -1 : 1;
+  if (ka == 0) return 0;  // both null
+  const auto& da = a.rep_->data;
+  const auto& db = b.rep_->data;
+  switch (static_cast<Kind>(ka)) {
+    case Kind::kNull: return 0;
+    case Kind::kBool: return Cmp3(*std::get_if<bool>(&da), *std::get_if<bool>(&db));
+    case Kind::kNumber: return Compare(*std::get_if<Number>(&da), *std::get_if<Number>(&db));
+    case Kind::kString: {
+      const int c = std::get_if<std::string>(&da)->compare(*std::get_if<std::string>(&db));
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case Kind::kArray: return CompareSequences(*std::get_if<Value::Array>(&da), *std::get_if<Value::Array>(&db));
+    case Kind::kObject: return CompareObjects(*std::get_if<Value::Object>(&da), *std::get_if<Value::Object>(&db));
+    case Kind::kSet: return CompareSequences(*std::get_if<Value::Set>(&da), *std::get_if<Value::Set>(&db));
+  }
+  return 0;
+}
+
+size_t Value::Hash() const {
+  const Kind k = kind();
+  const bool collection = k == Kind::kArray || k == Kind::kObject || k == Kind::kSet;
+  if (collection) {
+    if (const size_t cached = rep_->hash.load(std::memory_order_relaxed); cached != 0) return cached;
+  }
+  size_t seed = static_cast<size_t>(k);
+  switch (k) {
+    case Kind::kNull: break;
+    case Kind::kBool: seed = Mix(seed, as_bool() ? 1 : 0); break;
+    case Kind::kNumber: seed = Mix(seed, as_number().Hash()); break;
+    case Kind::kString: seed = Mix(seed, std::hash<std::string>()(as_string())); break;
+    case Kind::kArray:
+      for (const Value& item : as_array()) seed = Mix(seed, item.Hash());
+      break;
+    case Kind::kObject:
+      for (const auto& [key, value] : as_object()) seed = Mix(Mix(seed, key.Hash()), value.Hash());
+      break;
+    case Kind::kSet:
+      for (const Value& item : as_set()) seed = Mix(seed, item.Hash());
+      break;
+  }
+  if (collection) {
+    if (seed == 0) seed = 1;
+    rep_->hash.store(seed, std::memory_order_relaxed);
+  }
+  return seed;
+}
+
+// ---------------------------------------------------------------------------
+// JSON reading
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence at `pos` (0 when invalid): no
+// overlong forms, no surrogates, nothing above U+10FFFF.
+size_t WellFormedUtf8Length(std::string_view text, size_t pos) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[pos + i]); };
+  const size_t left = text.size() - pos;
+  const unsigned char b0 = byte(0);
+  const auto cont = [&](size_t i) { return i < left && (byte(i) & 0xC0) == 0x80; };
+  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;
+    if (b0 == 0xED && byte(1) >= 0xA0) return 0;
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (b0 == 0xF0 && byte(1) < 0x90) return 0;
+    if (b0 == 0xF4 && byte(1) >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+class JsonReader {
+ public:
+  JsonReader(std::string_view text, size_t max_depth) : text_(text), max_depth_(max_depth) {}
+
+  Result<Value> Read() {
+    struct Frame {
+      bool is_object = false;
+      Value::Array items;
+      Value::Object members;
+      Value key;
+      // Where `key` goes in `members`; nullopt for the end, whose iterator
+      // would not survive the frame being moved when the stack grows.
+      std::optional<Value::Object::iterator> hint;
+    };
+    std::vector<Frame> stack;
+    Value current;
+    for (;;) {
+      // Read one value; containers push a frame and continue with their first member.
+      SkipSpace();
+      if (pos_ >= text_.size()) return Error("unexpected end of input");
+      const char c = text_[pos_];
+      if (c == '{' || c == '[') {
+        if (stack.size() >= max_depth_) return Error("nesting deeper than " + std::to_string(max_depth_));
+        ++pos_;
+        SkipSpace();
+        const char close = c == '{' ? '}' : ']';
+        if (pos_ < text_.size() && text_[pos_] == close) {
+          ++pos_;
+          current = c == '{' ? Value::FromObject({}) : Value::FromArray({});
+        } else {
+          stack.push_back(Frame{c == '{', {}, {}, {}, {}});
+          if (c == '{') {
+            auto status = ReadKey(stack.back().members, &stack.back().key, &stack.back().hint);
+            if (!status) return tl::unexpected(status.error());
+          }
+          continue;
+        }
+      } else {
+        auto scalar = ReadScalar();
+        if (!scalar) return scalar;
+        current = std::move(*scalar);
+      }
+      // Attach the value to its parents, closing every container that ends here.
+      for (;;) {
+        if (stack.empty()) {
+          SkipSpace();
+          if (pos_ != text_.size()) return Error("unexpected data after the top-level value");
+          return current;
+        }
+        Frame& top = stack.back();
+        if (top.is_object) {
+          top.members.emplace_hint(top.hint.value_or(top.members.end()), std::move(top.key), std::move(current));
+        } else {
+          top.items.push_back(std::move(current));
+        }
+        SkipSpace();
+        if (pos_ >= text_.size()) return Error("unexpected end of input");
+        const char d = text_[pos_];
+        if (d == ',') {
+          ++pos_;
+          if (top.is_object) {
+            auto status = ReadKey(top.members, &top.key, &top.hint);
+            if (!status) return tl::unexpected(status.error());
+          }
+          break;
+        }
+        if (d == (top.is_object ? '}' : ']')) {
+          ++pos_;
+          current = top.is_object ? Value::FromObject(std::move(top.members)) : Value::FromArray(std::move(top.items));
+          stack.pop_back();
+          continue;
+        }
+        return Error(top.is_object ? "expected ',' or '}'" : "expected ',' or ']'");
+      }
+    }
+  }
+
+ private:
+  tl::unexpected<contrast::Error> Error(std::string_view message) const { return ErrorAt(pos_, message); }
+  tl::unexpected<contrast::Error> ErrorAt(size_t offset, std::string_view message) const {
+    return Fail(ErrorCode::kParse, "invalid JSON at offset " + std::to_string(offset) + ": " + std::string(message));
+  }
+
+  void SkipSpace() {
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return;
+      ++pos_;
+    }
+  }
+
+  // Reads `"key":`, rejecting a key the object already has; *hint is where it goes.
+  Status ReadKey(Value::Object& members, Value* key, std::optional<Value::Object::iterator>* hint) {
+    SkipSpace();
+    const size_t start = pos_;
+    if (pos_ >= text_.size() || text_[pos_] != '"') return Error("expected a string object key");
+    auto text = ReadString();
+    if (!text) return tl::unexpected(text.error());
+    Value candidate = Value::String(std::move(*text));
+    // Keys usually arrive sorted, so try the end before searching.
+    auto position = members.end();
+    if (!members.empty() && !(std::prev(members.end())->first < candidate)) position = members.lower_bound(candidate);
+    if (position != members.end() && !(candidate < position->first)) {
+      return ErrorAt(start, "duplicate object key " + candidate.ToJson());
+    }
+    *hint = position == members.end() ? std::nullopt : std::optional(position);
+    SkipSpace();
+    if (pos_ >= text_.size() || text_[pos_] != ':') return Error("expected ':' after an object key");
+    ++pos_;
+    *key = std::move(candidate);
+    return {};
+  }
+
+  Result<Value> ReadScalar() {
+    const char c = text_[pos_];
+    if (c == '"') {
+      auto text = ReadString();
+      if (!text) return tl::unexpected(text.error());
+      return Value::String(std::move(*text));
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return ReadNumber();
+    if (Consume("true")) return Value::Bool(true);
+    if (Consume("false")) return Value::Bool(false);
+    if (Consume("null")) return Value::Null();
+    return Error("unexpected character");
+  }
+
+  bool Consume(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+  Result<Value> ReadNumber() {
+    const size_t start = pos_;
+    if (text_[pos_] == '-') ++pos_;
+    if (pos_ >= text_.size() || !IsDigit(text_[pos_])) return Error("invalid number");
+    if (text_[pos_] == '0') {
+      ++pos_;
+    } else {
+      while (pos_ < text_.size() && IsDigit(text_[pos_])) ++pos_;
+    }
+    if (pos_ < text_.size() && text_[pos_] == '.') {
+      ++pos_;
+      if (pos_ >= text_.size() || !IsDigit(text_[pos_])) return Error("invalid number");
+      while (pos_ < text_.size() && IsDigit(text_[pos_])) ++pos_;
+    }
+    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+      ++pos_;
+      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
+      if (pos_ >= text_.size() || !IsDigit(text_[pos_])) return Error("invalid number");
+      while (pos_ < text_.size() && IsDigit(text_[pos_])) ++pos_;
+    }
+    auto number = Number::Parse(text_.substr(start, pos_ - start));
+    if (!number) return ErrorAt(start, number.error().message);
+    if (auto small = number->ToInt64(); small && number->is_integer()) return Value::Int(*small);
+    return Value::Num(std::move(*number));
+  }
+
+  static void AppendUtf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  std::optional<uint32_t> ReadHex4() {
+    if (text_.size() - pos_ < 4) return std::nullopt;
+    uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = text_[pos_ + static_cast<size_t>(i)];
+      value <<= 4;
+      if (c >= '0' && c <= '9') {
+        value |= static_cast<uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        value |= static_cast<uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        value |= static_cast<uint32_t>(c - 'A' + 10);
+      } else {
+        return std::nullopt;
+      }
+    }
+    pos_ += 4;
+    return value;
+  }
+
+  size_t Utf8SequenceLength() const { return WellFormedUtf8Length(text_, pos_); }
+
+  Result<std::string> ReadString() {
+    ++pos_;  // opening quote
+    std::string out;
+    for (;;) {
+      const size_t run_start = pos_;
+      while (pos_ < text_.size()) {
+        const auto c = static_cast<unsigned char>(text_[pos_]);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+        ++pos_;
+      }
+      out.append(text_.substr(run_start, pos_ - run_start));
+      if (pos_ >= text_.size()) return Error("unterminated string");
+      const auto c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        ++pos_;
+        return out;
+      }
+      if (c < 0x20) return Error("control character in string");
+      if (c >= 0x80) {
+        const size_t length = Utf8SequenceLength();
+        if (length == 0) return Error("invalid UTF-8 in string");
+        out.append(text_.substr(pos_, length));
+        pos_ += length;
+        continue;
+      }
+      // Escape sequence.
+      const size_t escape_start = pos_;
+      ++pos_;
+      if (pos_ >= text_.size()) return Error("unterminated string");
+      const char e = text_[pos_++];
+      switch (e) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '/': out.push_back('/'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+          auto unit = ReadHex4();
+          if (!unit) return ErrorAt(escape_start, "invalid \\u escape");
+          uint32_t cp = *unit;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            // A high surrogate needs its low half; alone it becomes U+FFFD, as Go decodes it.
+            if (text_.substr(pos_, 2) == "\\u") {
+              const size_t saved = pos_;
+              pos_ += 2;
+              auto low = ReadHex4();
+              if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (*low - 0xDC00);
+              } else {
+                pos_ = saved;
+                cp = 0xFFFD;
+              }
+            } else {
+              cp = 0xFFFD;
+            }
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            cp = 0xFFFD;
+          }
+          AppendUtf8(out, cp);
+          break;
+        }
+        default: return ErrorAt(escape_start, "invalid escape sequence");
+      }
+    }
+  }
+
+  std::string_view text_;
+  size_t max_depth_;
+  size_t pos_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run_start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.substr(run_start, i - run_start));
+    run_start = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
+    }
+  }
+  out.append(s.substr(run_start));
+  out.push_back('"');
+}
+
+void AppendJson(std::string& out, const Value& value, int indent, int depth);
+
+void AppendNewline(std::string& out, int indent, int depth) {
+  if (indent <= 0) return;
+  out.push_back('\n');
+  out.append(static_cast<size_t>(indent * depth), ' ');
+}
+
+template <typename Container>
+void AppendJsonSequence(std::string& out, const Container& items, int indent, int depth) {
+  out.push_back('[');
+  bool first = true;
+  for (const Value& item : items) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendNewline(out, indent, depth + 1);
+    AppendJson(out, item, indent, depth + 1);
+  }
+  if (!first) AppendNewline(out, indent, depth);
+  out.push_back(']');
+}
+
+void AppendJson(std::string& out, const Value& value, int indent, int depth) {
+  switch (value.kind()) {
+    case Kind::kNull: out += "null"; return;
+    case Kind::kBool: out += value.as_bool() ? "true" : "false"; return;
+    case Kind::kNumber: out += value.as_number().ToString(); return;
+    case Kind::kString: AppendJsonString(out, value.as_string()); return;
+    case Kind::kArray: AppendJsonSequence(out, value.as_array(), indent, depth); return;
+    case Kind::kSet: AppendJsonSequence(out, value.as_set(), indent, depth); return;
+    case Kind::kObject: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, member] : value.as_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendNewline(out, indent, depth + 1);
+        if (key.is_string()) {
+          AppendJsonString(out, key.as_string());
+        } else {
+          AppendJsonString(out, key.ToJson());
+        }
+        out += indent > 0 ? ": " : ":";
+        AppendJson(out, member, indent, depth + 1);
+      }
+      if (!first) AppendNewline(out, indent, depth);
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+// Strings as Go's strconv.Quote writes them (OPA's term syntax): invalid
+// UTF-8 bytes as \xNN and the common non-printable runes escaped.
+void AppendQuoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto hex = [&](uint32_t value, int digits) {
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out.push_back(kHex[(value >> shift) & 0xF]);
+  };
+  out.push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t length = WellFormedUtf8Length(s, i);
+      if (length == 0) {
+        out += "\\x";
+        hex(c, 2);
+        ++i;
+        continue;
+      }
+      uint32_t rune = c & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07);
+      for (size_t k = 1; k < length; ++k) rune = (rune << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      if ((rune >= 0x80 && rune <= 0x9F) || rune == 0xAD || rune == 0x2028 || rune == 0x2029 || rune == 0xFEFF) {
+        out += "\\u";
+        hex(rune, 4);
+      } else {
+        out.append(s.substr(i, length));
+      }
+      i += length;
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          out += "\\x";
+          hex(c, 2);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void AppendRego(std::string& out, const Value& value, bool bare_strings) {
+  switch (value.kind()) {
+    case Kind::kString:
+      if (bare_strings) {
+        out += value.as_string();
+      } else {
+        AppendQuoted(out, value.as_string());
+      }
+      return;
+    case Kind::kArray: {
+      out.push_back('[');
+      bool first = true;
+      for (const Value& item : value.as_array()) {
+        if (!first) out += ", ";
+        first = false;
+        AppendRego(out, item, false);
+      }
+      out.push_back(']');
+      return;
+    }
+    case Kind::kSet: {
+      if (value.as_set().empty()) {
+        out += "set()";
+        return;
+      }
+      out.push_back('{');
+      bool first = true;
+      for (const Value& item : value.as_set()) {
+        if (!first) out += ", ";
+        first = false;
+        AppendRego(out, item, false);
+      }
+      out.push_back('}');
+      return;
+    }
+    case Kind::kObject: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, member] : value.as_object()) {
+        if (!first) out += ", ";
+        first = false;
+        AppendRego(out, key, false);
+        out += ": ";
+        AppendRego(out, member, false);
+      }
+      out.push_back('}');
+      return;
+    }
+    default: AppendJson(out, value, 0, 0); return;
+  }
+}
+
+}  // namespace
+
+Result<Value> Value::FromJson(std::string_view json, size_t max_depth) { return JsonReader(json, max_depth).Read(); }
+
+std::string Value::ToJson() const {
+  std::string out;
+  AppendJson(out, *this, 0, 0);
+  return out;
+}
+
+std::string Value::ToPrettyJson() const {
+  std::string out;
+  AppendJson(out, *this, 2, 0);
+  return out;
+}
+
+std::string Value::ToRegoString(bool bare_strings) const {
+  std::string out;
+  AppendRego(out, *this, bare_strings);
+  return out;
+}
+
+}  // namespace contrast::policy::rego

@@ -1,0 +1,142 @@
+// Rego values: null, booleans, numbers, strings, arrays, sets and objects,
+// with OPA's total order and equality.
+//
+// A Value is an immutable handle to shared data: copying one is cheap (one
+// reference count), so the policy's data document, the input and the values
+// an evaluation produces can share structure freely. Values are safe to read
+// from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace contrast::policy::rego {
+
+// A Rego number: an exact integer of any size, or a binary floating-point
+// number. Integers stay exact through +, -, * and % (OPA uses arbitrary
+// precision); a division that is not exact, or any operation with a float,
+// gives a float. Numbers compare by mathematical value: 1 == 1.0.
+class Number {
+ public:
+  Number();  // 0
+  static Number Int(int64_t value);
+  static Number Float(double value);
+  // A JSON/Rego number literal ("12", "-3", "1.5", "1e3", "123456789012345678901234567890").
+  // Integer literals of any size are exact; a literal with a fraction or an
+  // exponent is an integer when its value is integral and small enough to be
+  // exact (as OPA does for "1e3" == 1000), else a float.
+  static Result<Number> Parse(std::string_view literal);
+
+  bool is_integer() const;
+  // The value as int64 when it is an integer that fits.
+  std::optional<int64_t> ToInt64() const;
+  double ToDouble() const;
+  // JSON text: integers in full ("123456789012345678901234567890"), floats
+  // in the shortest form that reads back to the same double ("0.1", "1e+100").
+  std::string ToString() const;
+
+  // Arithmetic as OPA does it. Errors (division by zero, modulo of floats)
+  // come back as kInvalidArgument with OPA's message ("divide by zero").
+  Result<Number> Add(const Number& other) const;
+  Result<Number> Subtract(const Number& other) const;
+  Result<Number> Multiply(const Number& other) const;
+  Result<Number> Divide(const Number& other) const;
+  Result<Number> Remainder(const Number& other) const;
+  Number Negate() const;
+
+  friend int Compare(const Number& a, const Number& b);  // <0, 0, >0
+  friend bool operator==(const Number& a, const Number& b) { return Compare(a, b) == 0; }
+  friend bool operator<(const Number& a, const Number& b) { return Compare(a, b) < 0; }
+  size_t Hash() const;
+
+  struct Rep;  // private representation (small int, big int, double)
+
+ private:
+  std::shared_ptr<const Rep> rep_;
+};
+
+enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject, kSet };
+
+// OPA's type name: "null", "boolean", "number", "string", "array", "object", "set".
+std::string_view KindName(Kind kind);
+
+class Value {
+ public:
+  using Array = std::vector<Value>;
+  using Set = std::set<Value>;           // ordered by Compare
+  using Object = std::map<Value, Value>;  // keys ordered by Compare; any value can be a key
+
+  Value();  // null
+  static Value Null();
+  static Value Bool(bool b);
+  static Value Num(Number n);
+  static Value Int(int64_t i);
+  static Value String(std::string s);
+  static Value FromArray(Array items);
+  static Value FromSet(Set items);
+  static Value FromObject(Object items);
+
+  Kind kind() const;
+  bool is_null() const { return kind() == Kind::kNull; }
+  bool is_bool() const { return kind() == Kind::kBool; }
+  bool is_number() const { return kind() == Kind::kNumber; }
+  bool is_string() const { return kind() == Kind::kString; }
+  bool is_array() const { return kind() == Kind::kArray; }
+  bool is_object() const { return kind() == Kind::kObject; }
+  bool is_set() const { return kind() == Kind::kSet; }
+
+  // Accessors; calling the wrong one is a programming error (asserts in
+  // debug builds, returns an empty/zero value otherwise).
+  bool as_bool() const;
+  const Number& as_number() const;
+  const std::string& as_string() const;
+  const Array& as_array() const;
+  const Set& as_set() const;
+  const Object& as_object() const;
+
+  // Member lookup for references: array index (integral number), object key,
+  // set membership (returns the element). nullptr when absent or when this
+  // value cannot be indexed.
+  const Value* Find(const Value& key) const;
+  // Object member by string key (shortcut for Find(Value::String(key))).
+  const Value* Get(std::string_view key) const;
+
+  // OPA's order: null < booleans (false < true) < numbers < strings < arrays
+  // (element-wise, then length) < objects (by sorted key/value pairs) < sets
+  // (by sorted elements).
+  friend int Compare(const Value& a, const Value& b);
+  friend bool operator==(const Value& a, const Value& b) { return Compare(a, b) == 0; }
+  friend bool operator!=(const Value& a, const Value& b) { return Compare(a, b) != 0; }
+  friend bool operator<(const Value& a, const Value& b) { return Compare(a, b) < 0; }
+  size_t Hash() const;
+
+  // JSON text to value. Integers of any size stay exact. Duplicate object
+  // keys, invalid UTF-8 and nesting deeper than `max_depth` are errors
+  // (kParse, with the byte offset).
+  static Result<Value> FromJson(std::string_view json, size_t max_depth = 512);
+  // Value to JSON text: sets become sorted arrays; object keys that are not
+  // strings are rendered as their JSON text (as OPA does). Compact, keys sorted.
+  std::string ToJson() const;
+  // Indented JSON (2 spaces), for CLI output.
+  std::string ToPrettyJson() const;
+  // Rego term syntax, as `print` and `sprintf("%v")` show values: strings
+  // unquoted at the top level only when `bare_strings`, sets as {1, 2},
+  // the empty set as set().
+  std::string ToRegoString(bool bare_strings = false) const;
+
+  struct Rep;  // private
+
+ private:
+  explicit Value(std::shared_ptr<const Rep> rep);
+  std::shared_ptr<const Rep> rep_;
+};
+
+}  // namespace contrast::policy::rego

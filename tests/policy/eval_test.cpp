@@ -1,0 +1,381 @@
+// Semantics of the Rego compiler and evaluator, case by case: module text,
+// query, expected result as JSON (or an expected error code).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy/rego/engine.h"
+#include "policy/rego/errors.h"
+#include "policy/rego/value.h"
+
+namespace contrast::policy::rego {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Value Json(std::string_view text) {
+  auto value = Value::FromJson(text);
+  EXPECT_TRUE(value.has_value()) << text;
+  return value ? *value : Value();
+}
+
+struct Case {
+  Case(std::vector<std::string> modules_in = {}, std::string data_in = "{}", std::string input_in = "")
+      : modules(std::move(modules_in)), data(std::move(data_in)), input(std::move(input_in)) {}
+  std::vector<std::string> modules;
+  std::string data;
+  std::string input;  // empty: no input
+  bool strict = false;
+  RegoVersion version = RegoVersion::kV1;
+};
+
+Result<QueryResult> RunCase(const Case& setup, std::string_view query) {
+  Engine engine;
+  for (size_t i = 0; i < setup.modules.size(); ++i) {
+    auto added = engine.AddModule("test-" + std::to_string(i) + ".rego", setup.modules[i], setup.version);
+    if (!added) return Fail(added.error());
+  }
+  if (auto added = engine.AddData(Json(setup.data)); !added) return Fail(added.error());
+  EvalOptions options;
+  Value input;
+  if (!setup.input.empty()) {
+    input = Json(setup.input);
+    options.input = &input;
+  }
+  options.strict_builtin_errors = setup.strict;
+  return engine.EvalQuery(query, options);
+}
+
+// The binding of `x` in each row, as compact JSON.
+std::vector<std::string> Xs(const Case& setup, std::string_view query = "x := data.test.p") {
+  auto result = RunCase(setup, query);
+  EXPECT_TRUE(result.has_value()) << (result ? "" : result.error().message);
+  std::vector<std::string> out;
+  if (!result) return {"<error>"};
+  for (const auto& row : result->rows) {
+    auto it = row.bindings.find("x");
+    out.push_back(it == row.bindings.end() ? "<unbound>" : it->second.ToJson());
+  }
+  return out;
+}
+
+std::string ErrorOf(const Case& setup, std::string_view query = "x := data.test.p") {
+  auto result = RunCase(setup, query);
+  if (result) return "<no error>";
+  return result.error().message;
+}
+
+std::string Module(std::string_view body) { return "package test\n" + std::string(body); }
+
+// ------------------------------------------------------------------ rules
+
+TEST(RegoEvalTest, CompleteRuleValue) {
+  EXPECT_THAT(Xs({{Module("p := 7")}}), ElementsAre("7"));
+  EXPECT_THAT(Xs({{Module("p if { 1 > 0 }")}}), ElementsAre("true"));
+  EXPECT_THAT(Xs({{Module("p if { 1 < 0 }")}}), ElementsAre());
+}
+
+TEST(RegoEvalTest, FalseIsDefined) {
+  EXPECT_THAT(Xs({{Module("p := false")}}), ElementsAre("false"));
+  EXPECT_THAT(Xs({{Module("q := false\np if { q }")}}), ElementsAre());
+  EXPECT_THAT(Xs({{Module("q := false\np if { not q }")}}), ElementsAre("true"));
+}
+
+TEST(RegoEvalTest, DefaultOnlyWhenNoBodySucceeds) {
+  EXPECT_THAT(Xs({{Module("default p := 1\np := 2 if { input.x }")}, "{}", R"({"x": true})"}), ElementsAre("2"));
+  EXPECT_THAT(Xs({{Module("default p := 1\np := 2 if { input.x }")}, "{}", R"({})"}), ElementsAre("1"));
+}
+
+TEST(RegoEvalTest, SeveralDefinitionsAreOr) {
+  EXPECT_THAT(Xs({{Module("p if { false }\np if { true }")}}), ElementsAre("true"));
+  EXPECT_THAT(Xs({{Module("p = 1 if { true }\np = 1 if { true }")}}), ElementsAre("1"));
+}
+
+TEST(RegoEvalTest, CompleteRuleConflict) {
+  const std::string error = ErrorOf({{Module("p = 1 if { true }\np = 2 if { true }")}});
+  EXPECT_THAT(error, HasSubstr("eval_conflict_error"));
+  EXPECT_THAT(error, HasSubstr("complete rules must not produce multiple outputs"));
+  EXPECT_THAT(ErrorOf({{Module("xs := [1, 2]\np := xs[_]")}}), HasSubstr("eval_conflict_error"));
+}
+
+TEST(RegoEvalTest, PartialSetRule) {
+  EXPECT_THAT(Xs({{Module("p contains x if { some x in [3, 1, 3] }")}}), ElementsAre("[1,3]"));
+  EXPECT_THAT(Xs({{Module("p contains x if { x := input.none }")}}), ElementsAre("[]"));
+}
+
+TEST(RegoEvalTest, PartialObjectRule) {
+  EXPECT_THAT(Xs({{Module("p[k] := v if { some k, v in {\"a\": 1, \"b\": 2} }")}}), ElementsAre(R"({"a":1,"b":2})"));
+  EXPECT_THAT(ErrorOf({{Module("p[k] := v if { k := \"a\"; v := [1, 2][_] }")}}),
+              HasSubstr("object keys must be unique"));
+}
+
+TEST(RegoEvalTest, RefHeadRules) {
+  EXPECT_THAT(Xs({{Module("a.b.c := 1\na.b.d := 2")}}, "x := data.test.a"), ElementsAre(R"({"b":{"c":1,"d":2}})"));
+  EXPECT_THAT(Xs({{Module("a.b[k] := 1 if { some k in [\"x\", \"y\"] }")}}, "x := data.test.a.b"),
+              ElementsAre(R"({"x":1,"y":1})"));
+}
+
+TEST(RegoEvalTest, Functions) {
+  EXPECT_THAT(Xs({{Module("f(x) := x + 1\np := f(2)")}}), ElementsAre("3"));
+  EXPECT_THAT(Xs({{Module("f(1) := \"one\"\nf(2) := \"two\"\np := [f(1), f(2)]")}}), ElementsAre(R"(["one","two"])"));
+  EXPECT_THAT(Xs({{Module("f(x) if { x > 1 }\np if { f(2) }")}}), ElementsAre("true"));
+  EXPECT_THAT(Xs({{Module("f(x) if { x > 1 }\np if { not f(0) }")}}), ElementsAre("true"));
+  EXPECT_THAT(Xs({{Module("f([a, b]) := a + b\np := f([1, 2])")}}), ElementsAre("3"));
+  EXPECT_THAT(ErrorOf({{Module("f(_) := 1\nf(_) := 2\np := f(0)")}}),
+              HasSubstr("functions must not produce multiple outputs for same inputs"));
+}
+
+TEST(RegoEvalTest, ElseChains) {
+  const std::string m = Module(R"(
+f(x) := "neg" if { x < 0 } else := "zero" if { x == 0 } else := "pos"
+p := [f(-1), f(0), f(5)])");
+  EXPECT_THAT(Xs({{m}}), ElementsAre(R"(["neg","zero","pos"])"));
+}
+
+// ------------------------------------------------------------------ bodies
+
+TEST(RegoEvalTest, UnificationBothWays) {
+  EXPECT_THAT(Xs({{}}, "[x, 2] = [1, y]"), ElementsAre("1"));
+  EXPECT_THAT(Xs({{}}, R"({"a": x} = {"a": [1]})"), ElementsAre("[1]"));
+  EXPECT_THAT(Xs({{}}, "x = 1; x = 2"), ElementsAre());
+}
+
+TEST(RegoEvalTest, BodiesAreReordered) { EXPECT_THAT(Xs({{}}, "y > 1; x := y + 1; y := 5"), ElementsAre("6")); }
+
+TEST(RegoEvalTest, IterationOverRefs) {
+  EXPECT_THAT(Xs({{}, R"({"a": [1, 2, 3]})"}, "x := data.a[i]; i > 0"), ElementsAre("2", "3"));
+  EXPECT_THAT(Xs({{}, R"({"a": {"k": "v"}})"}, "data.a[x]"), ElementsAre(R"("k")"));
+  EXPECT_THAT(Xs({{}}, "x := {1, 2}[_]"), ElementsAre("1", "2"));
+}
+
+TEST(RegoEvalTest, SomeInAndEvery) {
+  EXPECT_THAT(Xs({{}}, "some x in [1, 2]"), ElementsAre("1", "2"));
+  EXPECT_THAT(Xs({{}}, R"(some x, "b" in {"a": "b", "c": "d"})"), ElementsAre(R"("a")"));
+  EXPECT_THAT(Xs({{Module("p if { every x in [1, 2] { x > 0 } }")}}), ElementsAre("true"));
+  EXPECT_THAT(Xs({{Module("p if { every x in [1, 2] { x > 1 } }")}}), ElementsAre());
+  EXPECT_THAT(Xs({{Module("p if { every x in [] { x > 1 } }")}}), ElementsAre("true"));
+  EXPECT_THAT(Xs({{Module("p if { every k, v in {\"a\": 1} { k == \"a\"; v == 1 } }")}}), ElementsAre("true"));
+}
+
+TEST(RegoEvalTest, Negation) {
+  EXPECT_THAT(Xs({{}, R"({"a": [1, 2]})"}, "x := 3; not x in data.a"), ElementsAre("3"));
+  EXPECT_THAT(Xs({{}, R"({"a": [1, 2]})"}, "x := 1; not data.a[_] == 5"), ElementsAre("1"));
+}
+
+TEST(RegoEvalTest, Comprehensions) {
+  EXPECT_THAT(Xs({{}}, "x := [y * 2 | some y in [1, 2]]"), ElementsAre("[2,4]"));
+  EXPECT_THAT(Xs({{}}, "x := {y | some y in [1, 1, 2]}"), ElementsAre("[1,2]"));
+  EXPECT_THAT(Xs({{}}, R"(x := {k: v | some k, v in {"a": 1}})"), ElementsAre(R"({"a":1})"));
+  EXPECT_THAT(Xs({{}}, "z := 2; x := [y | some y in [1, 2, 3]; y >= z]"), ElementsAre("[2,3]"));
+  EXPECT_THAT(ErrorOf({{}}, R"(x := {k: v | some v in [1, 2]; k := "a"})"), HasSubstr("object keys must be unique"));
+}
+
+TEST(RegoEvalTest, RefsOnCallsAndComprehensions) {
+  EXPECT_THAT(Xs({{}}, R"(x := split("a.b", ".")[1])"), ElementsAre(R"("b")"));
+  EXPECT_THAT(Xs({{}}, "x := [y | some y in [5, 6]][1]"), ElementsAre("6"));
+}
+
+TEST(RegoEvalTest, OutputArgumentForm) { EXPECT_THAT(Xs({{}}, "count([1, 2], x)"), ElementsAre("2")); }
+
+// ------------------------------------------------------------------ data
+
+TEST(RegoEvalTest, VirtualAndBaseDocumentsMerge) {
+  const Case setup{{"package a.b\np := 1\nq := input.missing"}, R"({"a": {"b": {"r": 2}, "c": 3}})"};
+  EXPECT_THAT(Xs(setup, "x := data.a"), ElementsAre(R"({"b":{"p":1,"r":2},"c":3})"));
+  EXPECT_THAT(Xs(setup, "data.a.b[x]"), ElementsAre(R"("p")", R"("r")"));
+}
+
+TEST(RegoEvalTest, Imports) {
+  const Case setup{{"package lib\nf(x) := x * 2\nv := 3",
+                    "package test\nimport data.lib\nimport input.n as n\np := lib.f(n) + lib.v"},
+                   "{}",
+                   R"({"n": 4})"};
+  EXPECT_THAT(Xs(setup), ElementsAre("11"));
+}
+
+TEST(RegoEvalTest, WithModifiers) {
+  const std::string m = Module("p := input.x\nq := data.d.v\nr := p");
+  EXPECT_THAT(Xs({{m}}, "x := data.test.p with input.x as 5"), ElementsAre("5"));
+  EXPECT_THAT(Xs({{m}, R"({"d": {"v": 1}})"}, "x := data.test.q with data.d.v as 2"), ElementsAre("2"));
+  EXPECT_THAT(Xs({{m}, "{}", R"({"x": 1})"}, "y := data.test.r; x := data.test.r with input.x as 9"), ElementsAre("9"));
+  EXPECT_THAT(Xs({{Module("f(x) := x\np := f(1)")}}, "x := data.test.p with data.test.f as 7"), ElementsAre("7"));
+  EXPECT_THAT(Xs({{Module("p := count([1])")}}, "x := data.test.p with count as 42"), ElementsAre("42"));
+}
+
+// ------------------------------------------------------------------ print
+
+TEST(RegoEvalTest, PrintCapturesLines) {
+  auto result = RunCase({{Module(R"(p if { print("a", 1, "s", {"k": "v"}, input.missing) })")}}, "data.test.p");
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  EXPECT_THAT(result->prints, ElementsAre(R"(a 1 s {"k": "v"} <undefined>)"));
+}
+
+// ------------------------------------------------------------------ builtin errors
+
+TEST(RegoEvalTest, BuiltinErrorsStrictAndLenient) {
+  Case setup{{Module("p := count(1)")}};
+  EXPECT_THAT(Xs(setup), ElementsAre());
+  setup.strict = true;
+  const std::string error = ErrorOf(setup);
+  EXPECT_THAT(error, HasSubstr("eval_type_error"));
+  EXPECT_THAT(error, HasSubstr("count: operand 1 must be"));
+  EXPECT_THAT(error, HasSubstr("test-0.rego:2:"));
+}
+
+// ------------------------------------------------------------------ compile errors
+
+TEST(RegoEvalTest, CompileErrors) {
+  EXPECT_THAT(ErrorOf({{Module("p if { x > 1 }")}}), HasSubstr("rego_unsafe_var_error: var x is unsafe"));
+  EXPECT_THAT(ErrorOf({{Module("p := q\nq := p")}}), HasSubstr("rego_recursion_error"));
+  EXPECT_THAT(ErrorOf({{Module("p := nope(1)")}}), HasSubstr("rego_type_error: undefined function nope"));
+  EXPECT_THAT(ErrorOf({{Module("p := 1\np[x] := 2 if { x := 1 }")}}), HasSubstr("rego_type_error"));
+  EXPECT_THAT(ErrorOf({{Module("p := 1\np contains 2")}}), HasSubstr("rego_type_error"));
+  EXPECT_THAT(ErrorOf({{Module("p if { x := 1; x := 2 }")}}), HasSubstr("rego_compile_error"));
+  EXPECT_THAT(ErrorOf({{Module("f(x) := 1\np := f(1, 2, 3)")}}), HasSubstr("rego_type_error"));
+  EXPECT_THAT(ErrorOf({{}}, "x := y"), HasSubstr("rego_unsafe_var_error"));
+}
+
+// ------------------------------------------------------------------ limits
+
+TEST(RegoEvalTest, StepLimit) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", Module("p := count([x | some x in numbers.range(1, 100000)])")));
+  EvalOptions options;
+  options.limits.max_steps = 1000;
+  auto result = engine.EvalQuery("data.test.p", options);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(OpaCodeOf(result.error()), kEvalCancelError);
+}
+
+TEST(RegoEvalTest, DeepRuleChainIsCancelledNotCrashed) {
+  std::string module = "package test\n";
+  for (int i = 0; i < 3000; ++i) module += "r" + std::to_string(i) + " := r" + std::to_string(i + 1) + "\n";
+  module += "r3000 := 1\n";
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", module));
+  auto result = engine.EvalQuery("x := data.test.r0", EvalOptions{});
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(OpaCodeOf(result.error()), kEvalCancelError);
+}
+
+TEST(RegoEvalTest, EveryOverUndefinedDomainIsUndefined) {
+  EXPECT_THAT(Xs({{Module("p if { every x in input.missing { x > 0 } }")}, "{}", "{}"}), ElementsAre());
+}
+
+TEST(RegoEvalTest, DeclarationsScopeTextually) {
+  const std::string m = Module(R"(
+xs := {"a", "b", "c"}
+p := x if {
+  y := {x | xs[x]}
+  x := count(y)
+})");
+  EXPECT_THAT(Xs({{m}}), ElementsAre("3"));
+}
+
+TEST(RegoEvalTest, MockMayCallWhatItReplaces) {
+  const std::string m = Module("f(x) := count(x) + 1\np := count([1, 2])");
+  EXPECT_THAT(Xs({{m}}, "x := data.test.p with count as data.test.f"), ElementsAre("3"));
+}
+
+TEST(RegoEvalTest, RuleValuesAreCachedPerEvaluation) {
+  // q is referenced three times but printed once.
+  auto result = RunCase({{Module(R"(q := 1 if { print("q") }
+p := [q, q, q])")}},
+                        "data.test.p");
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  EXPECT_THAT(result->prints, ElementsAre("q"));
+}
+
+class RecordingTracer : public Tracer {
+ public:
+  void Trace(const TraceEvent& event) override { events.push_back(event); }
+  std::vector<TraceEvent> events;
+};
+
+TEST(RegoEvalTest, TracerSeesRulesBodiesAndFailedExpressions) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", Module("p if {\n  x := input.a\n  x > 5\n}")));
+  RecordingTracer tracer;
+  EvalOptions options;
+  const Value input = Json(R"({"a": 3})");
+  options.input = &input;
+  options.tracer = &tracer;
+  auto value = engine.EvalRule("data.test.p", options);
+  ASSERT_TRUE(value.has_value());
+  EXPECT_FALSE(value->has_value());
+  std::vector<TraceEvent::Type> types;
+  const TraceEvent* failed = nullptr;
+  for (const auto& event : tracer.events) {
+    types.push_back(event.type);
+    if (event.type == TraceEvent::Type::kFailExpr) failed = &event;
+  }
+  EXPECT_THAT(types, ElementsAre(TraceEvent::Type::kEnterRule, TraceEvent::Type::kEnterBody,
+                                 TraceEvent::Type::kFailExpr, TraceEvent::Type::kFailRule));
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ(failed->rule, "data.test.p");
+  ASSERT_EQ(failed->bindings.size(), 1u);
+  EXPECT_EQ(failed->bindings[0].first, "x");
+  EXPECT_EQ(failed->bindings[0].second.ToJson(), "3");
+}
+
+TEST(RegoEvalTest, ConcurrentEvaluationsShareOneEngine) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", Module("p := [y | some x in input.xs; y := x * 2]")));
+  ASSERT_TRUE(engine.Compile());
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&engine, &good, t]() {
+      const Value input = *Value::FromJson("{\"xs\": [" + std::to_string(t) + "]}");
+      EvalOptions options;
+      options.input = &input;
+      for (int i = 0; i < 200; ++i) {
+        auto value = engine.EvalRule("data.test.p", options);
+        if (value && value->has_value() && (*value)->ToJson() == "[" + std::to_string(2 * t) + "]") ++good;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(good.load(), 800);
+}
+
+// ------------------------------------------------------------------ engine API
+
+TEST(RegoEvalTest, EvalRuleAndQueryRows) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", Module("p := {\"a\": 1}\nq if { false }")));
+  ASSERT_TRUE(engine.Compile());
+  auto value = engine.EvalRule("data.test.p", EvalOptions{});
+  ASSERT_TRUE(value.has_value());
+  ASSERT_TRUE(value->has_value());
+  EXPECT_EQ((*value)->ToJson(), R"({"a":1})");
+  auto undefined = engine.EvalRule("data.test.q", EvalOptions{});
+  ASSERT_TRUE(undefined.has_value());
+  EXPECT_FALSE(undefined->has_value());
+
+  auto rows = engine.EvalQuery("x := 1; _ = 2; data.test.p.a == x", EvalOptions{});
+  ASSERT_TRUE(rows.has_value()) << rows.error().message;
+  ASSERT_EQ(rows->rows.size(), 1u);
+  EXPECT_EQ(rows->rows[0].bindings.size(), 1u);
+  ASSERT_EQ(rows->rows[0].expressions.size(), 3u);
+  EXPECT_EQ(rows->rows[0].expressions[2].ToJson(), "true");
+}
+
+TEST(RegoEvalTest, AddDataMergesAndCopiesShareModules) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddData(Json(R"({"a": {"b": 1}})")));
+  ASSERT_TRUE(engine.AddData(Json(R"({"a": {"c": 2}})")));
+  EXPECT_EQ(engine.data().ToJson(), R"({"a":{"b":1,"c":2}})");
+  EXPECT_FALSE(engine.AddData(Json(R"({"a": {"b": 3}})")));
+  Engine copy = engine;
+  copy.SetData(Json(R"({"z": 1})"));
+  EXPECT_EQ(engine.data().ToJson(), R"({"a":{"b":1,"c":2}})");
+}
+
+}  // namespace
+}  // namespace contrast::policy::rego
