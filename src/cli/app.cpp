@@ -8,6 +8,7 @@
 #include "cli/attestation.h"
 #include "cli/coordinator_commands.h"
 #include "cli/emulate.h"
+#include "cli/policy_commands.h"
 
 namespace contrast::cli {
 namespace {
@@ -141,6 +142,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   AddAttestationCommands(app, commands, out, err);
   AddCoordinatorCommands(app, commands.run, out, err);
   AddEmulateCommands(app, commands, out, err);
+  AddPolicyCommands(app, commands.run, out, err);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

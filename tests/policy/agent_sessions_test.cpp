@@ -86,7 +86,6 @@ TEST_P(AgentSessionTest, ReplaysEveryRequest) {
   int value_matches = 0;
   int print_matches = 0;
   int reported = 0;
-  int unlocated_prints = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     const RecordedRequest& request = requests[i];
     auto decision = policy->Evaluate(request.name, request.input);
@@ -96,18 +95,8 @@ TEST_P(AgentSessionTest, ReplaysEveryRequest) {
     for (const Value& line : prints->as_array()[i].as_array()) want_prints.push_back(line.as_string());
 
     const bool value_ok = decision->value.has_value() && *decision->value == want;
-    // The recording's lines start with "<file>:<line>: ". Until the engine
-    // writes print locations, compare the messages and count the lines
-    // without one.
-    std::vector<std::string> got_prints = decision->prints;
-    for (size_t j = 0; j < got_prints.size() && j < want_prints.size(); ++j) {
-      if (got_prints[j].starts_with(options.filename + ":")) continue;
-      ++unlocated_prints;
-      const size_t colon = want_prints[j].find(": ", options.filename.size());
-      if (want_prints[j].starts_with(options.filename + ":") && colon != std::string::npos) {
-        want_prints[j] = want_prints[j].substr(colon + 2);
-      }
-    }
+    // The recording's lines start with "<file>:<line>: " of the print call.
+    const std::vector<std::string>& got_prints = decision->prints;
     const bool prints_ok = got_prints == want_prints;
     value_matches += value_ok ? 1 : 0;
     print_matches += prints_ok ? 1 : 0;

@@ -82,6 +82,8 @@ TEST(JsonBuiltins, MarshalWithOptions) {
 TEST(JsonBuiltins, UnmarshalAndIsValid) {
   EXPECT_EQ(Ok("json.unmarshal", {S(R"({"a":[1,true,null,"x"]})")}), J(R"({"a":[1,true,null,"x"]})"));
   EXPECT_EQ(Ok("json.unmarshal", {S(" 12 ")}), J("12"));
+  // Go's encoding/json keeps the last of repeated keys.
+  EXPECT_EQ(Ok("json.unmarshal", {S(R"({"a":1,"b":2,"a":{"c":3}})")}), J(R"({"a":{"c":3},"b":2})"));
   EXPECT_EQ(BuiltinErr("json.unmarshal", {S("{")}).rfind("json.unmarshal: ", 0), 0u);
   EXPECT_EQ(BuiltinErr("json.unmarshal", {S("[1] x")}).rfind("json.unmarshal: ", 0), 0u);
   // Deep nesting is refused, not a stack overflow.
@@ -136,6 +138,13 @@ TEST(YamlBuiltins, Unmarshal) {
   EXPECT_EQ(Ok("yaml.is_valid", {S("a: 1")}), Value::Bool(true));
   EXPECT_EQ(Ok("yaml.is_valid", {S("a: [")}), Value::Bool(false));
   EXPECT_EQ(Ok("yaml.is_valid", {J("1")}), Value::Bool(false));
+  // A dedent that leaves the root, and a syntax error in a later document,
+  // fail as in go-yaml; a marked second document does not.
+  EXPECT_EQ(Ok("yaml.is_valid", {S("  test:\ntest1: hello\n")}), Value::Bool(false));
+  EXPECT_EQ(Ok("yaml.is_valid", {S("a: 1\n---\n\tb: 2\n")}), Value::Bool(false));
+  EXPECT_EQ(Ok("yaml.is_valid", {S("a: 1\n---\nb: 2\n")}), Value::Bool(true));
+  EXPECT_EQ(Ok("yaml.unmarshal", {S("a: 1\n---\nb: 2\n")}), J(R"({"a":1})"));
+  EXPECT_EQ(BuiltinErr("yaml.unmarshal", {S("  test:\ntest1: hello\n")}).rfind("yaml.unmarshal: ", 0), 0u);
 }
 
 TEST(YamlBuiltins, AliasBombIsRefused) {

@@ -129,7 +129,69 @@ TEST(GlobBuiltins, Match) {
   EXPECT_EQ(Ok("glob.match", {S("a.(b)+"), J("[]"), S("a.(b)+")}), Value::Bool(true));  // no regex leaks
   EXPECT_EQ(TypeErr("glob.match", {S("*"), S("."), S("a")}),
             "glob.match: operand 2 must be one of {array, null} but got string");
-  EXPECT_FALSE(testing::Call("glob.match", {S("[abc"), J("[]"), S("a")}).has_value());
+  EXPECT_EQ(BuiltinErr("glob.match", {S("[abc"), J("[]"), S("a")}), "glob.match: syntax error in pattern");
+  EXPECT_EQ(BuiltinErr("glob.match", {S("[z-a]"), J("[]"), S("m")}), "glob.match: syntax error in pattern");
+  // An escaped '-' in a class is a member, not a range.
+  for (const char* in : {"-", "a", "z"}) {
+    EXPECT_EQ(Ok("glob.match", {S(R"([a\-z])"), J("[]"), S(in)}), Value::Bool(true)) << in;
+  }
+  for (const char* out : {"m", "^", "\\"}) {
+    EXPECT_EQ(Ok("glob.match", {S(R"([a\-z])"), J("[]"), S(out)}), Value::Bool(false)) << out;
+  }
+  EXPECT_EQ(Ok("glob.match", {S("[a-z]"), J("[]"), S("m")}), Value::Bool(true));
+  EXPECT_EQ(Ok("glob.match", {S(R"([\]])"), J("[]"), S("]")}), Value::Bool(true));
+}
+
+TEST(GlobBuiltins, QuoteMeta) {
+  EXPECT_EQ(Str("glob.quote_meta", {S("hello*world?[test]")}), R"(hello\*world\?\[test\])");
+  EXPECT_EQ(Str("glob.quote_meta", {S("{a,b}\\")}), R"(\{a,b\}\\)");
+  EXPECT_EQ(Str("glob.quote_meta", {S("hello\nworld.-!")}), "hello\nworld.-!");
+  // Quoted text matches itself literally.
+  const std::string quoted = Str("glob.quote_meta", {S("*.[ab]?")});
+  EXPECT_EQ(Ok("glob.match", {S(quoted), J("[]"), S("*.[ab]?")}), Value::Bool(true));
+  EXPECT_EQ(Ok("glob.match", {S(quoted), J("[]"), S("x.a!")}), Value::Bool(false));
+  EXPECT_EQ(TypeErr("glob.quote_meta", {J("1")}), "glob.quote_meta: operand 1 must be string but got number");
+}
+
+TEST(GlobBuiltins, GlobsMatch) {
+  const auto intersects = [](const char* a, const char* b) {
+    return Ok("regex.globs_match", {S(a), S(b)}) == Value::Bool(true);
+  };
+  EXPECT_TRUE(intersects("a", "a"));
+  EXPECT_TRUE(intersects("a*b", "a*b"));
+  EXPECT_FALSE(intersects("a", "b"));
+  EXPECT_TRUE(intersects(".*", "a.b"));
+  EXPECT_TRUE(intersects("[a-c]+", "[b-d]+"));
+  EXPECT_FALSE(intersects("[a-c]", "[d-f]"));
+  EXPECT_TRUE(intersects("a+", "a*"));
+  EXPECT_TRUE(intersects("a.*", ".*b"));
+  EXPECT_FALSE(intersects("a+", "b*"));  // the only common string would be empty
+  EXPECT_FALSE(intersects("a*", "b*"));
+  EXPECT_TRUE(intersects("x*y*z", "z"));
+  EXPECT_FALSE(intersects("ab", "abc"));
+  EXPECT_TRUE(intersects(R"(a\.b)", "a.b"));
+  EXPECT_FALSE(intersects(R"(a\.b)", "axb"));
+  EXPECT_TRUE(intersects("[a-z]+@example\\.com", "alice@.*"));
+  EXPECT_EQ(BuiltinErr("regex.globs_match", {S("[abc"), S("a")}),
+            "regex.globs_match: input:[abc, pos:4, found [ without matching ]: the input provided is invalid");
+  EXPECT_EQ(
+      BuiltinErr("regex.globs_match", {S("a\\"), S("a")}),
+      R"(regex.globs_match: input:a\, pos:1, input ends with a \\ (escape) character: the input provided is invalid)");
+  EXPECT_EQ(BuiltinErr("regex.globs_match", {S("[z-a]"), S("a")}),
+            "regex.globs_match: input:[z-a], pos:4, range is out of order: 'a' comes before 'z' in Unicode: the input "
+            "provided is invalid");
+  EXPECT_EQ(BuiltinErr("regex.globs_match", {S("a"), S("]")}),
+            "regex.globs_match: input:], pos:1, set-close ']' with no preceding '[': the input provided is invalid");
+  EXPECT_EQ(TypeErr("regex.globs_match", {S("a"), J("1")}),
+            "regex.globs_match: operand 2 must be string but got number");
+}
+
+TEST(RegexBuiltins, EmptyMatchesAdvanceByRune) {
+  // Go's FindAll: after an empty match the search moves one whole rune, and
+  // the end of the subject is a match position too ("café" has 4 runes).
+  EXPECT_EQ(Ok("regex.find_all_string_submatch_n", {S("(?:)"), S("caf\u00e9"), J("-1")}),
+            J(R"([[""],[""],[""],[""],[""]])"));
+  EXPECT_EQ(Ok("regex.find_n", {S("[a-c]*"), S("\u65e5"), J("-1")}), J(R"(["",""])"));
 }
 
 TEST(RegexBuiltins, HostileInputsStayLinear) {

@@ -28,6 +28,7 @@ TEST(StringBuiltins, AllRegistered) {
                            "upper",
                            "replace",
                            "strings.replace_n",
+                           "strings.split_n",
                            "split",
                            "sprintf",
                            "substring",
@@ -45,6 +46,25 @@ TEST(StringBuiltins, AllRegistered) {
                            "units.parse_bytes"}) {
     EXPECT_NE(BuiltinRegistry::Default().Find(name), nullptr) << name;
   }
+}
+
+TEST(StringBuiltins, SplitN) {
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("2")}), J(R"(["a","b"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("1")}), J(R"(["a"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("10")}), J(R"(["a","b","c","d"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("0")}), J("[]"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("-2")}), J(R"(["c","d"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("-4")}), J(R"(["a","b","c","d"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b.c.d"), S("."), J("-10")}), J(R"(["a","b","c","d"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("abc"), S("."), J("-2")}), J(R"(["abc"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S(""), S("."), J("2")}), J(R"([""])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("abc"), S(""), J("2")}), J(R"(["a","b"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("ab\u00e9"), S(""), J("-1")}), J(R"(["\u00e9"])"));
+  EXPECT_EQ(Ok("strings.split_n", {S("a.b"), S("."), J("-9223372036854775808")}), J(R"(["a","b"])"));
+  EXPECT_EQ(TypeErr("strings.split_n", {S("a.b.c"), S("."), J("1.5")}),
+            "strings.split_n: operand 3 must be integer number but got floating-point number");
+  EXPECT_EQ(TypeErr("strings.split_n", {S("a"), J("1"), J("1")}),
+            "strings.split_n: operand 2 must be string but got number");
 }
 
 TEST(StringBuiltins, Concat) {

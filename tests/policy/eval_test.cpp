@@ -207,12 +207,112 @@ TEST(RegoEvalTest, WithModifiers) {
   EXPECT_THAT(Xs({{Module("p := count([1])")}}, "x := data.test.p with count as 42"), ElementsAre("42"));
 }
 
+// `with data.a.b` below a package adds base data that merges with the
+// package's rules instead of hiding them; stacked `with`s all apply.
+TEST(RegoEvalTest, WithDataBelowRulesStacks) {
+  const std::string a = "package test.a\nd := 3";
+  const std::string m = Module("r := data.test.a\np := x if { r = x with data.test.a.c as 2 }");
+  EXPECT_THAT(Xs({{a, m}}, "x := data.test.p with data.test.a.b as 1"), ElementsAre(R"({"b":1,"c":2,"d":3})"));
+  // Replacing the whole package document still hides its rules.
+  EXPECT_THAT(Xs({{a, m}}, "x := data.test.r with data.test.a as {\"z\": 0}"), ElementsAre(R"({"z":0})"));
+}
+
+// A rule of the package (or an import) names a with target like its full path.
+TEST(RegoEvalTest, WithTargetByRuleName) {
+  const std::string m = Module("a := 5\nb := 3\nc := a + b\nd := x if { x := c with b as 10 }");
+  EXPECT_THAT(Xs({{m}}, "x := data.test.d"), ElementsAre("15"));
+}
+
+// The recursion check treats variables in data references as wildcards
+// matching one level, not as "every rule below".
+TEST(RegoEvalTest, DataRefWithVariableDependsOnMatchingRulesOnly) {
+  const std::string t0 = "package test0\na := 0\nb := 0";
+  const std::string t1 = "package test1\nb := 1";
+  const std::string t = "package test\nd := data[input.ns].a";
+  EXPECT_THAT(Xs({{t0, t1, t}, "{}", R"({"ns": "test0"})"}, "x := data.test.d"), ElementsAre("0"));
+  // A real cycle through such a reference is still found, and OPA names
+  // the rule that comes first in the source.
+  EXPECT_THAT(ErrorOf({{Module("q := data[input.ns].p\np := q")}}),
+              HasSubstr("rule data.test.q is recursive: data.test.q -> data.test.p -> data.test.q"));
+  EXPECT_THAT(ErrorOf({{Module("disallow := allow == false\nallow if { not disallow }")}}),
+              HasSubstr("rule data.test.disallow is recursive"));
+}
+
+// In `a := {... a ...}` the comprehension's `a` is its own variable.
+TEST(RegoEvalTest, AssignedVarIsNotVisibleInItsOwnComprehension) {
+  const std::string m = Module("p := a if { a := {x: a | some x in [0, 1]; a = x * 2} }");
+  EXPECT_THAT(Xs({{m}}), ElementsAre(R"({"0":0,"1":2})"));
+}
+
+// Variables before the last element of a rule reference: the rule's
+// document is an object built from every solution.
+TEST(RegoEvalTest, GeneralRefHeads) {
+  const std::string m = Module(R"(obj.sub[x][x] contains x if some x in ["one", "two"]
+obj[x].v := 1 if x := "w"
+main contains x if x := obj.sub[_][_][_])");
+  EXPECT_THAT(Xs({{m}}, "x := data.test.obj"),
+              ElementsAre(R"({"sub":{"one":{"one":["one"]},"two":{"two":["two"]}},"w":{"v":1}})"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.main"), ElementsAre(R"(["one","two"])"));
+  EXPECT_THAT(ErrorOf({{Module("p[x].v := x if some x in [1, 2]\np[1].v := 3")}}), HasSubstr("eval_conflict_error"));
+}
+
+TEST(RegoEvalTest, FunctionRefHeadsWithStringElements) {
+  const std::string m = Module(R"(fruit["color.name"](f) := concat(" ", ["a", f]))");
+  EXPECT_THAT(Xs({{m}}, R"(x := data.test.fruit["color.name"]("b"))"), ElementsAre(R"("a b")"));
+}
+
 // ------------------------------------------------------------------ print
 
 TEST(RegoEvalTest, PrintCapturesLines) {
   auto result = RunCase({{Module(R"(p if { print("a", 1, "s", {"k": "v"}, input.missing) })")}}, "data.test.p");
   ASSERT_TRUE(result.has_value()) << result.error().message;
   EXPECT_THAT(result->prints, ElementsAre(R"(a 1 s {"k": "v"} <undefined>)"));
+}
+
+// Large documents are rendered once per evaluation and reused; strings that
+// need escapes inside documents still get them, every time they are printed.
+TEST(RegoEvalTest, PrintRendersRepeatedDocumentsAndEscapes) {
+  const std::string m = Module(R"(p contains i if {
+  some i in [1, 2]
+  print(i, input.doc)
+})");
+  const std::string input =
+      R"({"doc": {"a": "q\"uote", "b": ["t\tab", "\u00e9", "\u0085"], "c": [], "d": {}, "e": 1.5}})";
+  auto result = RunCase({{m}, "{}", input}, "data.test.p");
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  const std::string doc = R"({"a": "q\"uote", "b": ["t\tab", "é", "\u0085"], "c": [], "d": {}, "e": 1.5})";
+  EXPECT_THAT(result->prints, ElementsAre("1 " + doc, "2 " + doc));
+  auto sets = RunCase({{Module(R"(p if { print({1, 2, 3, 4, 5}, set(), ["x"], "top \"level\"") })")}}, "data.test.p");
+  ASSERT_TRUE(sets.has_value()) << sets.error().message;
+  EXPECT_THAT(sets->prints, ElementsAre(R"({1, 2, 3, 4, 5} set() ["x"] top "level")"));
+}
+
+TEST(RegoEvalTest, PrintLocationsAndSkippedRendering) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("policy.rego", Module("p if {\n  print(\"hello\", input)\n}")));
+  const Value input = Json(R"({"k": 1})");
+  EvalOptions options;
+  options.input = &input;
+  std::vector<std::string> prints;
+  ASSERT_TRUE(engine.EvalRule("data.test.p", options, &prints));
+  EXPECT_THAT(prints, ElementsAre(R"(hello {"k": 1})"));
+  options.print_locations = true;
+  ASSERT_TRUE(engine.EvalRule("data.test.p", options, &prints));
+  EXPECT_THAT(prints, ElementsAre(R"(policy.rego:3: hello {"k": 1})"));
+  // Without a print sink the rule still evaluates the same way.
+  auto value = engine.EvalRule("data.test.p", options);
+  ASSERT_TRUE(value.has_value());
+  ASSERT_TRUE(value->has_value());
+  EXPECT_EQ((*value)->ToJson(), "true");
+}
+
+// References to rules are resolved at compile time; `with` on data must still
+// hide or replace them.
+TEST(RegoEvalTest, ResolvedRuleRefsRespectWith) {
+  const std::string m = Module("q := {\"a\": 1}\np := q.a\nr := data.test.q.a");
+  EXPECT_THAT(Xs({{m}}, "x := data.test.r"), ElementsAre("1"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.r with data.test.q as {\"a\": 2}"), ElementsAre("2"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.p with data.test.q as {\"a\": 3}"), ElementsAre("3"));
 }
 
 // ------------------------------------------------------------------ builtin errors

@@ -326,10 +326,17 @@ TEST_F(PolicyCliTest, ChecksARecordedSessionRequest) {
   const size_t begin = inputs->find('{', at);
   const size_t end = inputs->find("],\n", begin);
   const std::string request = Write("sandbox.json", inputs->substr(begin, end - begin));
-  const CliRun r = Contrast({"policy", "check", "--v0", "--policy", (session / "policy.rego").string(), "--request",
-                             "CreateSandboxRequest", request});
+  // The recording is complete as that (older) agent serialized it; today's
+  // defaults add Storage.shared, which this older policy's exact storage
+  // comparison rejects.
+  const CliRun r = Contrast({"policy", "check", "--v0", "--no-defaults", "--policy", (session / "policy.rego").string(),
+                             "--request", "CreateSandboxRequest", request});
   EXPECT_EQ(r.code, kExitOk) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("allow_sandbox_storages: true"));
+  const CliRun filled = Contrast({"policy", "check", "--v0", "--policy", (session / "policy.rego").string(),
+                                  "--request", "CreateSandboxRequest", request});
+  EXPECT_EQ(filled.code, kExitFailed) << filled.out << filled.err;
+  EXPECT_THAT(filled.out, HasSubstr("\"shared\": false"));
 }
 
 }  // namespace

@@ -132,6 +132,9 @@ TEST(NumberTest, IntegerArithmeticPromotesOnOverflow) {
 
 TEST(NumberTest, DivisionAndRemainderFollowOpa) {
   EXPECT_EQ(Number::Int(10).Divide(Number::Int(4))->ToString(), "2.5");
+  // OPA divides exactly: no truncation for integers (rego-cpp's speculative
+  // bigint cases expect 9 here; see docs/rego.md).
+  EXPECT_EQ(Number::Int(-524).Divide(Number::Int(-56))->ToString(), "9.357142857142858");
   EXPECT_EQ(Number::Int(10).Divide(Number::Int(5))->ToString(), "2");
   EXPECT_TRUE(Number::Int(10).Divide(Number::Int(5))->is_integer());
   EXPECT_EQ(Number::Int(1).Divide(Number::Int(0)).error().message, "divide by zero");
@@ -273,6 +276,15 @@ TEST(ValueTest, HostileJsonIsRejected) {
   expect_error(deep, "nesting deeper than 512");
   EXPECT_TRUE(Value::FromJson(std::string(512, '[') + std::string(512, ']')).has_value());
   EXPECT_FALSE(Value::FromJson(std::string(513, '[') + std::string(513, ']')).has_value());
+}
+
+TEST(ValueJson, LastKeyWinsIsOptIn) {
+  EXPECT_FALSE(Value::FromJson(R"({"a": 1, "a": 2})").has_value());
+  auto v = Value::FromJsonLastKeyWins(R"({"b": 0, "a": 1, "c": {"x": 1, "x": [2]}, "a": 3})");
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  EXPECT_EQ(v->ToJson(), R"({"a":3,"b":0,"c":{"x":[2]}})");
+  EXPECT_FALSE(Value::FromJsonLastKeyWins(R"({"a": 1,})").has_value());
+  EXPECT_FALSE(Value::FromJsonLastKeyWins(std::string(513, '[') + std::string(513, ']')).has_value());
   EXPECT_FALSE(Value::FromJson(std::string(3, '{'), 2).has_value());
 }
 

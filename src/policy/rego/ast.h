@@ -22,25 +22,28 @@ using ExprPtr = std::shared_ptr<const Expr>;
 using Body = std::vector<ExprPtr>;  // a query or rule body: expressions joined by AND
 
 enum class TermType {
-  kValue,  // scalar literal (null, boolean, number, string): `value`
-  kVar,    // variable `name`; `input` and `data` are vars too. Each `_` gets a
-           // unique generated name ("_$1", "_$2", ...) so wildcards never unify.
-  kRef,    // reference: operands[0] is the head (a kVar, or any other term such as
-           // an array, object, call or comprehension), operands[1..] the path:
-           // `a.b` has a kValue string "b", `a[x]` the term x.
-  kArray,  // operands: the elements
-  kSet,    // operands: the elements (`set()` is an empty kSet)
-  kObject,  // operands: key0, value0, key1, value1, ...
+  kValue,                // scalar literal (null, boolean, number, string): `value`
+  kVar,                  // variable `name`; `input` and `data` are vars too. Each `_` gets a
+                         // unique generated name ("_$1", "_$2", ...) so wildcards never unify.
+  kRef,                  // reference: operands[0] is the head (a kVar, or any other term such as
+                         // an array, object, call or comprehension), operands[1..] the path:
+                         // `a.b` has a kValue string "b", `a[x]` the term x.
+  kArray,                // operands: the elements
+  kSet,                  // operands: the elements (`set()` is an empty kSet)
+  kObject,               // operands: key0, value0, key1, value1, ...
   kArrayComprehension,   // [operands[0] | body]
   kSetComprehension,     // {operands[0] | body}
   kObjectComprehension,  // {operands[0]: operands[1] | body}
-  kCall,   // a call: `name` is the function as written, dotted ("count",
-           // "regex.match", "data.lib.f", "lib.f"); operands are the arguments.
-           // Operators are calls with OPA's builtin names: `=` eq, `:=` assign,
-           // `==` equal, `!=` neq, `<` lt, `<=` lte, `>` gt, `>=` gte, `+` plus,
-           // `-` minus, `*` mul, `/` div, `%` rem, `&` and, `|` or,
-           // `x in xs` internal.member_2, `k, v in xs` internal.member_3.
-           // Unary minus on a non-literal `-x` is minus(0, x).
+  kCall,                 // a call: `name` is the function as written, dotted ("count",
+                         // "regex.match", "data.lib.f", "lib.f"); operands are the arguments.
+                         // Operators are calls with OPA's builtin names: `=` eq, `:=` assign,
+                         // `==` equal, `!=` neq, `<` lt, `<=` lte, `>` gt, `>=` gte, `+` plus,
+                         // `-` minus, `*` mul, `/` div, `%` rem, `&` and, `|` or,
+                         // `x in xs` internal.member_2, `k, v in xs` internal.member_3.
+                         // Unary minus on a non-literal `-x` is minus(0, x). A template
+                         // string `$"a{x}"` is internal.template_string(["a", {t | t = x}]):
+                         // each embedded expression becomes a one-element set comprehension
+                         // (empty when undefined); scalar literals stay as they are.
 };
 
 struct Term {
@@ -50,6 +53,12 @@ struct Term {
   std::string name;               // kVar, kCall
   std::vector<TermPtr> operands;  // see TermType
   Body body;                      // comprehensions
+  // kCall of a function written as a reference: its segments as written
+  // (`data.p.f["a.b"](x)` -> ["data", "p", "f", "a.b"]); empty for operators
+  // and calls the parser generates. `name` joins the segments with dots when
+  // each is an identifier, and is in ref syntax otherwise (`data.p.f["a.b"]`),
+  // so a dotted split of `name` never names a different function.
+  std::vector<std::string> name_segments;
 };
 
 // `with TARGET as VALUE`: TARGET is a ref rooted at input or data, or a
@@ -71,9 +80,9 @@ enum class ExprType {
 struct Expr {
   ExprType type = ExprType::kTerm;
   Location location;
-  std::string text;      // the expression's source text, for traces and explain
-  bool negated = false;  // `not ...` (kTerm only)
-  TermPtr term;          // kTerm
+  std::string text;               // the expression's source text, for traces and explain
+  bool negated = false;           // `not ...` (kTerm only)
+  TermPtr term;                   // kTerm
   std::vector<std::string> vars;  // kSome
   TermPtr key;                    // kSomeIn/kEvery: nullptr when only a value is given
   TermPtr value;                  // kSomeIn/kEvery: the element (may be a pattern such as [a, b])
@@ -96,7 +105,8 @@ struct Rule {
   // The rule's name as a path below the package: ["p"] for `p`, ["a", "b"]
   // for the ref head `a.b := 1` (v1). Elements are string terms except the
   // last for ref heads with variables (`a.b[x] := y` is a partial object
-  // with path ["a", "b"] and key x).
+  // with path ["a", "b"] and key x), or, in general reference heads, any
+  // element (`a[x].b contains y` has path [a, x, b]; not for functions).
   std::vector<TermPtr> path;
   std::vector<TermPtr> args;  // kFunction: the parameters (terms; may be patterns)
   TermPtr key;                // kPartialSet: the element; kPartialObject: the key

@@ -1,5 +1,7 @@
 #include "policy/rego/builtins.h"
 
+#include "policy/rego/builtins_values_support.h"
+
 #include <algorithm>
 
 namespace contrast::policy::rego {
@@ -13,6 +15,8 @@ const BuiltinRegistry& BuiltinRegistry::Default() {
     RegisterCollectionBuiltins(*built);
     RegisterNumberBuiltins(*built);
     RegisterTypeBuiltins(*built);
+    RegisterFormatBuiltins(*built);
+    RegisterTemplateBuiltins(*built);
     return built;
   }();
   return *registry;

@@ -587,10 +587,35 @@ Result<Value> YamlToValue(const YAML::Node& node, YamlBudget& budget, int depth)
   return Value::Null();
 }
 
+// Lines that open or close a document explicitly ("---", "...").
+size_t DocumentMarkers(std::string_view s) {
+  size_t markers = 0;
+  for (size_t line = 0; line < s.size();) {
+    const std::string_view rest = s.substr(line);
+    if (rest.starts_with("---") || rest.starts_with("...")) {
+      if (rest.size() == 3 || rest[3] == '\n' || rest[3] == '\r' || rest[3] == ' ' || rest[3] == '\t') ++markers;
+    }
+    const size_t newline = s.find('\n', line);
+    if (newline == std::string_view::npos) break;
+    line = newline + 1;
+  }
+  return markers;
+}
+
+// The first document, as go-yaml reads it. go-yaml scans past the first
+// document, so a syntax error right after it fails the whole input; and where
+// yaml-cpp starts a new document after a bad dedent ("  a:\nb: 1"), libyaml
+// reports an error: a document without a marker to open it is refused.
 Result<Value> YamlUnmarshal(std::string_view s) {
   try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(s));
+    if (documents.size() > 1 + DocumentMarkers(s)) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "error converting YAML to JSON: yaml: did not find expected <document start>");
+    }
+    if (documents.empty()) return Value::Null();
     YamlBudget budget;
-    return YamlToValue(YAML::Load(std::string(s)), budget, 0);
+    return YamlToValue(documents.front(), budget, 0);
   } catch (const std::exception& e) {
     return Fail(ErrorCode::kFailedPrecondition, std::string("error converting YAML to JSON: ") + e.what());
   }
@@ -798,7 +823,8 @@ void RegisterEncodingBuiltins(BuiltinRegistry& registry) {
   Add(registry, "json.unmarshal", 1, [](std::span<const Value> ops) -> Result<Value> {
     auto s = StringOperand("json.unmarshal", ops, 0);
     if (!s) return Fail(s.error());
-    auto v = Value::FromJson(*s);
+    // Go's encoding/json keeps the last of repeated keys.
+    auto v = Value::FromJsonLastKeyWins(*s);
     if (!v) return Fail(BuiltinError("json.unmarshal", v.error().message));
     return v;
   });

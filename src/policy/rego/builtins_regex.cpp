@@ -425,11 +425,13 @@ Result<std::string> GlobToRegex(std::string_view pattern, const std::vector<char
             closed = true;
             break;
           }
-          if (c.rune == '\\' && i < pattern.size()) {
+          // An escaped '-' is a member, never a range operator.
+          const bool escaped = c.rune == '\\' && i < pattern.size();
+          if (escaped) {
             c = text::DecodeRune(pattern, i);
             i += c.width;
           }
-          if (c.rune == '-' && any && i < pattern.size() && pattern[i] != ']') {
+          if (!escaped && c.rune == '-' && any && i < pattern.size() && pattern[i] != ']') {
             cls += "-";
             continue;
           }
@@ -495,11 +497,173 @@ Result<Value> GlobMatch(std::span<const Value> ops) {
   }
   auto subject = StringOperand(kName, ops, 2);
   if (!subject) return Fail(subject.error());
+  // Go's path.ErrBadPattern text, whatever the pattern's fault.
   auto regex = GlobToRegex(*pattern, delimiters);
-  if (!regex) return Fail(BuiltinError(kName, regex.error().message));
-  auto re = Compile(kName, *regex);
-  if (!re) return Fail(re.error());
+  if (!regex) return Fail(BuiltinError(kName, "syntax error in pattern"));
+  auto re = RegexCache::Instance().Get(*regex);
+  if (!re) return Fail(BuiltinError(kName, "syntax error in pattern"));
   return Value::Bool(RE2::PartialMatch(re2::StringPiece(subject->data(), subject->size()), **re));
+}
+
+// glob.quote_meta: a backslash before each of gobwas's special runes.
+Result<Value> GlobQuoteMeta(std::span<const Value> ops) {
+  auto pattern = StringOperand("glob.quote_meta", ops, 0);
+  if (!pattern) return Fail(pattern.error());
+  std::string out;
+  out.reserve(pattern->size());
+  for (char c : *pattern) {
+    if (c == '*' || c == '?' || c == '\\' || c == '[' || c == ']' || c == '{' || c == '}') out.push_back('\\');
+    out.push_back(c);
+  }
+  return Value::String(std::move(out));
+}
+
+// ---------------------------------------------------------------------------
+// regex.globs_match: do two patterns in a small regex dialect (literals, `.`,
+// [sets with ranges], `\` escapes, `*` and `+` after an element) both match
+// some non-empty string? Each pattern is a chain of elements, so the check is
+// a search of the product of the two chains.
+
+struct GlobElement {
+  bool any = false;                                   // `.`
+  std::vector<std::pair<char32_t, char32_t>> ranges;  // inclusive
+  char flag = 0;                                      // 0, '*' or '+'
+};
+
+bool Overlaps(const GlobElement& a, const GlobElement& b) {
+  if (a.any || b.any) return true;
+  for (const auto& [lo1, hi1] : a.ranges) {
+    for (const auto& [lo2, hi2] : b.ranges) {
+      if (lo1 <= hi2 && lo2 <= hi1) return true;
+    }
+  }
+  return false;
+}
+
+// Error texts as OPA reports them (from the glob-intersection library).
+Error GlobsInputError(std::string_view pattern, size_t pos, std::string_view what) {
+  return BuiltinError("regex.globs_match", "input:" + std::string(pattern) + ", pos:" + std::to_string(pos) + ", " +
+                                               std::string(what) + ": the input provided is invalid");
+}
+
+std::string QuoteRune(char32_t r) {
+  std::string out = "'";
+  text::AppendRune(out, r);
+  return out + "'";
+}
+
+Result<std::vector<GlobElement>> ParseGlobChain(std::string_view pattern) {
+  const std::vector<char32_t> runes = text::ToRunes(pattern);
+  std::vector<GlobElement> chain;
+  // Reads the rune after a backslash at `i`.
+  const auto escaped = [&](size_t& i) -> Result<char32_t> {
+    if (i + 1 >= runes.size()) return Fail(GlobsInputError(pattern, i, "input ends with a \\\\ (escape) character"));
+    ++i;
+    return runes[i];
+  };
+  for (size_t i = 0; i < runes.size(); ++i) {
+    const char32_t r = runes[i];
+    if (r == '*' || r == '+') {
+      if (chain.empty() || chain.back().flag != 0) {
+        return Fail(GlobsInputError(pattern, i + 1,
+                                    std::string("flag '") + static_cast<char>(r) + "' without a preceding element"));
+      }
+      chain.back().flag = static_cast<char>(r);
+      continue;
+    }
+    if (r == ']') return Fail(GlobsInputError(pattern, i + 1, "set-close ']' with no preceding '['"));
+    GlobElement element;
+    if (r == '.') {
+      element.any = true;
+    } else if (r == '\\') {
+      auto c = escaped(i);
+      if (!c) return Fail(c.error());
+      element.ranges.emplace_back(*c, *c);
+    } else if (r == '[') {
+      bool closed = false;
+      for (++i; i < runes.size(); ++i) {
+        char32_t lo = runes[i];
+        if (lo == ']') {
+          closed = true;
+          break;
+        }
+        if (lo == '\\') {
+          auto c = escaped(i);
+          if (!c) return Fail(c.error());
+          lo = *c;
+        }
+        char32_t hi = lo;
+        if (i + 2 < runes.size() && runes[i + 1] == '-' && runes[i + 2] != ']') {
+          i += 2;
+          hi = runes[i];
+          if (hi == '\\') {
+            auto c = escaped(i);
+            if (!c) return Fail(c.error());
+            hi = *c;
+          }
+          if (hi < lo) {
+            return Fail(GlobsInputError(
+                pattern, i + 1,
+                "range is out of order: " + QuoteRune(hi) + " comes before " + QuoteRune(lo) + " in Unicode"));
+          }
+        }
+        element.ranges.emplace_back(lo, hi);
+      }
+      if (!closed) return Fail(GlobsInputError(pattern, runes.size(), "found [ without matching ]"));
+      if (element.ranges.empty()) return Fail(GlobsInputError(pattern, i + 1, "empty set"));
+    } else {
+      element.ranges.emplace_back(r, r);
+    }
+    chain.push_back(std::move(element));
+  }
+  return chain;
+}
+
+// Breadth-first search over (position in a, position in b, consumed any
+// character yet); the product is bounded so hostile patterns cannot exhaust
+// memory.
+Result<bool> ChainsIntersect(const std::vector<GlobElement>& a, const std::vector<GlobElement>& b) {
+  constexpr size_t kMaxStates = size_t{1} << 24;
+  const size_t n = a.size() + 1, m = b.size() + 1;
+  if (n > kMaxStates / m / 2) return Fail(BuiltinError("regex.globs_match", "patterns too long"));
+  std::vector<bool> seen(n * m * 2, false);
+  std::vector<size_t> queue;
+  const auto push = [&](size_t i, size_t j, size_t f) {
+    const size_t id = (i * m + j) * 2 + f;
+    if (!seen[id]) {
+      seen[id] = true;
+      queue.push_back(id);
+    }
+  };
+  push(0, 0, 0);
+  for (size_t head = 0; head < queue.size(); ++head) {
+    const size_t id = queue[head];
+    const size_t f = id % 2, i = id / 2 / m, j = id / 2 % m;
+    if (i == a.size() && j == b.size() && f == 1) return true;
+    if (i < a.size() && a[i].flag == '*') push(i + 1, j, f);
+    if (j < b.size() && b[j].flag == '*') push(i, j + 1, f);
+    if (i == a.size() || j == b.size() || !Overlaps(a[i], b[j])) continue;
+    push(i + 1, j + 1, 1);
+    if (a[i].flag != 0) push(i, j + 1, 1);
+    if (b[j].flag != 0) push(i + 1, j, 1);
+    if (a[i].flag != 0 && b[j].flag != 0) push(i, j, 1);
+  }
+  return false;
+}
+
+Result<Value> GlobsMatch(std::span<const Value> ops) {
+  constexpr std::string_view kName = "regex.globs_match";
+  auto first = StringOperand(kName, ops, 0);
+  if (!first) return Fail(first.error());
+  auto second = StringOperand(kName, ops, 1);
+  if (!second) return Fail(second.error());
+  auto a = ParseGlobChain(*first);
+  if (!a) return Fail(a.error());
+  auto b = ParseGlobChain(*second);
+  if (!b) return Fail(b.error());
+  auto result = ChainsIntersect(*a, *b);
+  if (!result) return Fail(result.error());
+  return Value::Bool(*result);
 }
 
 void Add(BuiltinRegistry& registry, std::string name, int arity, BuiltinFunction function) {
@@ -518,6 +682,8 @@ void RegisterRegexBuiltins(BuiltinRegistry& registry) {
   Add(registry, "regex.replace", 3, Replace);
   Add(registry, "regex.template_match", 4, TemplateMatch);
   Add(registry, "glob.match", 3, GlobMatch);
+  Add(registry, "glob.quote_meta", 1, GlobQuoteMeta);
+  Add(registry, "regex.globs_match", 2, GlobsMatch);
 }
 
 }  // namespace contrast::policy::rego

@@ -1055,6 +1055,26 @@ Result<Value> Split(std::string_view s, std::string_view delimiter) {
   return Value::FromArray(std::move(out));
 }
 
+// strings.split_n keeps the first n parts (n > 0) or the last -n parts
+// (n < 0) of a full split and drops the rest; n == 0 gives no parts.
+Result<Value> SplitN(std::span<const Value> ops) {
+  constexpr std::string_view kName = "strings.split_n";
+  auto s = StringOperand(kName, ops, 0);
+  if (!s) return Fail(s.error());
+  auto delimiter = StringOperand(kName, ops, 1);
+  if (!delimiter) return Fail(delimiter.error());
+  auto n = IntOperand(kName, ops, 2);
+  if (!n) return Fail(n.error());
+  auto all = Split(*s, *delimiter);
+  if (!all) return all;
+  const Value::Array& parts = all->as_array();
+  const uint64_t keep = *n < 0 ? 0 - static_cast<uint64_t>(*n) : static_cast<uint64_t>(*n);
+  if (keep >= parts.size()) return all;
+  const auto count = static_cast<std::ptrdiff_t>(keep);
+  if (*n > 0) return Value::FromArray(Value::Array(parts.begin(), parts.begin() + count));
+  return Value::FromArray(Value::Array(parts.end() - count, parts.end()));
+}
+
 Result<Value> ReplaceN(std::span<const Value> ops) {
   constexpr std::string_view kName = "strings.replace_n";
   if (!ops[0].is_object()) return Fail(OperandTypeError(kName, 1, "object", ops[0]));
@@ -1152,6 +1172,7 @@ void RegisterStringBuiltins(BuiltinRegistry& registry) {
         return Str(ReplaceAll(a[0], std::span(&pair, 1)));
       }));
   Add(registry, "strings.replace_n", 2, ReplaceN);
+  Add(registry, "strings.split_n", 3, SplitN);
   Add(registry, "split", 2, Strings<2>("split", [](const A2& a) { return Split(a[0], a[1]); }));
   Add(registry, "sprintf", 2, Sprintf);
   Add(registry, "substring", 3, Substring);

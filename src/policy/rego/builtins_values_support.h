@@ -11,6 +11,14 @@
 #include "policy/rego/builtins.h"
 #include "policy/rego/value.h"
 
+namespace contrast::policy::rego {
+
+// Durations, semantic versions and URIs (builtins_formats.cpp); registered
+// by BuiltinRegistry::Default() beside the families declared in builtins.h.
+void RegisterFormatBuiltins(BuiltinRegistry& registry);
+
+}  // namespace contrast::policy::rego
+
 namespace contrast::policy::rego::support {
 
 // Registers `function`, refusing calls with the wrong number of operands

@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <tuple>
 
 namespace contrast::policy::rego::ir {
 namespace {
@@ -15,15 +16,38 @@ std::string DisplayName(std::string_view name) {
   return std::string(name);
 }
 
+// "a.b" -> ["a", "b"]; string brackets are path elements too, as a function
+// name written as a reference shows them: `a["c.d"].e` -> ["a", "c.d", "e"].
 std::vector<std::string> SplitDotted(std::string_view name) {
   std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = name.find('.', start);
-    parts.emplace_back(name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
+  std::string current;
+  bool after_bracket = false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '.') {
+      if (!after_bracket) parts.push_back(std::move(current));
+      current.clear();
+      after_bracket = false;
+      continue;
+    }
+    if (c == '[' && i + 1 < name.size() && name[i + 1] == '"') {
+      size_t end = i + 2;
+      while (end < name.size() && name[end] != '"') end += name[end] == '\\' ? 2 : 1;
+      if (end + 1 < name.size() && name[end + 1] == ']') {
+        auto element = Value::FromJson(name.substr(i + 1, end - i));
+        if (element && element->is_string()) {
+          if (!after_bracket) parts.push_back(std::move(current));
+          current.clear();
+          parts.push_back(element->as_string());
+          after_bracket = true;
+          i = end + 1;
+          continue;
+        }
+      }
+    }
+    current += c;
   }
+  if (!after_bracket) parts.push_back(std::move(current));
   return parts;
 }
 
@@ -51,7 +75,8 @@ struct Scope {
   Scope* parent = nullptr;
   std::map<std::string, int, std::less<>> vars;
   // Variables declared with `:=` or `some` are visible to nested bodies only
-  // from their declaring expression on (OPA scopes them textually).
+  // after their declaring expression (OPA scopes them textually: in
+  // `a := {x: a | ...}` the inner `a` is the comprehension's own).
   std::map<int, int> declared_at;  // slot -> expression index
   int current = 0;                 // index of the expression being compiled
   std::set<int> closure;
@@ -187,6 +212,10 @@ class Compiler {
   }
 
   // --- rules
+  // How many elements of the rule's path name its node: all of them, or for
+  // a general reference head (`a.b[x].c`, a variable before the last
+  // element) only the first, so that all rules named `a` share one node.
+  static size_t GeneralRefStart(const ast::Rule& rule);
   std::unique_ptr<RuleDef> CompileRuleDef(const ast::Rule& rule, const ast::Rule& head, int body_index);
 
   // --- scopes
@@ -205,6 +234,8 @@ class Compiler {
   // --- terms and bodies
   Term CompileTerm(const ast::Term& term, Scope& scope);
   Term CompileRef(const ast::Term& term, Scope& scope);
+  // Fills Term::rule / rule_next of a data reference.
+  void ResolveRulePrefix(Term& ref) const;
   Term CompileCall(const ast::Term& term, Scope& scope);
   std::shared_ptr<const Body> CompileNestedBody(const ast::Body& body, Scope& scope,
                                                 const std::vector<const ast::Term*>& heads,
@@ -215,7 +246,14 @@ class Compiler {
   void Plan(Body& body, std::vector<char>& bound);
   const RuleNode* FindNode(const std::vector<Value>& path) const;
   bool ResolveFunctionName(std::string_view name, const Builtin** builtin, const RuleNode** function);
-  void RecordDataDep(const std::vector<Value>& path);
+  // Records the rules a data reference may read, for the recursion check.
+  void RecordDataDep(const Term& ref);
+  // A with target named through an import or a rule of the package
+  // (`with b as 1`) becomes its data (or input) path, as OPA resolves it.
+  void ResolveWithTargetAlias(std::vector<std::string>& names) const;
+  static Location NodeLocation(const RuleNode* node);
+  // The rules from `start` along dependencies back to `start` (empty: none).
+  std::vector<const RuleNode*> CyclePath(const RuleNode* start) const;
   static Term Fold(Term term);
 
   Policy& policy_;
@@ -231,6 +269,14 @@ class Compiler {
   std::vector<std::string> slot_names_;
   std::vector<Scope*> scope_stack_;
 };
+
+size_t Compiler::GeneralRefStart(const ast::Rule& rule) {
+  for (const auto& element : rule.path) {
+    if (element->type != ast::TermType::kValue || !element->value.is_string())
+      return std::min<size_t>(1, rule.path.size());
+  }
+  return rule.path.size();
+}
 
 Status Compiler::BuildTree() {
   policy_.root = std::make_unique<RuleNode>();
@@ -264,12 +310,9 @@ Status Compiler::BuildTree() {
     int body_index = 0;
     for (const auto& rule : module->rules) {
       std::vector<Value> path = context->package;
-      for (const auto& element : rule->path) {
-        if (element->type != ast::TermType::kValue) {
-          return contrast::Fail(RegoError(kRegoCompileError, rule->location, "rule path must be constant"));
-        }
-        path.push_back(element->value);
-      }
+      const size_t general_at = GeneralRefStart(*rule);
+      for (size_t i = 0; i < general_at; ++i) path.push_back(rule->path[i]->value);
+      const bool general = general_at < rule->path.size();
       if (path.empty()) return contrast::Fail(RegoError(kRegoCompileError, rule->location, "rule without a name"));
       RuleNode* node = policy_.root.get();
       for (size_t i = 0; i < path.size(); ++i) {
@@ -289,7 +332,15 @@ Status Compiler::BuildTree() {
         return contrast::Fail(
             RegoError(kRegoTypeError, rule->location, "rule " + node->path_text + " conflicts with rules below it"));
       }
-      if (node->has_rules && node->kind != rule->kind) {
+      if (node->has_rules && node->general != general) {
+        return contrast::Fail(
+            RegoError(kRegoTypeError, rule->location, "conflicting rules " + node->path_text + " found"));
+      }
+      if (general && rule->is_default) {
+        return contrast::Fail(
+            RegoError(kRegoTypeError, rule->location, "default rules cannot have variables in their reference"));
+      }
+      if (node->has_rules && !general && node->kind != rule->kind) {
         return contrast::Fail(
             RegoError(kRegoTypeError, rule->location, "conflicting rules " + node->path_text + " found"));
       }
@@ -307,7 +358,9 @@ Status Compiler::BuildTree() {
         }
       }
       node->has_rules = true;
-      node->kind = rule->kind;
+      // A general node's value is an object whatever its rules' kinds.
+      node->general = general;
+      node->kind = general ? ast::RuleKind::kPartialObject : rule->kind;
       node->arity = arity;
       pending_.push_back({node, rule.get(), context.get(), rule->is_default, rule->is_default ? 0 : body_index});
       if (!rule->is_default) ++body_index;
@@ -360,11 +413,14 @@ std::unique_ptr<RuleDef> Compiler::CompileRuleDef(const ast::Rule& rule, const a
     if (!scope.vars.contains(name)) NewSlot(scope, name);
   }
   DeclareBody(rule.body, scope);
+  const size_t general_at = GeneralRefStart(head);
+  for (size_t i = general_at; i < head.path.size(); ++i) UseTermVars(*head.path[i], scope);
   if (rule.key) UseTermVars(*rule.key, scope);
   if (rule.value) UseTermVars(*rule.value, scope);
 
   std::vector<char> bound;
   for (const auto& arg : head.args) def->args.push_back(CompileTerm(*arg, scope));
+  for (size_t i = general_at; i < head.path.size(); ++i) def->key_path.push_back(CompileTerm(*head.path[i], scope));
   if (rule.key) {
     def->has_key = true;
     def->key = CompileTerm(*rule.key, scope);
@@ -388,6 +444,7 @@ std::unique_ptr<RuleDef> Compiler::CompileRuleDef(const ast::Rule& rule, const a
     VarInfo info;
     if (def->has_key) TermVars(def->key, false, info);
     TermVars(def->value, false, info);
+    for (const Term& element : def->key_path) TermVars(element, false, info);
     for (int slot : info.in) {
       if (!bound[slot]) {
         Report(kRegoUnsafeVarError, rule.location, "var " + DisplayName(slot_names_[slot]) + " is unsafe");
@@ -500,7 +557,7 @@ Resolution Compiler::Resolve(Scope& scope, std::string_view name) {
     auto it = s->vars.find(name);
     if (it != s->vars.end() && s != &scope) {
       auto declared = s->declared_at.find(it->second);
-      if (declared != s->declared_at.end() && declared->second > s->current) it = s->vars.end();
+      if (declared != s->declared_at.end() && declared->second >= s->current) it = s->vars.end();
     }
     if (it != s->vars.end()) {
       for (Scope* inner : crossed) inner->closure.insert(it->second);
@@ -584,30 +641,43 @@ const RuleNode* Compiler::FindNode(const std::vector<Value>& path) const {
   return node;
 }
 
-void Compiler::RecordDataDep(const std::vector<Value>& path) {
+void Compiler::RecordDataDep(const Term& ref) {
   if (current_node_ == nullptr) return;
-  const RuleNode* node = policy_.root.get();
-  for (const Value& element : path) {
-    const RuleNode* child = node->Child(element);
-    if (child == nullptr) return;  // base data only
-    node = child;
-    if (node->has_rules) break;
-  }
-  std::function<void(const RuleNode*)> add = [&](const RuleNode* n) {
-    if (n->has_rules) {
-      current_node_->deps.push_back(n);
+  // Elements that are not constants match any key (`data[ns].svn` depends on
+  // the rules named svn one level down, not on every rule), as OPA's
+  // recursion check does.
+  std::function<void(const RuleNode*, size_t)> visit = [&](const RuleNode* node, size_t i) {
+    if (node->has_rules) {
+      current_node_->deps.push_back(node);
       return;
     }
-    for (const auto& [key, child] : n->children) add(child.get());
+    if (i < ref.operands.size() && ref.operands[i].kind == TermKind::kConst) {
+      if (const RuleNode* child = node->Child(ref.operands[i].value)) visit(child, i + 1);
+      return;
+    }
+    for (const auto& [key, child] : node->children) visit(child.get(), i + 1);
   };
-  add(node);
+  visit(policy_.root.get(), 1);
+}
+
+void Compiler::ResolveRulePrefix(Term& ref) const {
+  const RuleNode* node = policy_.root.get();
+  for (size_t i = 1; i < ref.operands.size() && node != nullptr; ++i) {
+    if (ref.operands[i].kind != TermKind::kConst) return;
+    node = node->Child(ref.operands[i].value);
+    if (node != nullptr && node->has_rules) {
+      if (node->kind == ast::RuleKind::kFunction) return;
+      ref.rule = node;
+      ref.rule_next = i + 1;
+      return;
+    }
+  }
 }
 
 Term Compiler::CompileRef(const ast::Term& term, Scope& scope) {
   Term ref;
   ref.kind = TermKind::kRef;
   const ast::Term& head = *term.operands[0];
-  std::vector<Value> static_path;
   bool data_head = false;
   if (head.type == ast::TermType::kVar) {
     Resolution resolved = Resolve(scope, head.name);
@@ -626,7 +696,6 @@ Term Compiler::CompileRef(const ast::Term& term, Scope& scope) {
     }
     ref.operands.push_back(std::move(head_term));
     for (Value& element : resolved.path) {
-      static_path.push_back(element);
       Term constant;
       constant.value = std::move(element);
       ref.operands.push_back(std::move(constant));
@@ -634,17 +703,11 @@ Term Compiler::CompileRef(const ast::Term& term, Scope& scope) {
   } else {
     ref.operands.push_back(CompileTerm(head, scope));
   }
-  bool constant_path = true;
-  for (size_t i = 1; i < term.operands.size(); ++i) {
-    Term element = CompileTerm(*term.operands[i], scope);
-    if (element.kind == TermKind::kConst && constant_path) {
-      static_path.push_back(element.value);
-    } else {
-      constant_path = false;
-    }
-    ref.operands.push_back(std::move(element));
+  for (size_t i = 1; i < term.operands.size(); ++i) ref.operands.push_back(CompileTerm(*term.operands[i], scope));
+  if (data_head) {
+    RecordDataDep(ref);
+    ResolveRulePrefix(ref);
   }
-  if (data_head) RecordDataDep(static_path);
   if (ref.operands.size() == 1 && ref.operands[0].kind != TermKind::kData) return std::move(ref.operands[0]);
   return ref;
 }
@@ -762,11 +825,14 @@ Term Compiler::CompileTerm(const ast::Term& term, Scope& scope) {
           if (resolved.path.empty() && head.kind == TermKind::kInput) return head;
           out.kind = TermKind::kRef;
           out.operands.push_back(std::move(head));
-          if (resolved.kind == Resolution::Kind::kData) RecordDataDep(resolved.path);
           for (Value& element : resolved.path) {
             Term constant;
             constant.value = std::move(element);
             out.operands.push_back(std::move(constant));
+          }
+          if (resolved.kind == Resolution::Kind::kData) {
+            RecordDataDep(out);
+            ResolveRulePrefix(out);
           }
           return out;
         }
@@ -912,6 +978,7 @@ Expr Compiler::CompileExpr(const ast::Expr& expr, Scope& scope) {
       Report(kRegoCompileError, with.location, "invalid with target");
     }
     if (names.empty()) continue;
+    ResolveWithTargetAlias(names);
     if (names[0] == "input" || names[0] == "data") {
       modifier.target = names[0] == "input" ? WithModifier::Target::kInput : WithModifier::Target::kData;
       for (size_t i = 1; i < names.size(); ++i) modifier.path.push_back(Value::String(names[i]));
@@ -962,6 +1029,35 @@ Expr Compiler::CompileExpr(const ast::Expr& expr, Scope& scope) {
     out.with.push_back(std::move(modifier));
   }
   return out;
+}
+
+void Compiler::ResolveWithTargetAlias(std::vector<std::string>& names) const {
+  if (context_ == nullptr || names[0] == "input" || names[0] == "data") return;
+  std::vector<Value> path;
+  bool data = true;
+  if (auto import = context_->imports.find(names[0]); import != context_->imports.end()) {
+    data = import->second.first;
+    path = import->second.second;
+  } else if (context_->rule_names != nullptr && context_->rule_names->contains(names[0])) {
+    path = context_->package;
+    path.push_back(Value::String(names[0]));
+  } else {
+    return;
+  }
+  // Functions keep their name: they are mocked, not replaced as documents.
+  std::vector<Value> full = path;
+  for (size_t i = 1; i < names.size(); ++i) full.push_back(Value::String(names[i]));
+  if (data) {
+    const RuleNode* node = FindNode(full);
+    if (node != nullptr && node->has_rules && node->kind == ast::RuleKind::kFunction) return;
+  }
+  std::vector<std::string> resolved{data ? "data" : "input"};
+  for (const Value& element : path) {
+    if (!element.is_string()) return;
+    resolved.push_back(element.as_string());
+  }
+  resolved.insert(resolved.end(), names.begin() + 1, names.end());
+  names = std::move(resolved);
 }
 
 void Compiler::Plan(Body& body, std::vector<char>& bound) {
@@ -1076,8 +1172,54 @@ Status Compiler::CheckRecursion() {
     state[index] = 2;
   };
   for (const RuleNode* node : policy_.rule_nodes) visit(node);
-  if (found) return contrast::Fail(*found);
+  if (!found) return {};
+  // OPA reports every rule on a cycle, sorted by location: name the first of
+  // them in source order, with the cycle through it.
+  std::map<std::string, size_t, std::less<>> module_order;
+  for (const auto& module : policy_.modules) module_order.emplace(module->filename, module_order.size());
+  auto position = [&](const RuleNode* node) {
+    const Location& location = NodeLocation(node);
+    auto it = module_order.find(location.file);
+    return std::make_tuple(it == module_order.end() ? module_order.size() : it->second, location.line, location.column);
+  };
+  std::vector<const RuleNode*> ordered(policy_.rule_nodes.begin(), policy_.rule_nodes.end());
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [&](const RuleNode* a, const RuleNode* b) { return position(a) < position(b); });
+  for (const RuleNode* start : ordered) {
+    std::vector<const RuleNode*> path = CyclePath(start);
+    if (path.empty()) continue;
+    std::string cycle;
+    for (const RuleNode* member : path) cycle += member->path_text + " -> ";
+    cycle += start->path_text;
+    return contrast::Fail(
+        RegoError(kRegoRecursionError, NodeLocation(start), "rule " + start->path_text + " is recursive: " + cycle));
+  }
+  return contrast::Fail(*found);
+}
+
+Location Compiler::NodeLocation(const RuleNode* node) {
+  if (!node->defs.empty()) return node->defs[0]->location;
+  if (node->default_def) return node->default_def->location;
   return {};
+}
+
+std::vector<const RuleNode*> Compiler::CyclePath(const RuleNode* start) const {
+  std::vector<char> seen(policy_.rule_nodes.size(), 0);
+  std::vector<const RuleNode*> path;
+  std::function<bool(const RuleNode*)> reaches = [&](const RuleNode* node) {
+    path.push_back(node);
+    for (const RuleNode* dep : node->deps) {
+      if (dep == start) return true;
+      const auto index = static_cast<size_t>(dep->index);
+      if (seen[index]) continue;
+      seen[index] = 1;
+      if (reaches(dep)) return true;
+    }
+    path.pop_back();
+    return false;
+  };
+  reaches(start);
+  return path;
 }
 
 }  // namespace

@@ -64,6 +64,11 @@ struct Term {
   const Builtin* builtin = nullptr;
   const RuleNode* function = nullptr;
   std::string name;  // kCall: the function as written
+  // kRef with a kData head whose constant prefix operands[1..rule_next) names
+  // a rule (not a function): evaluation can start there instead of walking
+  // the rule tree from the root (when no `with` hides rules).
+  const RuleNode* rule = nullptr;
+  size_t rule_next = 0;
 };
 
 enum class ExprKind : uint8_t {
@@ -115,6 +120,9 @@ struct RuleDef {
   int frame_size = 0;
   std::vector<std::string> slot_names;
   std::vector<Term> args;  // function parameters (patterns)
+  // General reference heads (`a[x].b contains y`): the head's path elements
+  // below the rule's node, evaluated for each solution of the body.
+  std::vector<Term> key_path;
   bool has_key = false;
   Term key;    // partial set element / partial object key
   Term value;  // complete, object and function value
@@ -127,6 +135,10 @@ struct RuleNode {
   std::string path_text;  // "data.a.b"
   std::map<Value, std::unique_ptr<RuleNode>> children;
   bool has_rules = false;
+  // The rules here have variables in their reference heads: the node's
+  // value is an object built from every solution of every definition (each
+  // definition's own kind says what goes at the end of its path).
+  bool general = false;
   ast::RuleKind kind = ast::RuleKind::kComplete;
   int arity = 0;  // kFunction
   std::vector<std::unique_ptr<RuleDef>> defs;

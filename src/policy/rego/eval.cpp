@@ -5,9 +5,13 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 
 #include "policy/rego/errors.h"
@@ -148,6 +152,109 @@ std::string_view OpaCodeForBuiltinError(const Error& error) {
   return error.code == ErrorCode::kInvalidArgument ? kEvalTypeError : kEvalBuiltinError;
 }
 
+// Renders `print` operands as Value::ToRegoString does. Policies that print
+// whole inputs and policy entries on every attempt spend most of their time
+// here otherwise, so printable ASCII strings are appended in bulk and large
+// documents are rendered once per evaluation and reused.
+class PrintRenderer {
+ public:
+  void Append(std::string& out, const Value& value, bool top) {
+    switch (value.kind()) {
+      case Kind::kString: {
+        const std::string& text = value.as_string();
+        if (top) {
+          out += text;
+        } else if (IsPlainText(text)) {
+          out += '"';
+          out += text;
+          out += '"';
+        } else {
+          out += value.ToRegoString(false);
+        }
+        return;
+      }
+      case Kind::kArray: AppendComposite(out, value, &value.as_array(), value.as_array().size()); return;
+      case Kind::kSet: AppendComposite(out, value, &value.as_set(), value.as_set().size()); return;
+      case Kind::kObject: AppendComposite(out, value, &value.as_object(), value.as_object().size()); return;
+      default: out += value.ToRegoString(false); return;
+    }
+  }
+
+ private:
+  // Collections this small are cheaper to render than to look up.
+  static constexpr size_t kMemoMinSize = 4;
+
+  // `identity` is the address of the shared collection inside `value`; the
+  // memo keeps `value` alive so the address cannot be reused for another one.
+  void AppendComposite(std::string& out, const Value& value, const void* identity, size_t size) {
+    if (size < kMemoMinSize) {
+      RenderComposite(out, value);
+      return;
+    }
+    auto it = memo_.find(identity);
+    if (it == memo_.end()) {
+      std::string text;
+      RenderComposite(text, value);
+      it = memo_.emplace(identity, Memo{value, std::move(text)}).first;
+    }
+    out += it->second.text;
+  }
+
+  void RenderComposite(std::string& out, const Value& value) {
+    const char* separator = "";
+    switch (value.kind()) {
+      case Kind::kArray:
+        out += '[';
+        for (const Value& item : value.as_array()) {
+          out += separator;
+          separator = ", ";
+          Append(out, item, false);
+        }
+        out += ']';
+        return;
+      case Kind::kSet:
+        if (value.as_set().empty()) {
+          out += "set()";
+          return;
+        }
+        out += '{';
+        for (const Value& item : value.as_set()) {
+          out += separator;
+          separator = ", ";
+          Append(out, item, false);
+        }
+        out += '}';
+        return;
+      default:
+        out += '{';
+        for (const auto& [key, member] : value.as_object()) {
+          out += separator;
+          separator = ", ";
+          Append(out, key, false);
+          out += ": ";
+          Append(out, member, false);
+        }
+        out += '}';
+        return;
+    }
+  }
+
+  // Text that quoting leaves unchanged.
+  static bool IsPlainText(std::string_view text) {
+    for (const char c : text) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte >= 0x7F || byte == '"' || byte == '\\') return false;
+    }
+    return true;
+  }
+
+  struct Memo {
+    Value value;
+    std::string text;
+  };
+  std::unordered_map<const void*, Memo> memo_;
+};
+
 class Evaluator {
  public:
   Evaluator(const ir::Policy& policy, const Value& data, const EvalOptions& options)
@@ -188,6 +295,7 @@ class Evaluator {
   }
 
   Result<std::optional<Value>> RunDocument(const std::vector<Value>& path, std::vector<std::string>* prints) {
+    want_prints_ = prints != nullptr;
     ir::Term ref;
     ref.kind = ir::TermKind::kRef;
     ref.operands.emplace_back();
@@ -222,17 +330,27 @@ class Evaluator {
     return location;
   }
 
+  // A thread's stack does not move, and asking for its bounds is slow (for
+  // the main thread glibc parses /proc/self/maps): look it up once per thread.
+  static uintptr_t ThreadStackLow() {
+    thread_local const uintptr_t low = [] {
+      uintptr_t result = 0;
+      pthread_attr_t attr;
+      if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void* address = nullptr;
+        size_t size = 0;
+        if (pthread_attr_getstack(&attr, &address, &size) == 0) result = reinterpret_cast<uintptr_t>(address);
+        pthread_attr_destroy(&attr);
+      }
+      return result;
+    }();
+    return low;
+  }
+
   void InitStackLimit() {
     char probe = 0;
     const auto here = reinterpret_cast<uintptr_t>(&probe);
-    uintptr_t low = 0;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      void* address = nullptr;
-      size_t size = 0;
-      if (pthread_attr_getstack(&attr, &address, &size) == 0) low = reinterpret_cast<uintptr_t>(address);
-      pthread_attr_destroy(&attr);
-    }
+    const uintptr_t low = ThreadStackLow();
     // Keep a reserve for builtins (regex, JSON) and the caller.
     constexpr uintptr_t kReserve = 256 * 1024;
     constexpr uintptr_t kFallbackBudget = 1024 * 1024;
@@ -436,14 +554,21 @@ class Evaluator {
           break;
         case ir::WithModifier::Target::kData: {
           modified.data = SetPath(modified.data, with.path, value);
+          // The replaced document hides the rules at or below its path; a
+          // path below all rules (`data.pkg.x` next to rules of pkg) only
+          // adds base data, which merges with the rules' values.
           const ir::RuleNode* node = policy_.root.get();
+          bool hides = true;
           for (const Value& element : with.path) {
             const ir::RuleNode* child = node->Child(element);
-            if (child == nullptr) break;
+            if (child == nullptr) {
+              hides = false;
+              break;
+            }
             node = child;
             if (node->has_rules) break;
           }
-          if (node != policy_.root.get()) modified.masked.push_back(node);
+          if (hides && node != policy_.root.get()) modified.masked.push_back(node);
           break;
         }
         case ir::WithModifier::Target::kFunction:
@@ -605,7 +730,15 @@ class Evaluator {
   bool EvalRef(const ir::Term& ref, ValueCont k) {
     const ir::Term& head = ref.operands[0];
     switch (head.kind) {
-      case ir::TermKind::kData: return EvalDataPath(policy_.root.get(), &state_.data, ref, 1, k);
+      case ir::TermKind::kData:
+        if (ref.rule != nullptr && state_.masked.empty()) {
+          const CacheEntry* entry = EvalRuleNode(ref.rule);
+          if (entry == nullptr) return false;
+          if (!entry->defined) return true;
+          const Value value = entry->value;
+          return IndexValue(value, ref, ref.rule_next, k);
+        }
+        return EvalDataPath(policy_.root.get(), &state_.data, ref, 1, k);
       case ir::TermKind::kInput: return state_.has_input ? IndexValue(state_.input, ref, 1, k) : true;
       case ir::TermKind::kLocal: {
         const Slot& slot = frame_[head.slot];
@@ -792,19 +925,24 @@ class Evaluator {
   }
 
   bool EvalPrint(const ir::Term& call, ValueCont k) {
+    // Operands are evaluated even when nobody reads the output: their errors
+    // (strict builtins, limits) must not depend on whether prints are kept.
     std::string line;
+    if (want_prints_ && options_.print_locations && current_location_ != nullptr) {
+      line = current_location_->file + ":" + std::to_string(current_location_->line) + ": ";
+    }
     for (size_t i = 0; i < call.operands.size(); ++i) {
-      if (i > 0) line += ' ';
+      if (want_prints_ && i > 0) line += ' ';
       bool defined = false;
       EvalTerm(call.operands[i], [&](const Value& value) {
-        line += value.ToRegoString(true);
+        if (want_prints_) printer_.Append(line, value, true);
         defined = true;
         return false;
       });
       if (error_) return false;
-      if (!defined) line += "<undefined>";
+      if (want_prints_ && !defined) line += "<undefined>";
     }
-    prints_.push_back(std::move(line));
+    if (want_prints_) prints_.push_back(std::move(line));
     return k(True());
   }
 
@@ -1030,43 +1168,47 @@ class Evaluator {
     if (tracer_ != nullptr) Trace(TraceEvent::Type::kEnterRule, node->path_text, 0, NodeLocation(node), "");
     bool ok = true;
     std::optional<Value> result;
-    switch (node->kind) {
-      case ast::RuleKind::kComplete:
-      case ast::RuleKind::kFunction: ok = EvalValueChains(node, {}, result); break;
-      case ast::RuleKind::kPartialSet: {
-        Value::Set items;
-        for (const auto& def : node->defs) {
-          RunDef(*def, {}, node->path_text, [&]() {
-            return EvalTerm(def->key, [&](const Value& value) {
-              items.insert(value);
-              return true;
-            });
-          });
-          if (error_) break;
-        }
-        ok = !error_;
-        result = Value::FromSet(std::move(items));
-        break;
-      }
-      case ast::RuleKind::kPartialObject: {
-        Value::Object items;
-        for (const auto& def : node->defs) {
-          RunDef(*def, {}, node->path_text, [&]() {
-            return EvalTerm(def->key, [&](const Value& key) {
-              return EvalTerm(def->value, [&](const Value& value) {
-                auto [it, inserted] = items.emplace(key, value);
-                if (!inserted && it->second != value) {
-                  return Stop(RegoError(kEvalConflictError, RuleLocation(*def), "object keys must be unique"));
-                }
+    if (node->general) {
+      ok = EvalGeneralRules(node, result);
+    } else {
+      switch (node->kind) {
+        case ast::RuleKind::kComplete:
+        case ast::RuleKind::kFunction: ok = EvalValueChains(node, {}, result); break;
+        case ast::RuleKind::kPartialSet: {
+          Value::Set items;
+          for (const auto& def : node->defs) {
+            RunDef(*def, {}, node->path_text, [&]() {
+              return EvalTerm(def->key, [&](const Value& value) {
+                items.insert(value);
                 return true;
               });
             });
-          });
-          if (error_) break;
+            if (error_) break;
+          }
+          ok = !error_;
+          result = Value::FromSet(std::move(items));
+          break;
         }
-        ok = !error_;
-        result = Value::FromObject(std::move(items));
-        break;
+        case ast::RuleKind::kPartialObject: {
+          Value::Object items;
+          for (const auto& def : node->defs) {
+            RunDef(*def, {}, node->path_text, [&]() {
+              return EvalTerm(def->key, [&](const Value& key) {
+                return EvalTerm(def->value, [&](const Value& value) {
+                  auto [it, inserted] = items.emplace(key, value);
+                  if (!inserted && it->second != value) {
+                    return Stop(RegoError(kEvalConflictError, RuleLocation(*def), "object keys must be unique"));
+                  }
+                  return true;
+                });
+              });
+            });
+            if (error_) break;
+          }
+          ok = !error_;
+          result = Value::FromObject(std::move(items));
+          break;
+        }
       }
     }
     --depth_;
@@ -1084,6 +1226,75 @@ class Evaluator {
             NodeLocation(node), "");
     }
     return &done;
+  }
+
+  // The document of rules with variables in their reference heads, built up
+  // as a tree: a leaf holds a value or, for `contains` rules, a set.
+  struct DocTree {
+    std::map<Value, std::unique_ptr<DocTree>> children;
+    std::optional<Value> value;
+    std::optional<Value::Set> set;
+
+    Value ToValue() const {
+      if (value) return *value;
+      if (set) return Value::FromSet(*set);
+      Value::Object object;
+      for (const auto& [key, child] : children) object.emplace(key, child->ToValue());
+      return Value::FromObject(std::move(object));
+    }
+  };
+
+  bool EvalGeneralRules(const ir::RuleNode* node, std::optional<Value>& result) {
+    DocTree tree;
+    for (const auto& def : node->defs) {
+      const ast::RuleKind kind = def->source != nullptr ? def->source->kind : ast::RuleKind::kComplete;
+      std::vector<Value> keys;
+      RunDef(*def, {}, node->path_text, [&]() {
+        return EvalElements(def->key_path, 0, keys, [&]() {
+          if (kind == ast::RuleKind::kPartialSet) {
+            return EvalTerm(def->key,
+                            [&](const Value& element) { return InsertGeneral(tree, keys, {}, &element, *def); });
+          }
+          return EvalTerm(def->value, [&](const Value& value) {
+            if (kind != ast::RuleKind::kPartialObject) return InsertGeneral(tree, keys, value, nullptr, *def);
+            return EvalTerm(def->key, [&](const Value& key) {
+              keys.push_back(key);
+              const bool r = InsertGeneral(tree, keys, value, nullptr, *def);
+              keys.pop_back();
+              return r;
+            });
+          });
+        });
+      });
+      if (error_) return false;
+    }
+    result = tree.ToValue();
+    return true;
+  }
+
+  // Puts `value` (or `element` into the set) at `keys` below `tree`.
+  bool InsertGeneral(DocTree& tree, const std::vector<Value>& keys, const Value& value, const Value* element,
+                     const ir::RuleDef& def) {
+    auto conflict = [&]() {
+      return Stop(RegoError(kEvalConflictError, RuleLocation(def),
+                            "object insert conflict: rule " + HeadText(def) + " produced conflicting values"));
+    };
+    DocTree* at = &tree;
+    for (const Value& key : keys) {
+      if (at->value || at->set) return conflict();
+      auto& child = at->children[key];
+      if (!child) child = std::make_unique<DocTree>();
+      at = child.get();
+    }
+    if (element != nullptr) {
+      if (at->value || !at->children.empty()) return conflict();
+      if (!at->set) at->set.emplace();
+      at->set->insert(*element);
+      return true;
+    }
+    if (at->set || !at->children.empty() || (at->value && *at->value != value)) return conflict();
+    at->value = value;
+    return true;
   }
 
   static Location NodeLocation(const ir::RuleNode* node) {
@@ -1116,6 +1327,8 @@ class Evaluator {
   int trace_body_ = 0;
   const Location* current_location_ = nullptr;
   std::vector<std::string> prints_;
+  bool want_prints_ = true;  // false: nobody reads the print output
+  PrintRenderer printer_;
   std::optional<Error> error_;
   uint64_t steps_ = 0;
   uint32_t depth_ = 0;

@@ -87,6 +87,8 @@ class Lexer {
       token.begin = pos_;
       newline_ = false;
       if (pos_ >= src_.size()) {
+        if (!templates_.empty())
+          return Fail(MakeError(templates_.back().line, templates_.back().column, "non-terminated template string"));
         token.kind = TokenKind::kEof;
         token.end = pos_;
         tokens.push_back(std::move(token));
@@ -149,6 +151,16 @@ class Lexer {
     if (IsDigit(c)) return LexNumber(token);
     if (c == '"') return QuotedString(token);
     if (c == '`') return RawString(token);
+    if (c == '$' && (Peek(1) == '"' || Peek(1) == '`')) return TemplateStart(token);
+    if (!templates_.empty()) {
+      // Braces inside an embedded expression nest; the `}` that matches the
+      // placeholder's `{` resumes the template's text.
+      if (c == '{') ++templates_.back().depth;
+      if (c == '}') {
+        if (templates_.back().depth == 0) return TemplateText(token, false);
+        --templates_.back().depth;
+      }
+    }
     const auto one = [&](TokenKind kind) {
       token.kind = kind;
       ++pos_;
@@ -232,29 +244,43 @@ class Lexer {
         pos_ += n;
         continue;
       }
-      ++pos_;
-      const char e = Peek();
-      ++pos_;
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          auto cp = UnicodeEscape();
-          if (!cp) return Fail(cp.error());
-          AppendUtf8(out, *cp);
+      if (auto status = Escape(out, false); !status) return status;
+    }
+  }
+
+  // At a backslash in a quoted string: decodes the escape sequence into `out`.
+  // Template strings also escape their placeholder braces.
+  Status Escape(std::string& out, bool template_braces) {
+    ++pos_;
+    const char e = Peek();
+    ++pos_;
+    switch (e) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        auto cp = UnicodeEscape();
+        if (!cp) return Fail(cp.error());
+        AppendUtf8(out, *cp);
+        break;
+      }
+      case '{':
+      case '}':
+        if (template_braces) {
+          out += e;
           break;
         }
-        default:
-          pos_ -= 2;  // point at the backslash
-          return Fail(ErrorHere("invalid escape sequence in string"));
-      }
+        [[fallthrough]];
+      default:
+        pos_ -= 2;  // point at the backslash
+        return Fail(ErrorHere("invalid escape sequence in string"));
     }
+    return {};
   }
 
   // After "\u": four hex digits, combined with a following "\uXXXX" low
@@ -309,6 +335,81 @@ class Lexer {
     return {};
   }
 
+  // `$"` or `` $` ``: the template's first piece of text.
+  Status TemplateStart(Token& token) {
+    if (templates_.size() >= limits_.max_nesting) {
+      return Fail(ErrorHere("template strings are nested deeper than " + std::to_string(limits_.max_nesting)));
+    }
+    templates_.push_back(Template{src_[pos_ + 1] == '`', 0, line_, Column()});
+    pos_ += 2;
+    return TemplateText(token, true);
+  }
+
+  // Text of the innermost template, from after `$"` (first) or after the `}`
+  // closing a placeholder, up to the next placeholder or the closing quote.
+  Status TemplateText(Token& token, bool first) {
+    Template& current = templates_.back();
+    if (!first) ++pos_;  // }
+    const char close = current.raw ? '`' : '"';
+    std::string& out = token.value;
+    for (;;) {
+      if (pos_ >= src_.size() || (!current.raw && src_[pos_] == '\n')) {
+        return Fail(MakeError(current.line, current.column, "non-terminated template string"));
+      }
+      const char c = src_[pos_];
+      if (c == close) {
+        ++pos_;
+        token.kind = first ? TokenKind::kTemplateFull : TokenKind::kTemplateTail;
+        templates_.pop_back();
+        break;
+      }
+      if (c == '{') {
+        ++pos_;
+        token.kind = first ? TokenKind::kTemplateHead : TokenKind::kTemplateMiddle;
+        break;
+      }
+      if (c == '\\' && current.raw) {
+        // Raw templates keep backslashes, except before a brace, which they
+        // make literal text.
+        if (Peek(1) == '{' || Peek(1) == '}') {
+          out += Peek(1);
+          pos_ += 2;
+        } else {
+          out += c;
+          ++pos_;
+        }
+        continue;
+      }
+      if (c == '\\') {
+        if (auto status = Escape(out, true); !status) return status;
+        continue;
+      }
+      if (c == '\n') {
+        if (auto status = NewLine(); !status) return status;
+        out += c;
+        ++pos_;
+        continue;
+      }
+      if (static_cast<unsigned char>(c) < 0x20 && !current.raw) {
+        return Fail(ErrorHere("invalid control character in string"));
+      }
+      const size_t n = Utf8SequenceLength(src_, pos_);
+      if (n == 0) return Fail(ErrorHere("invalid UTF-8 in string"));
+      out.append(src_.substr(pos_, n));
+      pos_ += n;
+    }
+    // A newline inside the template's text does not separate expressions.
+    newline_ = false;
+    return {};
+  }
+
+  struct Template {
+    bool raw = false;
+    int depth = 0;  // braces open inside the current placeholder
+    int line = 0;   // where the template starts, for errors
+    int column = 0;
+  };
+
   std::string_view filename_;
   std::string_view src_;
   const ast::ParseLimits& limits_;
@@ -316,6 +417,7 @@ class Lexer {
   size_t line_start_ = 0;
   int line_ = 1;
   bool newline_ = false;
+  std::vector<Template> templates_;  // templates whose placeholders are open, innermost last
 };
 
 }  // namespace

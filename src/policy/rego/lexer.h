@@ -42,6 +42,13 @@ enum class TokenKind {
   kPercent,
   kAmpersand,
   kPipe,
+  // Template strings (`$"a{x}b"`, `` $`a{x}b` ``) are split around their
+  // embedded expressions, whose tokens come in between: `value` holds the
+  // decoded literal text of each piece.
+  kTemplateFull,    // `$"text"`: no embedded expression
+  kTemplateHead,    // `$"text{`
+  kTemplateMiddle,  // `}text{`
+  kTemplateTail,    // `}text"`
 };
 
 struct Token {

@@ -257,6 +257,10 @@ class Parser {
           return std::string(token.text) + " keyword";
         }
         return "ident '" + std::string(token.text.substr(0, 64)) + "'";
+      case TokenKind::kTemplateFull:
+      case TokenKind::kTemplateHead: return "template string token";
+      case TokenKind::kTemplateMiddle:
+      case TokenKind::kTemplateTail: return "'}' token";
       default: return "'" + std::string(token.text) + "' token";
     }
   }
@@ -369,11 +373,13 @@ class Parser {
         Fail(path_token, "invalid import: unknown future keyword '" + keyword + "'");
       }
     } else if (root == "rego") {
-      if (import.path.size() != 2 || import.path[1] != "v1") {
-        Fail(path_token, "invalid import: only rego.v1 is supported");
+      if (import.path.size() != 2 || (import.path[1] != "v1" && import.path[1] != "v2")) {
+        Fail(path_token, "invalid import: only rego.v1 and rego.v2 are supported");
       }
       kw_in_ = kw_every_ = kw_if_ = kw_contains_ = true;
       v1_rules_ = true;
+      // v2 adds `not { body }`; before it, `not {` negated a set or object.
+      if (import.path[1] == "v2") not_body_ = true;
     } else if (root != "data" && root != "input") {
       Fail(path_token, "invalid import path: must begin with input, data, future or rego");
     }
@@ -418,11 +424,10 @@ class Parser {
         break;
       }
     }
-    for (size_t i = 0; i + 1 < head.size(); ++i) {
-      if (!IsStringTerm(head[i].term)) {
-        Fail(start, "rule head: only the last element of a rule reference may be a variable");
-      }
-    }
+    // Variables before the last element make a general reference head
+    // (`a[x].b contains y`); the compiler builds its document per solution.
+    bool static_prefix = true;
+    for (size_t i = 0; i + 1 < head.size(); ++i) static_prefix = static_prefix && IsStringTerm(head[i].term);
     const bool last_bracketed = head.back().bracketed;
     const bool last_static = IsStringTerm(head.back().term);
     auto all_path = [&] {
@@ -438,14 +443,16 @@ class Parser {
 
     bool has_value = false;
     if (At(TokenKind::kLParen) && !Cur().newline_before) {
-      if (!last_static) Fail(start, "rule head: function names cannot contain variables");
+      if (!last_static || !static_prefix) Fail(start, "rule head: function names cannot contain variables");
       rule->kind = RuleKind::kFunction;
       rule->path = all_path();
       rule->args = ParseArguments();
       has_value = ParseRuleValue(*rule, name);
     } else if (IsKeyword(Cur(), "contains")) {
       if (rule->is_default) Fail(start, "default rules cannot be multi-value rules");
-      if (last_bracketed && !last_static) Fail(start, "rule head: `contains` cannot follow a bracket");
+      if (last_bracketed && !last_static && static_prefix) {
+        Fail(start, "rule head: `contains` cannot follow a bracket");
+      }
       Advance();
       rule->kind = RuleKind::kPartialSet;
       rule->path = all_path();
@@ -622,11 +629,24 @@ class Parser {
     } else {
       if (IsWord(start, "not")) {
         Advance();
-        expr->negated = true;
+        if (not_body_ && At(TokenKind::kLBrace)) {
+          expr->term = ParseNegatedBody();
+        } else {
+          expr->negated = true;
+          expr->term = ParseExprTerm();
+        }
+      } else {
+        expr->term = ParseExprTerm();
       }
-      expr->term = ParseExprTerm();
     }
-    // `with` may continue on the next line: it cannot start an expression.
+    expr->with = ParseWithModifiers();
+    expr->text = std::string(SourceSince(start));
+    return expr;
+  }
+
+  // `with` may continue on the next line: it cannot start an expression.
+  std::vector<With> ParseWithModifiers() {
+    std::vector<With> modifiers;
     while (IsWord(Cur(), "with")) {
       With with;
       with.location = Loc(Cur());
@@ -635,10 +655,26 @@ class Parser {
       if (!IsWord(Cur(), "as")) Unexpected(Cur(), "expected 'as'");
       Advance();
       with.value = ParseMembership(false, true);
-      expr->with.push_back(std::move(with));
+      modifiers.push_back(std::move(with));
     }
-    expr->text = std::string(SourceSince(start));
-    return expr;
+    return modifiers;
+  }
+
+  // `not { a; b }` (rego.v2) holds when the body has no solution, which is
+  // `[true | a; b] == []`: a comprehension sees the variables bound before
+  // it and keeps its own local, as a negated expression does, and `with`
+  // modifiers of the expression apply while its body is evaluated.
+  TermPtr ParseNegatedBody() {
+    const Location location = Loc(Cur());
+    Term found;
+    found.type = TermType::kArrayComprehension;
+    found.location = location;
+    found.operands.push_back(MakeValue(location, Value::Bool(true)));
+    ParseBraceBody(found.body);
+    Term none;
+    none.type = TermType::kArray;
+    none.location = location;
+    return MakeCall(location, "equal", {Finish(std::move(found)), Finish(std::move(none))});
   }
 
   void ParseSome(Expr& expr) {
@@ -790,7 +826,7 @@ class Parser {
     TermPtr head = ParsePrimary();
     if (head->type == TermType::kValue) return head;
     std::vector<TermPtr> path;
-    bool dotted_only = true;
+    bool static_path = true;  // only string segments so far: the ref may name a function
     for (;;) {
       if (At(TokenKind::kDot) && Continues()) {
         Advance();
@@ -802,15 +838,12 @@ class Parser {
         NewlineScope scope(*this, false);
         path.push_back(ParseMembership(false, true));
         Expect(TokenKind::kRBracket, "']'");
-        dotted_only = false;
-      } else if (At(TokenKind::kLParen) && Continues() && head->type == TermType::kVar && dotted_only &&
+        if (!IsStringTerm(path.back())) static_path = false;
+      } else if (At(TokenKind::kLParen) && Continues() && head->type == TermType::kVar && static_path &&
                  !head->name.starts_with("_$")) {
-        const Location location = head->location;
-        std::string name = head->name;
-        for (const auto& part : path) name += "." + part->value.as_string();
-        head = MakeCall(location, name, ParseArguments());
+        head = MakeFunctionCall(*head, path, ParseArguments());
         path.clear();
-        dotted_only = false;
+        static_path = false;
       } else {
         break;
       }
@@ -825,6 +858,78 @@ class Parser {
     return Finish(std::move(ref));
   }
 
+  // `f(x)`, `a.b.f(x)`, `data.p["a.b"](x)`: see Term::name_segments.
+  TermPtr MakeFunctionCall(const Term& head, const std::vector<TermPtr>& path, std::vector<TermPtr> args) const {
+    std::vector<std::string> segments{head.name};
+    for (const auto& part : path) segments.push_back(part->value.as_string());
+    const bool dotted =
+        std::all_of(segments.begin(), segments.end(), [](const std::string& s) { return IsIdentifier(s); });
+    std::string name = head.name;
+    for (size_t i = 1; i < segments.size(); ++i) {
+      if (dotted || IsIdentifier(segments[i])) {
+        name += "." + segments[i];
+      } else {
+        name += "[" + Value::String(segments[i]).ToRegoString() + "]";
+      }
+    }
+    Term call;
+    call.type = TermType::kCall;
+    call.location = head.location;
+    call.name = std::move(name);
+    call.operands = std::move(args);
+    call.name_segments = std::move(segments);
+    return Finish(std::move(call));
+  }
+
+  // `$"a{x}b"`: internal.template_string over its pieces (see TermType::kCall).
+  TermPtr ParseTemplate() {
+    DepthGuard guard(*this);
+    const Token& head = Advance();
+    const Location location = Loc(head);
+    NewlineScope scope(*this, false);  // placeholders may span lines
+    Term parts;
+    parts.type = TermType::kArray;
+    parts.location = location;
+    if (!head.value.empty()) parts.operands.push_back(MakeString(location, head.value));
+    for (;;) {
+      parts.operands.push_back(ParseTemplatePlaceholder());
+      const Token& next = Cur();
+      if (next.kind != TokenKind::kTemplateMiddle && next.kind != TokenKind::kTemplateTail) {
+        Unexpected(next, "expected '}' to end the template placeholder");
+      }
+      Advance();
+      if (!next.value.empty()) parts.operands.push_back(MakeString(Loc(next), next.value));
+      if (next.kind == TokenKind::kTemplateTail) break;
+    }
+    return MakeCall(location, "internal.template_string", {Finish(std::move(parts))});
+  }
+
+  // The expression of one placeholder, with optional `with` modifiers. An
+  // undefined expression must not make the template undefined, so it is
+  // collected into a set `{t | t = expr}` that is empty when it has no value.
+  TermPtr ParseTemplatePlaceholder() {
+    const Token& start = Cur();
+    const Location location = Loc(start);
+    TermPtr value = ParseMembership(false, true);
+    std::vector<With> modifiers = ParseWithModifiers();
+    if (modifiers.empty() && value->type == TermType::kValue) return value;
+    TermPtr output = MakeWildcard(location);
+    auto expr = std::make_shared<Expr>();
+    expr->location = location;
+    expr->term = MakeCall(location, "eq", {output, std::move(value)});
+    expr->text = ToString(*expr->term);
+    for (const With& with : modifiers) {
+      expr->text += " with " + ToString(*with.target) + " as " + ToString(*with.value);
+    }
+    expr->with = std::move(modifiers);
+    Term collected;
+    collected.type = TermType::kSetComprehension;
+    collected.location = location;
+    collected.operands.push_back(std::move(output));
+    collected.body.push_back(std::move(expr));
+    return Finish(std::move(collected));
+  }
+
   TermPtr ParsePrimary() {
     const Token& token = Cur();
     const Location location = Loc(token);
@@ -836,6 +941,8 @@ class Parser {
       }
       case TokenKind::kLBracket: return ParseArray();
       case TokenKind::kLBrace: return ParseBraced();
+      case TokenKind::kTemplateFull: Advance(); return MakeString(location, token.value);
+      case TokenKind::kTemplateHead: return ParseTemplate();
       case TokenKind::kLParen: {
         Advance();
         NewlineScope scope(*this, false);
@@ -1004,6 +1111,7 @@ class Parser {
   bool kw_if_ = false;
   bool kw_contains_ = false;
   bool v1_rules_ = false;
+  bool not_body_ = false;
 };
 
 template <typename T, typename Run>

@@ -986,7 +986,8 @@ size_t WellFormedUtf8Length(std::string_view text, size_t pos) {
 
 class JsonReader {
  public:
-  JsonReader(std::string_view text, size_t max_depth) : text_(text), max_depth_(max_depth) {}
+  JsonReader(std::string_view text, size_t max_depth, bool last_key_wins = false)
+      : text_(text), max_depth_(max_depth), last_key_wins_(last_key_wins) {}
 
   Result<Value> Read() {
     struct Frame {
@@ -1087,7 +1088,8 @@ class JsonReader {
     auto position = members.end();
     if (!members.empty() && !(std::prev(members.end())->first < candidate)) position = members.lower_bound(candidate);
     if (position != members.end() && !(candidate < position->first)) {
-      return ErrorAt(start, "duplicate object key " + candidate.ToJson());
+      if (!last_key_wins_) return ErrorAt(start, "duplicate object key " + candidate.ToJson());
+      position = members.erase(position);
     }
     *hint = position == members.end() ? std::nullopt : std::optional(position);
     SkipSpace();
@@ -1256,6 +1258,7 @@ class JsonReader {
 
   std::string_view text_;
   size_t max_depth_;
+  bool last_key_wins_;
   size_t pos_ = 0;
 };
 
@@ -1447,6 +1450,10 @@ void AppendRego(std::string& out, const Value& value, bool bare_strings) {
 }  // namespace
 
 Result<Value> Value::FromJson(std::string_view json, size_t max_depth) { return JsonReader(json, max_depth).Read(); }
+
+Result<Value> Value::FromJsonLastKeyWins(std::string_view json, size_t max_depth) {
+  return JsonReader(json, max_depth, true).Read();
+}
 
 std::string Value::ToJson() const {
   std::string out;

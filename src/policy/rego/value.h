@@ -71,7 +71,7 @@ std::string_view KindName(Kind kind);
 class Value {
  public:
   using Array = std::vector<Value>;
-  using Set = std::set<Value>;           // ordered by Compare
+  using Set = std::set<Value>;            // ordered by Compare
   using Object = std::map<Value, Value>;  // keys ordered by Compare; any value can be a key
 
   Value();  // null
@@ -122,6 +122,9 @@ class Value {
   // keys, invalid UTF-8 and nesting deeper than `max_depth` are errors
   // (kParse, with the byte offset).
   static Result<Value> FromJson(std::string_view json, size_t max_depth = 512);
+  // As FromJson, but a repeated object key replaces the earlier member, as
+  // Go's encoding/json does (json.unmarshal); for policy inputs only.
+  static Result<Value> FromJsonLastKeyWins(std::string_view json, size_t max_depth = 512);
   // Value to JSON text: sets become sorted arrays; object keys that are not
   // strings are rendered as their JSON text (as OPA does). Compact, keys sorted.
   std::string ToJson() const;

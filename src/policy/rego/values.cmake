@@ -4,6 +4,7 @@ list(APPEND REGO_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/builtins.cpp
   ${CMAKE_CURRENT_LIST_DIR}/builtins_collections.cpp
   ${CMAKE_CURRENT_LIST_DIR}/builtins_encoding.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/builtins_formats.cpp
   ${CMAKE_CURRENT_LIST_DIR}/builtins_numbers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/builtins_regex.cpp
   ${CMAKE_CURRENT_LIST_DIR}/builtins_strings.cpp

@@ -102,6 +102,8 @@ Result<SkipList> LoadSkipList(const std::filesystem::path& file);
 // Divergence list: "note<TAB>variable<TAB>reason" per line: cases whose
 // expected value for one query variable contradicts OPA. That variable is not
 // compared (the others are); the runner reports such cases separately.
+// Variable "-" means OPA's answer for the whole query is undefined: the case
+// must then come out undefined.
 struct Divergence {
   std::string variable;
   std::string reason;

@@ -348,10 +348,11 @@ TEST(DivergenceListRules, EveryNoteExistsInTheDataAndIsDocumented) {
     const auto found = cases.find(note);
     ASSERT_NE(found, cases.end()) << "diverging note not in the data: " << note;
     ASSERT_TRUE(found->second.want_result.has_value()) << note;
+    EXPECT_NE(docs->find(note), std::string::npos) << "diverging note not in docs/rego.md: " << note;
+    if (divergence.variable == "-") continue;  // the whole result: undefined in OPA
     bool binds = false;
     for (const auto& row : *found->second.want_result) binds = binds || row.contains(divergence.variable);
     EXPECT_TRUE(binds) << note << " expects no variable " << divergence.variable;
-    EXPECT_NE(docs->find(note), std::string::npos) << "diverging note not in docs/rego.md: " << note;
   }
 }
 

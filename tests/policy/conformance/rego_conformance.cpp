@@ -9,7 +9,8 @@
 //   --skips FILE     cases to skip: "note<TAB>reason" per line
 //   --divergences FILE  query variables whose expected value contradicts OPA:
 //                    "note<TAB>variable<TAB>reason"; left out of the
-//                    comparison (the case's other variables still count)
+//                    comparison (the case's other variables still count);
+//                    variable "-": OPA's answer is undefined, and so must ours be
 //   --filter SUBSTR  only cases whose note contains SUBSTR
 //   --isolate        run each case in a child process, so a crash or hang
 //                    fails that case instead of the whole run
@@ -161,7 +162,12 @@ int Run(const Options& options) {
     for (auto& test_case : *cases) {
       if (!options.filter.empty() && test_case.note.find(options.filter) == std::string::npos) continue;
       const auto [first, last] = divergences.equal_range(test_case.note);
-      for (auto it = first; it != last; ++it) test_case.diverging_bindings.insert(it->second.variable);
+      for (auto it = first; it != last; ++it) {
+        if (it->second.variable == "-") {
+          test_case.want_result = std::vector<std::map<std::string, contrast::policy::rego::Value>>{};
+        }
+        test_case.diverging_bindings.insert(it->second.variable);
+      }
       Outcome outcome;
       if (const auto skip = skips.find(test_case.note); skip != skips.end()) {
         outcome = {Verdict::kSkipped, skip->second};

@@ -1,0 +1,257 @@
+// Kata agent policy decision latency: one recorded session's policy
+// (pod-exec from the shared test data), each request kind present in it
+// decided by the same AgentPolicy, against the cost of parsing that request's
+// JSON alone (the floor every decision pays in the agent).
+//
+// Before each timed evaluation the policy state is reset to what it was when
+// the session reached that request, so every iteration decides the same
+// thing. Results are checked once against the recording before timing.
+// Target: CreateContainerRequest median < 100 us.
+//
+// Usage: rego_bench [--testdata DIR] [--session NAME] [google benchmark flags]
+//        rego_bench --latency-report [--testdata DIR] [--rounds N]
+//
+// --latency-report replays all 12 recorded sessions instead: the load time of
+// each policy (parse + compile), then every request of every session decided
+// N times (state reset to the recording before each), and per request kind
+// the median and p99 latency over all those decisions, with the median cost
+// of parsing the request's JSON as the in-process baseline.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/files.h"
+#include "policy/rego/agent.h"
+
+namespace {
+
+using namespace contrast;
+using namespace contrast::policy::rego;
+
+struct Recorded {
+  std::string name;
+  std::string json;  // the input's text, for the parse baseline
+  Value input;
+  Value state_before;  // data document when the session reached this request
+  Value want;
+};
+
+struct Session {
+  std::optional<AgentPolicy> policy;
+  std::vector<Recorded> requests;
+};
+
+Session* g_session = nullptr;
+
+std::vector<std::pair<std::string, std::string>> SplitInputs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    constexpr std::string_view kPrefix = R"(["ep":")";
+    const size_t name_end = line.find("\",", kPrefix.size());
+    if (!line.starts_with(kPrefix) || name_end == std::string::npos || !line.ends_with("],")) continue;
+    const size_t json_begin = name_end + 2;
+    out.emplace_back(line.substr(kPrefix.size(), name_end - kPrefix.size()),
+                     line.substr(json_begin, line.size() - 2 - json_begin));
+  }
+  return out;
+}
+
+bool LoadSession(const std::string& testdata, const std::string& name, Session& session) {
+  const std::string dir = testdata + "/kata/agent-sessions/" + name + "/";
+  auto policy_text = ReadTextFile(dir + "policy.rego");
+  auto inputs = ReadTextFile(dir + "inputs.txt");
+  auto outputs_text = ReadTextFile(dir + "outputs.json");
+  if (!policy_text || !inputs || !outputs_text) {
+    std::fprintf(stderr, "cannot read the session %s\n", dir.c_str());
+    return false;
+  }
+  auto outputs = Value::FromJson(*outputs_text);
+  AgentPolicyOptions options;
+  options.version = RegoVersion::kV0;
+  options.filename = "tests/kata/data/" + name + "/policy.rego";
+  auto policy = AgentPolicy::Load(*policy_text, options);
+  if (!policy || !outputs) {
+    std::fprintf(stderr, "cannot load the session: %s\n", policy ? "outputs.json" : policy.error().message.c_str());
+    return false;
+  }
+  const auto split = SplitInputs(*inputs);
+  for (size_t i = 0; i < split.size() && i < outputs->as_array().size(); ++i) {
+    auto input = Value::FromJson(split[i].second);
+    if (!input) return false;
+    Recorded r{split[i].first, split[i].second, *input, policy->data(), outputs->as_array()[i]};
+    auto decision = policy->Evaluate(r.name, r.input);  // replay, so later requests see the right state
+    if (!decision || !decision->value || *decision->value != r.want) {
+      std::fprintf(stderr, "request #%zu %s does not match the recording\n", i, r.name.c_str());
+      return false;
+    }
+    session.requests.push_back(std::move(r));
+  }
+  session.policy.emplace(std::move(*policy));
+  return true;
+}
+
+void BM_Decide(benchmark::State& state, const Recorded* request) {
+  AgentPolicy& policy = *g_session->policy;
+  for (auto _ : state) {
+    policy.SetData(request->state_before);
+    auto decision = policy.Evaluate(request->name, request->input);
+    benchmark::DoNotOptimize(decision);
+  }
+}
+
+void BM_ParseInput(benchmark::State& state, const Recorded* request) {
+  for (auto _ : state) {
+    auto value = Value::FromJson(request->json);
+    benchmark::DoNotOptimize(value);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * request->json.size()));
+}
+
+void BM_ParseAndDecide(benchmark::State& state, const Recorded* request) {
+  AgentPolicy& policy = *g_session->policy;
+  for (auto _ : state) {
+    policy.SetData(request->state_before);
+    auto value = Value::FromJson(request->json);
+    auto decision = policy.Evaluate(request->name, *value);
+    benchmark::DoNotOptimize(decision);
+  }
+}
+
+using Clock = std::chrono::steady_clock;
+
+double MicrosSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+double Percentile(std::vector<double> samples, double p) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  const size_t index = std::min(samples.size() - 1, static_cast<size_t>(p * static_cast<double>(samples.size())));
+  return samples[index];
+}
+
+// The whole recorded data set: load times, then latency per request kind.
+int LatencyReport(const std::string& testdata, int rounds) {
+  const std::filesystem::path root = std::filesystem::path(testdata) / "kata/agent-sessions";
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (entry.is_directory()) names.push_back(entry.path().filename().string());
+  }
+  if (ec || names.empty()) {
+    std::fprintf(stderr, "no sessions under %s\n", root.c_str());
+    return 1;
+  }
+  std::sort(names.begin(), names.end());
+  std::map<std::string, std::vector<double>> decide;
+  std::map<std::string, std::vector<double>> parse;
+  std::printf("%-24s %10s %12s\n", "policy", "bytes", "load (ms)");
+  for (const std::string& name : names) {
+    auto text = ReadTextFile(root / name / "policy.rego");
+    if (!text) return 1;
+    AgentPolicyOptions options;
+    options.version = RegoVersion::kV0;
+    const auto load_start = Clock::now();
+    auto policy = AgentPolicy::Load(*text, options);
+    const double load_ms = MicrosSince(load_start) / 1000;
+    if (!policy) {
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), policy.error().message.c_str());
+      return 1;
+    }
+    std::printf("%-24s %10zu %12.2f\n", name.c_str(), text->size(), load_ms);
+    Session session;
+    if (!LoadSession(testdata, name, session)) return 1;  // checks every decision against the recording
+    for (int round = 0; round < rounds; ++round) {
+      for (const Recorded& request : session.requests) {
+        session.policy->SetData(request.state_before);
+        const auto start = Clock::now();
+        auto decision = session.policy->Evaluate(request.name, request.input);
+        decide[request.name].push_back(MicrosSince(start));
+        benchmark::DoNotOptimize(decision);
+        const auto parse_start = Clock::now();
+        auto value = Value::FromJson(request.json);
+        parse[request.name].push_back(MicrosSince(parse_start));
+        benchmark::DoNotOptimize(value);
+      }
+    }
+  }
+  std::printf("\n%-36s %8s %12s %10s %18s\n", "request kind", "samples", "median (us)", "p99 (us)",
+              "parse JSON median");
+  for (const auto& [kind, samples] : decide) {
+    std::printf("%-36s %8zu %12.1f %10.1f %18.1f\n", kind.c_str(), samples.size(), Percentile(samples, 0.5),
+                Percentile(samples, 0.99), Percentile(parse[kind], 0.5));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string testdata = CONTRAST_TESTDATA_DIR;
+  std::string session_name = "pod-exec";
+  std::vector<char*> rest{argv[0]};
+  bool latency_report = false;
+  int rounds = 20;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--latency-report") == 0) {
+      latency_report = true;
+    } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--testdata") == 0 && i + 1 < argc) {
+      testdata = argv[++i];
+    } else if (std::strcmp(argv[i], "--session") == 0 && i + 1 < argc) {
+      session_name = argv[++i];
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  if (latency_report) return LatencyReport(testdata, rounds);
+  static Session session;
+  if (!LoadSession(testdata, session_name, session)) return 1;
+  g_session = &session;
+
+  // One benchmark per request kind: its first occurrence, with the largest
+  // input of that kind when it occurs several times (the slow case).
+  std::map<std::string, const Recorded*> by_kind;
+  for (const Recorded& r : session.requests) {
+    auto [it, inserted] = by_kind.emplace(r.name, &r);
+    if (!inserted && r.json.size() > it->second->json.size()) it->second = &r;
+  }
+  for (const auto& [kind, request] : by_kind) {
+    benchmark::RegisterBenchmark(("Decide/" + kind).c_str(), BM_Decide, request)
+        ->Unit(benchmark::kMicrosecond)
+        ->Repetitions(10)
+        ->ReportAggregatesOnly(true);
+    benchmark::RegisterBenchmark(("ParseInputJson/" + kind).c_str(), BM_ParseInput, request)
+        ->Unit(benchmark::kMicrosecond)
+        ->Repetitions(10)
+        ->ReportAggregatesOnly(true);
+  }
+  for (const char* kind : {"CreateContainerRequest", "ExecProcessRequest"}) {
+    if (auto it = by_kind.find(kind); it != by_kind.end()) {
+      benchmark::RegisterBenchmark((std::string("ParseAndDecide/") + kind).c_str(), BM_ParseAndDecide, it->second)
+          ->Unit(benchmark::kMicrosecond)
+          ->Repetitions(10)
+          ->ReportAggregatesOnly(true);
+    }
+  }
+  int bench_argc = static_cast<int>(rest.size());
+  benchmark::Initialize(&bench_argc, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
