@@ -37,9 +37,9 @@ enum class RegoVersion {
 // Bounds on one evaluation, so no policy or input can hang the caller.
 // Exceeding one is an eval_cancel_error.
 struct EvalLimits {
-  uint64_t max_steps = 100'000'000;                   // expressions evaluated
+  uint64_t max_steps = 100'000'000;  // expressions evaluated
   std::chrono::milliseconds max_time{std::chrono::seconds(30)};
-  uint32_t max_depth = 512;                           // nested rule/function calls
+  uint32_t max_depth = 512;  // nested rule/function calls
 };
 
 // Receives what the evaluator does, for `contrast policy explain`. Events come
@@ -54,10 +54,10 @@ struct TraceEvent {
     kExitBody,   // the body succeeded
   };
   Type type;
-  std::string rule;     // "data.agent_policy.allow_env" (functions too)
-  int body_index = 0;   // which definition of the rule, 0-based in source order
-  Location location;    // of the rule, body or expression
-  std::string text;     // the expression's source text (kFailExpr), else the rule head
+  std::string rule;    // "data.agent_policy.allow_env" (functions too)
+  int body_index = 0;  // which definition of the rule, 0-based in source order
+  Location location;   // of the rule, body or expression
+  std::string text;    // the expression's source text (kFailExpr), else the rule head
   // kFailExpr: the variables of the expression with their values at the
   // time it failed (unbound ones are left out).
   std::vector<std::pair<std::string, Value>> bindings;
