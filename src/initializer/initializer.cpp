@@ -178,6 +178,9 @@ Result<MeshCredentials> Attempt(const InitializerConfig& config, const session::
   return credentials;
 }
 
+// The least time worth giving one more attempt before the overall timeout.
+constexpr milliseconds kShortestAttempt{100};
+
 Result<MeshCredentials> ObtainMeshCredentials(const InitializerConfig& config, const session::SessionIdentity& identity,
                                               session::EvidenceIssuer& issuer) {
   const auto start = Clock::now();
@@ -203,8 +206,12 @@ Result<MeshCredentials> ObtainMeshCredentials(const InitializerConfig& config, c
     }
     std::uniform_int_distribution<milliseconds::rep> jitter(delay.count() / 2, delay.count());
     milliseconds wait(jitter(random));
+    // Give up unless the next attempt would still get a useful share of the
+    // time: an attempt cut down to a few milliseconds can only time out, and
+    // would hide the real reason of the last failure.
+    const milliseconds shortest_attempt = std::min(kShortestAttempt, config.attempt_timeout);
     const auto left = remaining();
-    if (left && wait >= *left) {
+    if (left && wait + shortest_attempt > *left) {
       config.log("attempt " + std::to_string(attempt) + " failed: " + failure.error.message + "; giving up after " +
                  FormatDuration(config.timeout));
       return Fail(ErrorCode::kTimeout, "no mesh certificate from " + config.coordinator + " within " +
