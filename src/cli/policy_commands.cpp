@@ -1,4 +1,5 @@
 #include "cli/policy_commands.h"
+#include "common/text.h"
 
 #include <zlib.h>
 
@@ -233,7 +234,7 @@ class TomlScanner {
           const uint32_t cp = (uint32_t{(*bytes)[0]} << 24) | (uint32_t{(*bytes)[1]} << 16) |
                               (uint32_t{(*bytes)[2]} << 8) | uint32_t{(*bytes)[3]};
           if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return Error("bad unicode escape");
-          AppendUtf8(cp, value);
+          AppendUtf8(value, cp);
           break;
         }
         default:
@@ -245,23 +246,6 @@ class TomlScanner {
           }
           return Error("unknown escape");
       }
-    }
-  }
-  static void AppendUtf8(uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
     }
   }
   // Skips a non-string value: a scalar to the end of the line, or an array or

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/text.h"
 #include "policy/rego/builtins.h"
 #include "policy/rego/value.h"
 
@@ -59,24 +60,7 @@ inline DecodedRune DecodeLastRune(std::string_view s, size_t end) {
 }
 
 // Appends the UTF-8 form of `rune`; invalid code points become U+FFFD.
-inline void AppendRune(std::string& out, char32_t rune) {
-  if (rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) rune = kReplacementRune;
-  if (rune < 0x80) {
-    out.push_back(static_cast<char>(rune));
-  } else if (rune < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (rune >> 6)));
-    out.push_back(static_cast<char>(0x80 | (rune & 0x3F)));
-  } else if (rune < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (rune >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((rune >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (rune & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (rune >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((rune >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((rune >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (rune & 0x3F)));
-  }
-}
+inline void AppendRune(std::string& out, char32_t rune) { AppendUtf8(out, rune); }
 
 inline bool IsAscii(std::string_view s) {
   for (char c : s) {

@@ -1,4 +1,5 @@
 #include "policy/rego/lexer.h"
+#include "common/text.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -16,24 +17,6 @@ std::optional<uint32_t> HexValue(char c) {
   if (c >= 'a' && c <= 'f') return static_cast<uint32_t>(c - 'a' + 10);
   if (c >= 'A' && c <= 'F') return static_cast<uint32_t>(c - 'A' + 10);
   return std::nullopt;
-}
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Length of the well-formed UTF-8 sequence at s[i], or 0 when it is not one.
