@@ -12,6 +12,7 @@
 
 #include "cli/app.h"
 #include "common/files.h"
+#include "support/cli_run.h"
 #include "support/http_server.h"
 #include "support/testdata.h"
 
@@ -21,20 +22,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliRun Contrast(std::vector<std::string> args) {
-  args.insert(args.begin(), "contrast");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = Main(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using contrast::testing::CliRun;
+using contrast::testing::Contrast;
 
 std::string Vector(const std::string& name) { return (contrast::testing::TestdataDir() / "snp" / name).string(); }
 

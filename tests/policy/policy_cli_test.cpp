@@ -16,6 +16,7 @@
 #include "common/bytes.h"
 #include "common/files.h"
 #include "policy/rego/value.h"
+#include "support/cli_run.h"
 #include "support/testdata.h"
 
 namespace contrast::cli {
@@ -25,20 +26,8 @@ using policy::rego::Value;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliRun Contrast(std::vector<std::string> args) {
-  args.insert(args.begin(), "contrast");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = Main(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using contrast::testing::CliRun;
+using contrast::testing::Contrast;
 
 Value Json(std::string_view text) {
   auto v = Value::FromJson(text);
