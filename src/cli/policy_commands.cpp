@@ -433,7 +433,7 @@ int Report(const PolicyCheckCommand& command, const LoadedCheck& loaded, const D
   if (!decision.reason.empty()) out << "reason: " << decision.reason << "\n";
   if (!decision.prints.empty()) {
     out << "policy output:\n";
-    for (const auto& line : decision.prints) out << "  " << line << "\n";
+    for (const auto& line : decision.prints.Lines()) out << "  " << line << "\n";
   }
   if (command.state_out) {
     const Value* pstate = loaded.policy.data().Get("pstate");

@@ -96,7 +96,7 @@ TEST_P(AgentSessionTest, ReplaysEveryRequest) {
 
     const bool value_ok = decision->value.has_value() && *decision->value == want;
     // The recording's lines start with "<file>:<line>: " of the print call.
-    const std::vector<std::string>& got_prints = decision->prints;
+    const std::vector<std::string> got_prints = decision->prints.Lines();
     const bool prints_ok = got_prints == want_prints;
     value_matches += value_ok ? 1 : 0;
     print_matches += prints_ok ? 1 : 0;

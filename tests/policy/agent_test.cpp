@@ -85,7 +85,7 @@ TEST(AgentPolicyTest, OpsUpdateStateSeenByLaterRequests) {
 
   Decision first = Decide(policy, "CreateContainerRequest", R"({"container_id": "a"})");
   EXPECT_TRUE(first.allowed);
-  EXPECT_THAT(first.prints, ElementsAre(HasSubstr("create a")));
+  EXPECT_THAT(first.prints.Lines(), ElementsAre(HasSubstr("create a")));
   EXPECT_EQ(policy.data(), Json(R"({"pstate": {"a": 0}})"));
 
   // The same container again: the state recorded by the first request denies it.

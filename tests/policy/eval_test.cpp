@@ -293,17 +293,41 @@ TEST(RegoEvalTest, PrintLocationsAndSkippedRendering) {
   const Value input = Json(R"({"k": 1})");
   EvalOptions options;
   options.input = &input;
-  std::vector<std::string> prints;
+  PrintLog prints;
   ASSERT_TRUE(engine.EvalRule("data.test.p", options, &prints));
-  EXPECT_THAT(prints, ElementsAre(R"(hello {"k": 1})"));
+  EXPECT_THAT(prints.Lines(), ElementsAre(R"(hello {"k": 1})"));
   options.print_locations = true;
   ASSERT_TRUE(engine.EvalRule("data.test.p", options, &prints));
-  EXPECT_THAT(prints, ElementsAre(R"(policy.rego:3: hello {"k": 1})"));
+  EXPECT_THAT(prints.Lines(), ElementsAre(R"(policy.rego:3: hello {"k": 1})"));
   // Without a print sink the rule still evaluates the same way.
   auto value = engine.EvalRule("data.test.p", options);
   ASSERT_TRUE(value.has_value());
   ASSERT_TRUE(value->has_value());
   EXPECT_EQ((*value)->ToJson(), "true");
+}
+
+// A PrintLog keeps the printed values and renders them when read: the text
+// must be what the print call saw, for every call, however often it is read.
+TEST(RegoEvalTest, PrintLogRendersWhatEachCallPrinted) {
+  Engine engine;
+  ASSERT_TRUE(
+      engine.AddModule("a.rego", Module("p if {\n  some x in [1, 2]\n  print(\"x\", x, input.missing)\n  x == 2\n}")));
+  ASSERT_TRUE(engine.AddModule("b.rego", "package other\nq if {\n  print({\"s\": {3}}, \"done\")\n}"));
+  const Value input = Json("{}");
+  EvalOptions options;
+  options.input = &input;
+  options.print_locations = true;
+  PrintLog prints;
+  ASSERT_TRUE(engine.EvalRule("data.test.p", options, &prints));
+  EXPECT_EQ(prints.size(), 2u);
+  const std::vector<std::string> want = {"a.rego:4: x 1 <undefined>", "a.rego:4: x 2 <undefined>"};
+  EXPECT_EQ(prints.Lines(), want);
+  EXPECT_EQ(prints.Lines(), want);  // reading again renders the same text
+  ASSERT_TRUE(engine.EvalRule("data.other.q", options, &prints));
+  EXPECT_THAT(prints.Lines(), ElementsAre(R"(b.rego:3: {"s": {3}} done)"));
+  auto none = engine.EvalQuery("x := 1", options);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->prints.empty());
 }
 
 // References to rules are resolved at compile time; `with` on data must still

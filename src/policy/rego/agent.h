@@ -44,7 +44,7 @@ struct Decision {
   // The rule's value: a boolean or the {allowed, ops} object; nullopt when
   // the rule was undefined or the evaluation failed.
   std::optional<Value> value;
-  std::vector<std::string> prints;  // `print` output of the evaluation, in order
+  PrintLog prints;  // `print` output of the evaluation, in order
   // Why the request was denied (or allowed only because the policy allows
   // failing requests); empty for a plain allow or a plain `false`.
   std::string reason;

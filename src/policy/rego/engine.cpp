@@ -105,7 +105,7 @@ Result<QueryResult> Engine::EvalQuery(std::string_view query, const EvalOptions&
 }
 
 Result<std::optional<Value>> Engine::EvalRule(std::string_view path, const EvalOptions& options,
-                                              std::vector<std::string>* prints) const {
+                                              PrintLog* prints) const {
   auto compiled = impl_->Compiled();
   if (!compiled) return Fail(compiled.error());
   std::vector<Value> elements;

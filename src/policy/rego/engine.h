@@ -79,6 +79,33 @@ struct EvalOptions {
   bool print_locations = false;
 };
 
+// What the `print` calls of one evaluation wrote. The log keeps the printed
+// values and renders them as text only when read: policies that print whole
+// documents on every attempt (the Kata policies print about 100 KB per
+// CreateContainerRequest) would otherwise spend most of their evaluation
+// formatting text that the agent reads only when it denies a request.
+class PrintLog {
+ public:
+  bool empty() const { return calls_.empty(); }
+  size_t size() const { return calls_.size(); }
+  // One line per print call, in order, operands separated by a space (strings
+  // bare at the top level, other values in Rego syntax, "<undefined>" for an
+  // undefined operand), prefixed with "<file>:<line>: " when the evaluation
+  // asked for print locations. Renders on every call.
+  std::vector<std::string> Lines() const;
+
+ private:
+  friend class PrintLogWriter;
+  struct Call {
+    std::shared_ptr<const std::string> file;  // null: no location prefix
+    int line = 0;
+    uint32_t first = 0;  // index of the first operand in operands_
+    uint32_t count = 0;
+  };
+  std::vector<Call> calls_;
+  std::vector<std::optional<Value>> operands_;  // nullopt: undefined
+};
+
 struct QueryResult {
   struct Row {
     // The query's variables (not `_` or generated ones), by name.
@@ -121,7 +148,7 @@ class Engine {
   // The value of the rule or document at `path` ("data.agent_policy.Req"),
   // nullopt when undefined. `prints` receives print output when not null.
   Result<std::optional<Value>> EvalRule(std::string_view path, const EvalOptions& options,
-                                        std::vector<std::string>* prints = nullptr) const;
+                                        PrintLog* prints = nullptr) const;
 
   struct Impl;
 

@@ -82,18 +82,14 @@ class FrameStack {
   void Pop() {
     const Mark mark = marks_.back();
     marks_.pop_back();
-    Chunk& chunk = chunks_[mark.chunk];
-    chunk.used -= mark.size;
-    for (size_t i = 0; i < mark.size; ++i) {
-      Slot& slot = chunk.slots[chunk.used + i];
-      slot.bound = false;
-      slot.value = Value();
-    }
+    // Unify unbinds and clears every slot it binds before returning, so the
+    // popped slots are already empty.
+    chunks_[mark.chunk].used -= mark.size;
     while (chunk_ > 0 && chunks_[chunk_].used == 0) --chunk_;
   }
 
  private:
-  static constexpr size_t kChunk = 4096;
+  static constexpr size_t kChunk = 512;
   struct Chunk {
     std::unique_ptr<Slot[]> slots;
     size_t capacity = 0;
@@ -255,6 +251,64 @@ class PrintRenderer {
   std::unordered_map<const void*, Memo> memo_;
 };
 
+}  // namespace
+
+// Appends print calls to a PrintLog; the evaluator's only way in.
+class PrintLogWriter {
+ public:
+  explicit PrintLogWriter(PrintLog& log) : log_(log) {}
+
+  // `location` null: the line gets no "<file>:<line>: " prefix.
+  void BeginCall(const Location* location) {
+    PrintLog::Call call;
+    if (location != nullptr) {
+      // Policies are one or a few files: share one copy of each name.
+      if (location->file != file_text_) {
+        file_text_ = location->file;
+        file_ = std::make_shared<const std::string>(location->file);
+      }
+      call.file = file_;
+      call.line = location->line;
+    }
+    call.first = static_cast<uint32_t>(log_.operands_.size());
+    log_.calls_.push_back(std::move(call));
+  }
+
+  // nullptr: the operand was undefined.
+  void Operand(const Value* value) {
+    log_.operands_.emplace_back(value != nullptr ? std::optional<Value>(*value) : std::nullopt);
+    ++log_.calls_.back().count;
+  }
+
+ private:
+  PrintLog& log_;
+  std::string file_text_;
+  std::shared_ptr<const std::string> file_;
+};
+
+std::vector<std::string> PrintLog::Lines() const {
+  std::vector<std::string> lines;
+  lines.reserve(calls_.size());
+  PrintRenderer renderer;
+  for (const Call& call : calls_) {
+    std::string line;
+    if (call.file != nullptr) line = *call.file + ":" + std::to_string(call.line) + ": ";
+    for (uint32_t i = 0; i < call.count; ++i) {
+      if (i > 0) line += ' ';
+      const std::optional<Value>& operand = operands_[call.first + i];
+      if (operand) {
+        renderer.Append(line, *operand, true);
+      } else {
+        line += "<undefined>";
+      }
+    }
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+namespace {
+
 class Evaluator {
  public:
   Evaluator(const ir::Policy& policy, const Value& data, const EvalOptions& options)
@@ -289,12 +343,12 @@ class Evaluator {
           return true;
         },
         &values);
-    result.prints = std::move(prints_);
+    result.prints = print_log_.Lines();
     if (error_) return Fail(*error_);
     return result;
   }
 
-  Result<std::optional<Value>> RunDocument(const std::vector<Value>& path, std::vector<std::string>* prints) {
+  Result<std::optional<Value>> RunDocument(const std::vector<Value>& path, PrintLog* prints) {
     want_prints_ = prints != nullptr;
     ir::Term ref;
     ref.kind = ir::TermKind::kRef;
@@ -310,7 +364,7 @@ class Evaluator {
       found = value;
       return false;
     });
-    if (prints != nullptr) *prints = std::move(prints_);
+    if (prints != nullptr) *prints = std::move(print_log_);
     if (error_) return Fail(*error_);
     return found;
   }
@@ -853,6 +907,7 @@ class Evaluator {
         slot.bound = true;
         const bool result = k();
         slot.bound = false;
+        slot.value = Value();
         return result;
       }
       case ir::TermKind::kConst: return pattern.value == value ? k() : true;
@@ -927,22 +982,19 @@ class Evaluator {
   bool EvalPrint(const ir::Term& call, ValueCont k) {
     // Operands are evaluated even when nobody reads the output: their errors
     // (strict builtins, limits) must not depend on whether prints are kept.
-    std::string line;
-    if (want_prints_ && options_.print_locations && current_location_ != nullptr) {
-      line = current_location_->file + ":" + std::to_string(current_location_->line) + ": ";
+    if (want_prints_) {
+      print_writer_.BeginCall(options_.print_locations ? current_location_ : nullptr);
     }
-    for (size_t i = 0; i < call.operands.size(); ++i) {
-      if (want_prints_ && i > 0) line += ' ';
+    for (const ir::Term& operand : call.operands) {
       bool defined = false;
-      EvalTerm(call.operands[i], [&](const Value& value) {
-        if (want_prints_) printer_.Append(line, value, true);
+      EvalTerm(operand, [&](const Value& value) {
+        if (want_prints_) print_writer_.Operand(&value);
         defined = true;
         return false;
       });
       if (error_) return false;
-      if (want_prints_ && !defined) line += "<undefined>";
+      if (want_prints_ && !defined) print_writer_.Operand(nullptr);
     }
-    if (want_prints_) prints_.push_back(std::move(line));
     return k(True());
   }
 
@@ -1326,9 +1378,9 @@ class Evaluator {
   const std::string* trace_rule_ = nullptr;
   int trace_body_ = 0;
   const Location* current_location_ = nullptr;
-  std::vector<std::string> prints_;
   bool want_prints_ = true;  // false: nobody reads the print output
-  PrintRenderer printer_;
+  PrintLog print_log_;
+  PrintLogWriter print_writer_{print_log_};
   std::optional<Error> error_;
   uint64_t steps_ = 0;
   uint32_t depth_ = 0;
@@ -1345,8 +1397,7 @@ Result<QueryResult> EvaluateQuery(const ir::Policy& policy, const ir::Query& que
 }
 
 Result<std::optional<Value>> EvaluateDocument(const ir::Policy& policy, const std::vector<Value>& path,
-                                              const Value& data, const EvalOptions& options,
-                                              std::vector<std::string>* prints) {
+                                              const Value& data, const EvalOptions& options, PrintLog* prints) {
   Evaluator evaluator(policy, data, options);
   return evaluator.RunDocument(path, prints);
 }

@@ -25,7 +25,6 @@ Result<QueryResult> EvaluateQuery(const ir::Policy& policy, const ir::Query& que
 // The document at `path` below data (["agent_policy", "allow"]), nullopt when
 // undefined.
 Result<std::optional<Value>> EvaluateDocument(const ir::Policy& policy, const std::vector<Value>& path,
-                                              const Value& data, const EvalOptions& options,
-                                              std::vector<std::string>* prints);
+                                              const Value& data, const EvalOptions& options, PrintLog* prints);
 
 }  // namespace contrast::policy::rego

@@ -757,34 +757,16 @@ std::string_view KindName(Kind kind) {
   return "unknown";
 }
 
-// The variant's alternatives are in the order of Kind, so index() is the kind.
-struct Value::Rep {
-  template <typename T>
-  explicit Rep(T&& value) : data(std::forward<T>(value)) {}
-
-  std::variant<std::monostate, bool, Number, std::string, Array, Object, Set> data;
-  // Hash of a collection, computed on first use (0: not yet). Collections
-  // such as the policy's data document are immutable and hashed repeatedly.
-  mutable std::atomic<size_t> hash{0};
-};
-
 static_assert(static_cast<size_t>(Kind::kObject) == 5 && static_cast<size_t>(Kind::kSet) == 6);
 
-namespace {
-
-const std::shared_ptr<const Value::Rep>& BoolRep(bool b) {
+const std::shared_ptr<const Value::Rep>& Value::BoolRep(bool b) {
   static const auto* const kTrue = new std::shared_ptr<const Value::Rep>(std::make_shared<const Value::Rep>(true));
   static const auto* const kFalse = new std::shared_ptr<const Value::Rep>(std::make_shared<const Value::Rep>(false));
   return b ? *kTrue : *kFalse;
 }
 
-}  // namespace
-
-Value::Value() = default;
 Value::Value(std::shared_ptr<const Rep> rep) : rep_(std::move(rep)) {}
 
-Value Value::Null() { return Value(); }
-Value Value::Bool(bool b) { return Value(BoolRep(b)); }
 Value Value::Num(Number n) { return Value(std::make_shared<const Rep>(std::move(n))); }
 Value Value::Int(int64_t i) {
   // Small integers (indexes, counts) are shared like null and the booleans.
@@ -801,49 +783,6 @@ Value Value::FromArray(Array items) { return Value(std::make_shared<const Rep>(s
 Value Value::FromSet(Set items) { return Value(std::make_shared<const Rep>(std::move(items))); }
 Value Value::FromObject(Object items) { return Value(std::make_shared<const Rep>(std::move(items))); }
 
-Kind Value::kind() const { return rep_ ? static_cast<Kind>(rep_->data.index()) : Kind::kNull; }
-
-bool Value::as_bool() const {
-  assert(is_bool());
-  const bool* b = rep_ ? std::get_if<bool>(&rep_->data) : nullptr;
-  return b != nullptr && *b;
-}
-
-const Number& Value::as_number() const {
-  assert(is_number());
-  static const Number kZero;
-  const Number* n = rep_ ? std::get_if<Number>(&rep_->data) : nullptr;
-  return n != nullptr ? *n : kZero;
-}
-
-const std::string& Value::as_string() const {
-  assert(is_string());
-  static const std::string kEmpty;
-  const std::string* s = rep_ ? std::get_if<std::string>(&rep_->data) : nullptr;
-  return s != nullptr ? *s : kEmpty;
-}
-
-const Value::Array& Value::as_array() const {
-  assert(is_array());
-  static const Array kEmpty;
-  const Array* a = rep_ ? std::get_if<Array>(&rep_->data) : nullptr;
-  return a != nullptr ? *a : kEmpty;
-}
-
-const Value::Set& Value::as_set() const {
-  assert(is_set());
-  static const Set kEmpty;
-  const Set* s = rep_ ? std::get_if<Set>(&rep_->data) : nullptr;
-  return s != nullptr ? *s : kEmpty;
-}
-
-const Value::Object& Value::as_object() const {
-  assert(is_object());
-  static const Object kEmpty;
-  const Object* o = rep_ ? std::get_if<Object>(&rep_->data) : nullptr;
-  return o != nullptr ? *o : kEmpty;
-}
-
 const Value* Value::Find(const Value& key) const {
   switch (kind()) {
     case Kind::kArray: {
@@ -855,7 +794,7 @@ const Value* Value::Find(const Value& key) const {
     }
     case Kind::kObject: {
       const Object& members = as_object();
-      auto it = members.find(key);
+      auto it = key.is_string() ? members.find(std::string_view(key.as_string())) : members.find(key);
       return it == members.end() ? nullptr : &it->second;
     }
     case Kind::kSet: {
@@ -869,12 +808,8 @@ const Value* Value::Find(const Value& key) const {
 
 const Value* Value::Get(std::string_view key) const {
   if (!is_object()) return nullptr;
-  // Probe with a key that lives on the stack: an aliasing shared_ptr with no
-  // owner, so a lookup costs no heap allocation for short keys.
-  const Rep probe_rep{std::string(key)};
-  const Value probe(std::shared_ptr<const Rep>(std::shared_ptr<const Rep>(), &probe_rep));
   const Object& members = as_object();
-  auto it = members.find(probe);
+  auto it = members.find(key);
   return it == members.end() ? nullptr : &it->second;
 }
 

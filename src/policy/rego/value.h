@@ -7,6 +7,8 @@
 // from many threads at once.
 #pragma once
 
+#include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -68,11 +71,22 @@ enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject, kSet };
 // OPA's type name: "null", "boolean", "number", "string", "array", "object", "set".
 std::string_view KindName(Kind kind);
 
+class Value;
+
+// Compare's order, for object keys. A string_view finds a string key without
+// building a Value, and compares only strings on the way.
+struct ValueLess {
+  using is_transparent = void;
+  bool operator()(const Value& a, const Value& b) const;
+  bool operator()(const Value& a, std::string_view b) const;
+  bool operator()(std::string_view a, const Value& b) const;
+};
+
 class Value {
  public:
   using Array = std::vector<Value>;
-  using Set = std::set<Value>;            // ordered by Compare
-  using Object = std::map<Value, Value>;  // keys ordered by Compare; any value can be a key
+  using Set = std::set<Value>;                       // ordered by Compare
+  using Object = std::map<Value, Value, ValueLess>;  // keys ordered by Compare; any value can be a key
 
   Value();  // null
   static Value Null();
@@ -139,7 +153,76 @@ class Value {
 
  private:
   explicit Value(std::shared_ptr<const Rep> rep);
+  static const std::shared_ptr<const Rep>& BoolRep(bool b);
   std::shared_ptr<const Rep> rep_;
 };
+
+// Defined here so that the accessors the evaluator calls on every step
+// inline. The variant's alternatives are in the order of Kind, so index()
+// is the kind; a Value without a Rep is null.
+struct Value::Rep {
+  template <typename T>
+  explicit Rep(T&& value) : data(std::forward<T>(value)) {}
+
+  std::variant<std::monostate, bool, Number, std::string, Array, Object, Set> data;
+  // Hash of a collection, computed on first use (0: not yet). Collections
+  // such as the policy's data document are immutable and hashed repeatedly.
+  mutable std::atomic<size_t> hash{0};
+};
+
+inline Value::Value() = default;
+inline Value Value::Null() { return Value(); }
+inline Value Value::Bool(bool b) { return Value(BoolRep(b)); }
+inline Kind Value::kind() const { return rep_ ? static_cast<Kind>(rep_->data.index()) : Kind::kNull; }
+
+inline bool Value::as_bool() const {
+  assert(is_bool());
+  const bool* b = rep_ ? std::get_if<bool>(&rep_->data) : nullptr;
+  return b != nullptr && *b;
+}
+
+inline const Number& Value::as_number() const {
+  assert(is_number());
+  static const Number kZero;
+  const Number* n = rep_ ? std::get_if<Number>(&rep_->data) : nullptr;
+  return n != nullptr ? *n : kZero;
+}
+
+inline const std::string& Value::as_string() const {
+  assert(is_string());
+  static const std::string kEmpty;
+  const std::string* s = rep_ ? std::get_if<std::string>(&rep_->data) : nullptr;
+  return s != nullptr ? *s : kEmpty;
+}
+
+inline const Value::Array& Value::as_array() const {
+  assert(is_array());
+  static const Array kEmpty;
+  const Array* a = rep_ ? std::get_if<Array>(&rep_->data) : nullptr;
+  return a != nullptr ? *a : kEmpty;
+}
+
+inline const Value::Set& Value::as_set() const {
+  assert(is_set());
+  static const Set kEmpty;
+  const Set* s = rep_ ? std::get_if<Set>(&rep_->data) : nullptr;
+  return s != nullptr ? *s : kEmpty;
+}
+
+inline const Value::Object& Value::as_object() const {
+  assert(is_object());
+  static const Object kEmpty;
+  const Object* o = rep_ ? std::get_if<Object>(&rep_->data) : nullptr;
+  return o != nullptr ? *o : kEmpty;
+}
+
+// Strings order after null, booleans and numbers and before the collections.
+inline bool ValueLess::operator()(const Value& a, const Value& b) const { return Compare(a, b) < 0; }
+inline bool ValueLess::operator()(const Value& a, std::string_view b) const {
+  return a.kind() == Kind::kString ? std::string_view(a.as_string()) < b : a.kind() < Kind::kString;
+}
+inline bool ValueLess::operator()(std::string_view a, const Value& b) const {
+  return b.kind() == Kind::kString ? a < std::string_view(b.as_string()) : b.kind() > Kind::kString;
+}
 
 }  // namespace contrast::policy::rego
