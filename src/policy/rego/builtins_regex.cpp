@@ -79,9 +79,12 @@ std::string ToRe2Syntax(std::string_view pattern) {
 
 using Regex = std::shared_ptr<const RE2>;
 
-// Compiled patterns shared by all evaluations. Bounded: when full, an
-// arbitrary entry makes room (as OPA does), so hostile inputs with ever new
-// patterns cannot grow memory without limit.
+// Compiled patterns shared by all evaluations. Bounded, so hostile inputs
+// with ever new patterns cannot grow memory without limit: patterns live in
+// two generations; a hit in the older one moves the pattern to the recent
+// one, and when the recent generation is full it becomes the older one (the
+// previous older one is dropped). Patterns a policy keeps using therefore
+// stay compiled however many others come and go.
 class RegexCache {
  public:
   static RegexCache& Instance() {
@@ -93,26 +96,45 @@ class RegexCache {
   Result<Regex> Get(const std::string& pattern) {
     {
       std::shared_lock lock(mutex_);
-      if (auto it = entries_.find(pattern); it != entries_.end()) return it->second;
+      if (auto it = recent_.find(pattern); it != recent_.end()) return it->second;
+    }
+    Regex compiled;
+    {
+      std::unique_lock lock(mutex_);
+      if (auto it = recent_.find(pattern); it != recent_.end()) return it->second;
+      if (auto it = older_.find(pattern); it != older_.end()) {
+        compiled = it->second;
+        Insert(pattern, compiled);
+        return compiled;
+      }
     }
     RE2::Options options;
     options.set_log_errors(false);
-    auto compiled = std::make_shared<const RE2>(ToRe2Syntax(pattern), options);
+    compiled = std::make_shared<const RE2>(ToRe2Syntax(pattern), options);
     if (!compiled->ok()) {
       return Fail(ErrorCode::kFailedPrecondition,
                   "error parsing regexp: " + std::string(GoErrorText(compiled->error_code())) + ": `" +
                       compiled->error_arg() + "`");
     }
     std::unique_lock lock(mutex_);
-    if (entries_.size() >= kMaxEntries) entries_.erase(entries_.begin());
-    entries_.emplace(pattern, compiled);
-    return Regex(compiled);
+    Insert(pattern, compiled);
+    return compiled;
   }
 
  private:
-  static constexpr size_t kMaxEntries = 256;
+  static constexpr size_t kGeneration = 256;  // at most twice this many patterns
+
+  void Insert(const std::string& pattern, const Regex& compiled) {
+    if (recent_.size() >= kGeneration) {
+      older_ = std::move(recent_);
+      recent_.clear();
+    }
+    recent_.insert_or_assign(pattern, compiled);
+  }
+
   std::shared_mutex mutex_;
-  std::unordered_map<std::string, Regex> entries_;
+  std::unordered_map<std::string, Regex> recent_;
+  std::unordered_map<std::string, Regex> older_;
 };
 
 Result<Regex> Compile(std::string_view builtin, const std::string& pattern) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <type_traits>
 
 #include "policy/rego/builtins.h"
 #include "policy/rego/builtins_text.h"
@@ -949,7 +950,8 @@ Result<Value> UnitsParseBytes(std::span<const Value> ops) {
 // ---------------------------------------------------------------------------
 // The builtins.
 
-// Builtins whose operands are all strings.
+// Builtins whose operands are all strings. `body` takes the strings, and
+// optionally the operands themselves (to return one unchanged).
 template <size_t N, typename F>
 BuiltinFunction Strings(std::string_view name, F body) {
   return [name, body](std::span<const Value> ops) -> Result<Value> {
@@ -959,7 +961,11 @@ BuiltinFunction Strings(std::string_view name, F body) {
       if (!s) return Fail(s.error());
       args[i] = *s;
     }
-    return body(args);
+    if constexpr (std::is_invocable_v<F, const std::array<std::string_view, N>&, std::span<const Value>>) {
+      return body(args, ops);
+    } else {
+      return body(args);
+    }
   };
 }
 
@@ -1167,7 +1173,10 @@ void RegisterStringBuiltins(BuiltinRegistry& registry) {
   Add(registry, "indexof_n", 2, [](std::span<const Value> ops) { return IndexOf(ops, true); });
   Add(registry, "lower", 1, Strings<1>("lower", [](const A1& a) { return Str(MapCaseString(a[0], false)); }));
   Add(registry, "upper", 1, Strings<1>("upper", [](const A1& a) { return Str(MapCaseString(a[0], true)); }));
-  Add(registry, "replace", 3, Strings<3>("replace", [](const A3& a) {
+  Add(registry, "replace", 3, Strings<3>("replace", [](const A3& a, std::span<const Value> ops) -> Result<Value> {
+        // Policies substitute placeholders that are mostly absent: share the
+        // operand instead of copying it.
+        if (!a[1].empty() && a[0].find(a[1]) == std::string_view::npos) return ops[0];
         const std::pair<std::string_view, std::string_view> pair{a[1], a[2]};
         return Str(ReplaceAll(a[0], std::span(&pair, 1)));
       }));

@@ -802,17 +802,67 @@ class Evaluator {
     }
   }
 
-  bool IndexValue(const Value& value, const ir::Term& ref, size_t i, ValueCont k) {
+  // The key a reference element stands for when it needs no evaluation (a
+  // constant or a bound local), else nullptr.
+  const Value* DirectKey(const ir::Term& element) const {
+    if (element.kind == ir::TermKind::kConst) return &element.value;
+    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound) return &frame_[element.slot].value;
+    return nullptr;
+  }
+
+  // Follows ref.operands[i...] from `value` while the elements are direct
+  // keys; returns the value reached (nullptr: undefined) and the first
+  // element not followed in `i`.
+  const Value* Follow(const Value* value, const ir::Term& ref, size_t& i) const {
+    for (; i < ref.operands.size() && value != nullptr; ++i) {
+      const Value* key = DirectKey(ref.operands[i]);
+      if (key == nullptr) break;
+      value = value->Find(*key);
+    }
+    return value;
+  }
+
+  // Terms with at most one value that need no backtracking: constants, bound
+  // locals, `input`, and references from a bound local or `input` through
+  // direct keys. Sets `out` (nullptr when undefined) and returns true; false
+  // when the term needs full evaluation.
+  bool Direct(const ir::Term& term, const Value*& out) const {
+    switch (term.kind) {
+      case ir::TermKind::kConst: out = &term.value; return true;
+      case ir::TermKind::kLocal:
+        out = frame_[term.slot].bound ? &frame_[term.slot].value : nullptr;
+        return frame_[term.slot].bound;
+      case ir::TermKind::kInput: out = state_.has_input ? &state_.input : nullptr; return true;
+      case ir::TermKind::kRef: {
+        const ir::Term& head = term.operands[0];
+        const Value* base = nullptr;
+        if (head.kind == ir::TermKind::kInput) {
+          if (!state_.has_input) {
+            out = nullptr;
+            return true;
+          }
+          base = &state_.input;
+        } else if (head.kind == ir::TermKind::kLocal && frame_[head.slot].bound) {
+          base = &frame_[head.slot].value;
+        } else {
+          return false;
+        }
+        size_t i = 1;
+        const Value* value = Follow(base, term, i);
+        if (value != nullptr && i < term.operands.size()) return false;
+        out = value;
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  bool IndexValue(const Value& start, const ir::Term& ref, size_t i, ValueCont k) {
+    const Value* reached = Follow(&start, ref, i);
+    if (reached == nullptr) return true;
+    const Value& value = *reached;
     if (i == ref.operands.size()) return k(value);
     const ir::Term& element = ref.operands[i];
-    if (element.kind == ir::TermKind::kConst) {
-      const Value* child = value.Find(element.value);
-      return child != nullptr ? IndexValue(*child, ref, i + 1, k) : true;
-    }
-    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound) {
-      const Value* child = value.Find(frame_[element.slot].value);
-      return child != nullptr ? IndexValue(*child, ref, i + 1, k) : true;
-    }
     if (Evaluable(element)) {
       return EvalTerm(element, [&](const Value& key) {
         const Value* child = value.Find(key);
@@ -967,12 +1017,16 @@ class Evaluator {
   // ---------------------------------------------------------------- calls
 
   bool EvalArgs(const ir::Term& call, size_t count, size_t i, std::span<Value> args, Cont k) {
+    // Arguments with at most one value are looked up in a loop; the first
+    // that needs full evaluation continues through EvalTerm.
+    for (; i < count; ++i) {
+      const Value* value = nullptr;
+      if (!Direct(call.operands[i], value)) break;
+      if (value == nullptr) return true;
+      args[i] = *value;
+    }
     if (i == count) return k();
     const ir::Term& operand = call.operands[i];
-    if (operand.kind == ir::TermKind::kConst) {
-      args[i] = operand.value;
-      return EvalArgs(call, count, i + 1, args, k);
-    }
     return EvalTerm(operand, [&](const Value& value) {
       args[i] = value;
       return EvalArgs(call, count, i + 1, args, k);

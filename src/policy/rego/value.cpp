@@ -767,6 +767,27 @@ const std::shared_ptr<const Value::Rep>& Value::BoolRep(bool b) {
 
 Value::Value(std::shared_ptr<const Rep> rep) : rep_(std::move(rep)) {}
 
+const Number& Value::EmptyNumber() {
+  static const Number kZero;
+  return kZero;
+}
+const std::string& Value::EmptyString() {
+  static const std::string kEmpty;
+  return kEmpty;
+}
+const Value::Array& Value::EmptyArray() {
+  static const Array kEmpty;
+  return kEmpty;
+}
+const Value::Set& Value::EmptySet() {
+  static const Set kEmpty;
+  return kEmpty;
+}
+const Value::Object& Value::EmptyObject() {
+  static const Object kEmpty;
+  return kEmpty;
+}
+
 Value Value::Num(Number n) { return Value(std::make_shared<const Rep>(std::move(n))); }
 Value Value::Int(int64_t i) {
   // Small integers (indexes, counts) are shared like null and the booleans.

@@ -154,6 +154,11 @@ class Value {
  private:
   explicit Value(std::shared_ptr<const Rep> rep);
   static const std::shared_ptr<const Rep>& BoolRep(bool b);
+  static const Number& EmptyNumber();
+  static const std::string& EmptyString();
+  static const Array& EmptyArray();
+  static const Set& EmptySet();
+  static const Object& EmptyObject();
   std::shared_ptr<const Rep> rep_;
 };
 
@@ -181,48 +186,56 @@ inline bool Value::as_bool() const {
   return b != nullptr && *b;
 }
 
+// The accessors of a wrong kind return an empty value (release builds); the
+// empty values live out of line so that the hot path has no static guard.
 inline const Number& Value::as_number() const {
   assert(is_number());
-  static const Number kZero;
   const Number* n = rep_ ? std::get_if<Number>(&rep_->data) : nullptr;
-  return n != nullptr ? *n : kZero;
+  return n != nullptr ? *n : EmptyNumber();
 }
 
 inline const std::string& Value::as_string() const {
   assert(is_string());
-  static const std::string kEmpty;
   const std::string* s = rep_ ? std::get_if<std::string>(&rep_->data) : nullptr;
-  return s != nullptr ? *s : kEmpty;
+  return s != nullptr ? *s : EmptyString();
 }
 
 inline const Value::Array& Value::as_array() const {
   assert(is_array());
-  static const Array kEmpty;
   const Array* a = rep_ ? std::get_if<Array>(&rep_->data) : nullptr;
-  return a != nullptr ? *a : kEmpty;
+  return a != nullptr ? *a : EmptyArray();
 }
 
 inline const Value::Set& Value::as_set() const {
   assert(is_set());
-  static const Set kEmpty;
   const Set* s = rep_ ? std::get_if<Set>(&rep_->data) : nullptr;
-  return s != nullptr ? *s : kEmpty;
+  return s != nullptr ? *s : EmptySet();
 }
 
 inline const Value::Object& Value::as_object() const {
   assert(is_object());
-  static const Object kEmpty;
   const Object* o = rep_ ? std::get_if<Object>(&rep_->data) : nullptr;
-  return o != nullptr ? *o : kEmpty;
+  return o != nullptr ? *o : EmptyObject();
 }
+
+namespace detail {
+// a < b bytewise. Object keys mostly differ in their first byte: decide
+// those without a call to memcmp.
+inline bool StringLess(std::string_view a, std::string_view b) {
+  if (!a.empty() && !b.empty() && a[0] != b[0]) {
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  }
+  return a < b;
+}
+}  // namespace detail
 
 // Strings order after null, booleans and numbers and before the collections.
 inline bool ValueLess::operator()(const Value& a, const Value& b) const { return Compare(a, b) < 0; }
 inline bool ValueLess::operator()(const Value& a, std::string_view b) const {
-  return a.kind() == Kind::kString ? std::string_view(a.as_string()) < b : a.kind() < Kind::kString;
+  return a.kind() == Kind::kString ? detail::StringLess(a.as_string(), b) : a.kind() < Kind::kString;
 }
 inline bool ValueLess::operator()(std::string_view a, const Value& b) const {
-  return b.kind() == Kind::kString ? a < std::string_view(b.as_string()) : b.kind() > Kind::kString;
+  return b.kind() == Kind::kString ? detail::StringLess(a, b.as_string()) : b.kind() > Kind::kString;
 }
 
 }  // namespace contrast::policy::rego
