@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -131,6 +132,12 @@ struct WithState {
 const Value& True() {
   static const Value* const value = new Value(Value::Bool(true));
   return *value;
+}
+
+// A boolean result without a reference-count update per comparison.
+const Value& Boolean(bool b) {
+  static const Value* const false_value = new Value(Value::Bool(false));
+  return b ? True() : *false_value;
 }
 
 Value SetPath(const Value& root, std::span<const Value> path, const Value& value) {
@@ -290,9 +297,19 @@ std::vector<std::string> PrintLog::Lines() const {
   std::vector<std::string> lines;
   lines.reserve(calls_.size());
   PrintRenderer renderer;
+  // Each line is composed in one reused buffer and then copied once, at its
+  // final size.
+  std::string line;
   for (const Call& call : calls_) {
-    std::string line;
-    if (call.file != nullptr) line = *call.file + ":" + std::to_string(call.line) + ": ";
+    line.clear();
+    if (call.file != nullptr) {
+      line += *call.file;
+      line += ':';
+      std::array<char, 16> digits;
+      const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), call.line).ptr;
+      line.append(digits.data(), end);
+      line += ": ";
+    }
     for (uint32_t i = 0; i < call.count; ++i) {
       if (i > 0) line += ' ';
       const std::optional<Value>& operand = operands_[call.first + i];
@@ -302,7 +319,7 @@ std::vector<std::string> PrintLog::Lines() const {
         line += "<undefined>";
       }
     }
-    lines.push_back(std::move(line));
+    lines.push_back(line);
   }
   return lines;
 }
@@ -1086,19 +1103,19 @@ class Evaluator {
 
   bool Dispatch(const ir::Term& call, std::span<const Value> args, ValueCont k) {
     switch (call.call) {
-      case ir::CallKind::kEqual: return k(Value::Bool(args[0] == args[1]));
-      case ir::CallKind::kNotEqual: return k(Value::Bool(args[0] != args[1]));
-      case ir::CallKind::kLess: return k(Value::Bool(Compare(args[0], args[1]) < 0));
-      case ir::CallKind::kLessEqual: return k(Value::Bool(Compare(args[0], args[1]) <= 0));
-      case ir::CallKind::kGreater: return k(Value::Bool(Compare(args[0], args[1]) > 0));
-      case ir::CallKind::kGreaterEqual: return k(Value::Bool(Compare(args[0], args[1]) >= 0));
-      case ir::CallKind::kMember2: return k(Value::Bool(Member(args[0], args[1])));
+      case ir::CallKind::kEqual: return k(Boolean(args[0] == args[1]));
+      case ir::CallKind::kNotEqual: return k(Boolean(args[0] != args[1]));
+      case ir::CallKind::kLess: return k(Boolean(Compare(args[0], args[1]) < 0));
+      case ir::CallKind::kLessEqual: return k(Boolean(Compare(args[0], args[1]) <= 0));
+      case ir::CallKind::kGreater: return k(Boolean(Compare(args[0], args[1]) > 0));
+      case ir::CallKind::kGreaterEqual: return k(Boolean(Compare(args[0], args[1]) >= 0));
+      case ir::CallKind::kMember2: return k(Boolean(Member(args[0], args[1])));
       case ir::CallKind::kMember3: {
         const Value* member = args[2].is_set() ? nullptr : args[2].Find(args[0]);
         if (args[2].is_set()) {
-          return k(Value::Bool(args[0] == args[1] && args[2].as_set().contains(args[0])));
+          return k(Boolean(args[0] == args[1] && args[2].as_set().contains(args[0])));
         }
-        return k(Value::Bool(member != nullptr && *member == args[1]));
+        return k(Boolean(member != nullptr && *member == args[1]));
       }
       case ir::CallKind::kPrint: return true;
       case ir::CallKind::kFunction:
