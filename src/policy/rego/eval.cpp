@@ -1057,6 +1057,10 @@ class Evaluator {
       print_writer_.BeginCall(options_.print_locations ? current_location_ : nullptr);
     }
     for (const ir::Term& operand : call.operands) {
+      if (const Value* value = nullptr; Direct(operand, value)) {
+        if (want_prints_) print_writer_.Operand(value);
+        continue;
+      }
       bool defined = false;
       EvalTerm(operand, [&](const Value& value) {
         if (want_prints_) print_writer_.Operand(&value);
@@ -1074,6 +1078,28 @@ class Evaluator {
     const size_t count = call.operands.size() - (call.output_arg ? 1 : 0);
     // Most calls have few arguments: keep them off the heap.
     constexpr size_t kInline = 4;
+    // Operators and builtins whose operands need no evaluation (constants,
+    // locals, plain references) are applied without continuations.
+    if (count <= kInline && call.call != ir::CallKind::kFunction) {
+      std::array<const Value*, kInline> direct{};
+      size_t n = 0;
+      for (; n < count && Direct(call.operands[n], direct[n]); ++n) {
+        if (direct[n] == nullptr) return true;  // an undefined operand: no call
+      }
+      if (n == count && IsOperator(call.call)) {
+        return k(Boolean(ApplyOperator(call.call, *direct[0], *direct[1], count > 2 ? direct[2] : nullptr)));
+      }
+      if (n == count && call.builtin != nullptr && !call.builtin->relation && state_.mocks.empty()) {
+        std::array<Value, kInline> values;
+        for (size_t i = 0; i < count; ++i) values[i] = *direct[i];
+        Value result;
+        switch (ApplyBuiltin(*call.builtin, std::span<const Value>(values.data(), count), result)) {
+          case Outcome::kValue: return k(result);
+          case Outcome::kUndefined: return true;
+          case Outcome::kStop: return false;
+        }
+      }
+    }
     std::array<Value, kInline> inline_args;
     std::vector<Value> heap_args;
     std::span<Value> args(inline_args.data(), count);
@@ -1101,25 +1127,48 @@ class Evaluator {
     }
   }
 
-  bool Dispatch(const ir::Term& call, std::span<const Value> args, ValueCont k) {
-    switch (call.call) {
-      case ir::CallKind::kEqual: return k(Boolean(args[0] == args[1]));
-      case ir::CallKind::kNotEqual: return k(Boolean(args[0] != args[1]));
-      case ir::CallKind::kLess: return k(Boolean(Compare(args[0], args[1]) < 0));
-      case ir::CallKind::kLessEqual: return k(Boolean(Compare(args[0], args[1]) <= 0));
-      case ir::CallKind::kGreater: return k(Boolean(Compare(args[0], args[1]) > 0));
-      case ir::CallKind::kGreaterEqual: return k(Boolean(Compare(args[0], args[1]) >= 0));
-      case ir::CallKind::kMember2: return k(Boolean(Member(args[0], args[1])));
+  static bool IsOperator(ir::CallKind kind) {
+    return kind != ir::CallKind::kFunction && kind != ir::CallKind::kBuiltin && kind != ir::CallKind::kPrint;
+  }
+
+  // ==, !=, <, <=, >, >= and `in` (a in b; key, value in c).
+  static bool ApplyOperator(ir::CallKind kind, const Value& a, const Value& b, const Value* c) {
+    switch (kind) {
+      case ir::CallKind::kEqual: return a == b;
+      case ir::CallKind::kNotEqual: return a != b;
+      case ir::CallKind::kLess: return Compare(a, b) < 0;
+      case ir::CallKind::kLessEqual: return Compare(a, b) <= 0;
+      case ir::CallKind::kGreater: return Compare(a, b) > 0;
+      case ir::CallKind::kGreaterEqual: return Compare(a, b) >= 0;
+      case ir::CallKind::kMember2: return Member(a, b);
       case ir::CallKind::kMember3: {
-        const Value* member = args[2].is_set() ? nullptr : args[2].Find(args[0]);
-        if (args[2].is_set()) {
-          return k(Boolean(args[0] == args[1] && args[2].as_set().contains(args[0])));
-        }
-        return k(Boolean(member != nullptr && *member == args[1]));
+        if (c->is_set()) return a == b && c->as_set().contains(a);
+        const Value* member = c->Find(a);
+        return member != nullptr && *member == b;
       }
-      case ir::CallKind::kPrint: return true;
-      case ir::CallKind::kFunction:
-      case ir::CallKind::kBuiltin: break;
+      default: return false;
+    }
+  }
+
+  enum class Outcome { kValue, kUndefined, kStop };
+
+  // Runs a builtin. An error makes the call undefined, or stops the
+  // evaluation with strict builtin errors.
+  Outcome ApplyBuiltin(const Builtin& builtin, std::span<const Value> args, Value& out) {
+    Result<Value> result = CallBuiltin(builtin, args);
+    if (!result) {
+      if (result.error().code == ErrorCode::kNotFound || !options_.strict_builtin_errors) return Outcome::kUndefined;
+      Stop(RegoError(OpaCodeForBuiltinError(result.error()), ExprLocation(), result.error().message));
+      return Outcome::kStop;
+    }
+    out = std::move(*result);
+    return Outcome::kValue;
+  }
+
+  bool Dispatch(const ir::Term& call, std::span<const Value> args, ValueCont k) {
+    if (call.call == ir::CallKind::kPrint) return true;
+    if (IsOperator(call.call)) {
+      return k(Boolean(ApplyOperator(call.call, args[0], args[1], args.size() > 2 ? &args[2] : nullptr)));
     }
     const Builtin* builtin = call.builtin;
     const ir::RuleNode* function = call.function;
@@ -1153,21 +1202,18 @@ class Evaluator {
       return result ? k(*result) : true;
     }
     if (builtin == nullptr) return true;
-    Result<Value> result = CallBuiltin(*builtin, args);
+    Value result;
+    const Outcome outcome = ApplyBuiltin(*builtin, args, result);
     if (mocked) std::swap(saved_mocks, state_.mocks), restore.active = false;
-    if (!result) {
-      if (result.error().code == ErrorCode::kNotFound) return true;
-      if (!options_.strict_builtin_errors) return true;
-      return Stop(RegoError(OpaCodeForBuiltinError(result.error()), ExprLocation(), result.error().message));
-    }
+    if (outcome != Outcome::kValue) return outcome == Outcome::kUndefined;
     if (builtin->relation) {
-      if (!result->is_array()) return true;
-      for (const Value& item : result->as_array()) {
+      if (!result.is_array()) return true;
+      for (const Value& item : result.as_array()) {
         if (!k(item)) return false;
       }
       return true;
     }
-    return k(*result);
+    return k(result);
   }
 
   static Result<Value> CallBuiltin(const Builtin& builtin, std::span<const Value> args) {
