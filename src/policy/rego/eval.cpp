@@ -806,7 +806,7 @@ class Evaluator {
           const CacheEntry* entry = EvalRuleNode(ref.rule);
           if (entry == nullptr) return false;
           if (!entry->defined) return true;
-          const Value value = entry->value;
+          const Value& value = entry->value;  // a finished entry never changes
           return IndexValue(value, ref, ref.rule_next, k);
         }
         return EvalDataPath(policy_.root.get(), &state_.data, ref, 1, k);
@@ -905,7 +905,7 @@ class Evaluator {
       const CacheEntry* entry = EvalRuleNode(node);
       if (entry == nullptr) return false;
       if (!entry->defined) return true;
-      const Value value = entry->value;
+      const Value& value = entry->value;  // a finished entry never changes
       return IndexValue(value, ref, i, k);
     }
     if (node == nullptr) return base != nullptr ? IndexValue(*base, ref, i, k) : true;
