@@ -81,9 +81,10 @@ struct EvalOptions {
 
 // What the `print` calls of one evaluation wrote. The log keeps the printed
 // values and renders them as text only when read: policies that print whole
-// documents on every attempt (the Kata policies print about 100 KB per
-// CreateContainerRequest) would otherwise spend most of their evaluation
-// formatting text that the agent reads only when it denies a request.
+// documents on every attempt (the Kata policies print up to 400 KB per
+// CreateContainerRequest) would otherwise spend about a quarter of each
+// evaluation formatting text that the agent reads only when it denies a
+// request.
 class PrintLog {
  public:
   bool empty() const { return calls_.empty(); }
