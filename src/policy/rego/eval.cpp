@@ -155,31 +155,17 @@ std::string_view OpaCodeForBuiltinError(const Error& error) {
   return error.code == ErrorCode::kInvalidArgument ? kEvalTypeError : kEvalBuiltinError;
 }
 
-// Renders `print` operands as Value::ToRegoString does. Policies that print
-// whole inputs and policy entries on every attempt spend most of their time
-// here otherwise, so printable ASCII strings are appended in bulk and large
-// documents are rendered once per evaluation and reused.
+// Renders `print` operands as Value::AppendRego does. Policies print whole
+// inputs and policy entries on every attempt, so the text of a large
+// collection is rendered once per log and reused.
 class PrintRenderer {
  public:
   void Append(std::string& out, const Value& value, bool top) {
     switch (value.kind()) {
-      case Kind::kString: {
-        const std::string& text = value.as_string();
-        if (top) {
-          out += text;
-        } else if (IsPlainText(text)) {
-          out += '"';
-          out += text;
-          out += '"';
-        } else {
-          out += value.ToRegoString(false);
-        }
-        return;
-      }
       case Kind::kArray: AppendComposite(out, value, &value.as_array(), value.as_array().size()); return;
       case Kind::kSet: AppendComposite(out, value, &value.as_set(), value.as_set().size()); return;
       case Kind::kObject: AppendComposite(out, value, &value.as_object(), value.as_object().size()); return;
-      default: out += value.ToRegoString(false); return;
+      default: value.AppendRego(out, top); return;
     }
   }
 
@@ -204,51 +190,7 @@ class PrintRenderer {
   }
 
   void RenderComposite(std::string& out, const Value& value) {
-    const char* separator = "";
-    switch (value.kind()) {
-      case Kind::kArray:
-        out += '[';
-        for (const Value& item : value.as_array()) {
-          out += separator;
-          separator = ", ";
-          Append(out, item, false);
-        }
-        out += ']';
-        return;
-      case Kind::kSet:
-        if (value.as_set().empty()) {
-          out += "set()";
-          return;
-        }
-        out += '{';
-        for (const Value& item : value.as_set()) {
-          out += separator;
-          separator = ", ";
-          Append(out, item, false);
-        }
-        out += '}';
-        return;
-      default:
-        out += '{';
-        for (const auto& [key, member] : value.as_object()) {
-          out += separator;
-          separator = ", ";
-          Append(out, key, false);
-          out += ": ";
-          Append(out, member, false);
-        }
-        out += '}';
-        return;
-    }
-  }
-
-  // Text that quoting leaves unchanged.
-  static bool IsPlainText(std::string_view text) {
-    for (const char c : text) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (byte < 0x20 || byte >= 0x7F || byte == '"' || byte == '\\') return false;
-    }
-    return true;
+    AppendRegoCollection(out, value, [this](std::string& text, const Value& element) { Append(text, element, false); });
   }
 
   struct Memo {

@@ -1291,6 +1291,19 @@ void AppendQuoted(std::string& out, std::string_view s) {
   };
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
+    // Printable ASCII other than the quote and the backslash stays as it is:
+    // append such runs at once.
+    size_t plain = i;
+    while (plain < s.size()) {
+      const auto b = static_cast<unsigned char>(s[plain]);
+      if (b < 0x20 || b >= 0x7F || b == '"' || b == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(s.substr(i, plain - i));
+      i = plain;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const size_t length = WellFormedUtf8Length(s, i);
@@ -1334,58 +1347,6 @@ void AppendQuoted(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void AppendRego(std::string& out, const Value& value, bool bare_strings) {
-  switch (value.kind()) {
-    case Kind::kString:
-      if (bare_strings) {
-        out += value.as_string();
-      } else {
-        AppendQuoted(out, value.as_string());
-      }
-      return;
-    case Kind::kArray: {
-      out.push_back('[');
-      bool first = true;
-      for (const Value& item : value.as_array()) {
-        if (!first) out += ", ";
-        first = false;
-        AppendRego(out, item, false);
-      }
-      out.push_back(']');
-      return;
-    }
-    case Kind::kSet: {
-      if (value.as_set().empty()) {
-        out += "set()";
-        return;
-      }
-      out.push_back('{');
-      bool first = true;
-      for (const Value& item : value.as_set()) {
-        if (!first) out += ", ";
-        first = false;
-        AppendRego(out, item, false);
-      }
-      out.push_back('}');
-      return;
-    }
-    case Kind::kObject: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, member] : value.as_object()) {
-        if (!first) out += ", ";
-        first = false;
-        AppendRego(out, key, false);
-        out += ": ";
-        AppendRego(out, member, false);
-      }
-      out.push_back('}');
-      return;
-    }
-    default: AppendJson(out, value, 0, 0); return;
-  }
-}
-
 }  // namespace
 
 Result<Value> Value::FromJson(std::string_view json, size_t max_depth) { return JsonReader(json, max_depth).Read(); }
@@ -1408,8 +1369,26 @@ std::string Value::ToPrettyJson() const {
 
 std::string Value::ToRegoString(bool bare_strings) const {
   std::string out;
-  AppendRego(out, *this, bare_strings);
+  AppendRego(out, bare_strings);
   return out;
+}
+
+void Value::AppendRego(std::string& out, bool bare_strings) const {
+  switch (kind()) {
+    case Kind::kString:
+      if (bare_strings) {
+        out += as_string();
+      } else {
+        AppendQuoted(out, as_string());
+      }
+      return;
+    case Kind::kArray:
+    case Kind::kSet:
+    case Kind::kObject:
+      AppendRegoCollection(out, *this, [](std::string& text, const Value& element) { element.AppendRego(text); });
+      return;
+    default: AppendJson(out, *this, 0, 0); return;
+  }
 }
 
 }  // namespace contrast::policy::rego

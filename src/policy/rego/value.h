@@ -148,6 +148,8 @@ class Value {
   // unquoted at the top level only when `bare_strings`, sets as {1, 2},
   // the empty set as set().
   std::string ToRegoString(bool bare_strings = false) const;
+  // As ToRegoString, appending to `out`.
+  void AppendRego(std::string& out, bool bare_strings = false) const;
 
   struct Rep;  // private
 
@@ -228,6 +230,51 @@ inline bool StringLess(std::string_view a, std::string_view b) {
   return a < b;
 }
 }  // namespace detail
+
+// Writes an array, set or object in Rego syntax ([1, 2], {1, 2}, set(),
+// {"k": 1}), each element, key and member through `element(out, v)`.
+// Value::AppendRego writes elements recursively; print rendering reuses the
+// text of large elements it has written before.
+template <typename Element>
+void AppendRegoCollection(std::string& out, const Value& value, Element&& element) {
+  const char* separator = "";
+  switch (value.kind()) {
+    case Kind::kArray:
+      out += '[';
+      for (const Value& item : value.as_array()) {
+        out += separator;
+        separator = ", ";
+        element(out, item);
+      }
+      out += ']';
+      return;
+    case Kind::kSet:
+      if (value.as_set().empty()) {
+        out += "set()";
+        return;
+      }
+      out += '{';
+      for (const Value& item : value.as_set()) {
+        out += separator;
+        separator = ", ";
+        element(out, item);
+      }
+      out += '}';
+      return;
+    case Kind::kObject:
+      out += '{';
+      for (const auto& [key, member] : value.as_object()) {
+        out += separator;
+        separator = ", ";
+        element(out, key);
+        out += ": ";
+        element(out, member);
+      }
+      out += '}';
+      return;
+    default: return;
+  }
+}
 
 // Strings order after null, booleans and numbers and before the collections.
 inline bool ValueLess::operator()(const Value& a, const Value& b) const { return Compare(a, b) < 0; }
