@@ -436,7 +436,15 @@ class Evaluator {
 
   // ---------------------------------------------------------------- bodies
 
+  // What evaluating something in place gave: one value (or, for an
+  // expression, success), no value, an error (evaluation stops), or nothing
+  // yet because it needs the general evaluator.
+  enum class Outcome { kValue, kUndefined, kStop, kGeneral };
+  // Most calls have few arguments: keep them off the heap.
+  static constexpr size_t kInlineArgs = 4;
+
   bool EvalBody(const ir::Body& body, size_t i, Cont k, std::vector<Value>* record) {
+    if (tracer_ == nullptr && record == nullptr) return EvalBodyInPlace(body, i, k);
     if (!Tick()) return false;
     if (i == body.exprs.size()) return k();
     const ir::Expr& expr = body.exprs[i];
@@ -454,6 +462,216 @@ class Evaluator {
     });
     if (!any && !error_) TraceFailExpr(expr);
     return result;
+  }
+
+  // Slots bound by one run of an in-place loop; unbound and cleared (as
+  // Unify does) when the loop returns.
+  struct InPlaceBindings {
+    std::array<Slot*, 16> slots;
+    size_t size = 0;
+    bool full() const { return size == slots.size(); }
+    void Bind(Slot& slot, Value value) {
+      slot.value = std::move(value);
+      slot.bound = true;
+      slots[size++] = &slot;
+    }
+    ~InPlaceBindings() {
+      while (size > 0) {
+        Slot* slot = slots[--size];
+        slot->bound = false;
+        slot->value = Value();
+      }
+    }
+  };
+
+  // EvalBody without a tracer: expressions with at most one solution
+  // (assignments, comparisons, calls and prints of terms that need no
+  // backtracking) are evaluated in a loop; only the others take a
+  // continuation. Each expression costs one step either way, and the
+  // current location follows the expressions as in EvalExpr.
+  bool EvalBodyInPlace(const ir::Body& body, size_t i, Cont k) {
+    struct RestoreLocation {
+      Evaluator* self;
+      const Location* saved;
+      ~RestoreLocation() { self->current_location_ = saved; }
+    } restore{this, current_location_};
+    InPlaceBindings bound;
+    for (;; ++i) {
+      if (bound.full()) return EvalBodyInPlace(body, i, k);
+      if (!Tick()) return false;
+      if (i == body.exprs.size()) return k();
+      const ir::Expr& expr = body.exprs[i];
+      current_location_ = &expr.location;
+      switch (ExprInPlace(expr, bound)) {
+        case Outcome::kValue: continue;
+        case Outcome::kUndefined: return true;
+        case Outcome::kStop: return false;
+        case Outcome::kGeneral: return EvalExpr(expr, [&](const Value&) { return EvalBodyInPlace(body, i + 1, k); });
+      }
+    }
+  }
+
+  // One expression of EvalBodyInPlace: kValue when it holds, kUndefined when
+  // it does not, kGeneral (before evaluating anything) when it needs EvalExpr.
+  Outcome ExprInPlace(const ir::Expr& expr, InPlaceBindings& bound) {
+    if (!expr.with.empty()) return Outcome::kGeneral;
+    switch (expr.kind) {
+      case ir::ExprKind::kSomeDecl: return expr.negated ? Outcome::kGeneral : Outcome::kValue;
+      case ir::ExprKind::kTerm: {
+        const ir::Term& term = expr.term;
+        if (term.kind == ir::TermKind::kCall && term.call == ir::CallKind::kPrint && !expr.negated) {
+          return Print(term) ? Outcome::kValue : Outcome::kStop;
+        }
+        if (!InPlace(term)) return Outcome::kGeneral;
+        const Value* value = nullptr;
+        Value storage;
+        const Outcome outcome = EvalInPlace(term, value, storage);
+        if (outcome == Outcome::kStop) return outcome;
+        const bool holds = outcome == Outcome::kValue && !(value->is_bool() && !value->as_bool());
+        return holds != expr.negated ? Outcome::kValue : Outcome::kUndefined;
+      }
+      case ir::ExprKind::kUnify:
+      case ir::ExprKind::kAssign: {
+        if (expr.negated || bound.full()) return Outcome::kGeneral;
+        // A local on one side, a term with one value on the other.
+        const ir::Term* target = &expr.lhs;
+        const ir::Term* source = &expr.rhs;
+        if (target->kind != ir::TermKind::kLocal || !InPlace(*source)) {
+          std::swap(target, source);
+          if (target->kind != ir::TermKind::kLocal || !InPlace(*source)) return Outcome::kGeneral;
+        }
+        const Value* value = nullptr;
+        Value storage;
+        const Outcome outcome = EvalInPlace(*source, value, storage);
+        if (outcome != Outcome::kValue) return outcome;
+        Slot& slot = frame_[target->slot];
+        if (slot.bound) return slot.value == *value ? Outcome::kValue : Outcome::kUndefined;
+        bound.Bind(slot, value == &storage ? std::move(storage) : *value);
+        return Outcome::kValue;
+      }
+      default: return Outcome::kGeneral;
+    }
+  }
+
+  // Whether EvalInPlace can evaluate `term` now: it has at most one value
+  // and needs no backtracking. Constants, bound locals, `input`, references
+  // from `input`, a bound local or an evaluated-on-demand rule through
+  // direct keys, arrays of such terms, and calls of operators, builtins
+  // (not relations) and functions on such terms, when no `with` replaces
+  // functions.
+  bool InPlace(const ir::Term& term) const {
+    switch (term.kind) {
+      case ir::TermKind::kConst:
+      case ir::TermKind::kInput: return true;
+      case ir::TermKind::kLocal: return frame_[term.slot].bound;
+      case ir::TermKind::kRef: {
+        const ir::Term& head = term.operands[0];
+        size_t first = 1;
+        if (head.kind == ir::TermKind::kData) {
+          if (term.rule == nullptr || !state_.masked.empty()) return false;
+          first = term.rule_next;
+        } else if (head.kind != ir::TermKind::kInput &&
+                   !(head.kind == ir::TermKind::kLocal && frame_[head.slot].bound)) {
+          return false;
+        }
+        for (size_t i = first; i < term.operands.size(); ++i) {
+          if (DirectKey(term.operands[i]) == nullptr) return false;
+        }
+        return true;
+      }
+      case ir::TermKind::kArray:
+        for (const ir::Term& element : term.operands) {
+          if (!InPlace(element)) return false;
+        }
+        return true;
+      case ir::TermKind::kCall: {
+        if (term.output_arg || term.operands.size() > kInlineArgs) return false;
+        switch (term.call) {
+          case ir::CallKind::kPrint: return false;
+          case ir::CallKind::kFunction:
+            if (term.function == nullptr || term.function->arity != static_cast<int>(term.operands.size()) ||
+                !state_.mocks.empty()) {
+              return false;
+            }
+            break;
+          case ir::CallKind::kBuiltin:
+            if (term.builtin == nullptr || term.builtin->relation || !state_.mocks.empty()) return false;
+            break;
+          default:
+            if (term.operands.size() < 2) return false;
+            break;
+        }
+        for (const ir::Term& operand : term.operands) {
+          if (!InPlace(operand)) return false;
+        }
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  // Evaluates a term for which InPlace holds. `out` points at the value
+  // (into the term, a frame, the input, a rule's cached value or `storage`).
+  Outcome EvalInPlace(const ir::Term& term, const Value*& out, Value& storage) {
+    switch (term.kind) {
+      case ir::TermKind::kRef:
+        if (term.operands[0].kind == ir::TermKind::kData) {
+          const CacheEntry* entry = EvalRuleNode(term.rule);
+          if (entry == nullptr) return Outcome::kStop;
+          if (!entry->defined) return Outcome::kUndefined;
+          size_t i = term.rule_next;
+          out = Follow(&entry->value, term, i);
+          return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
+        }
+        [[fallthrough]];
+      case ir::TermKind::kConst:
+      case ir::TermKind::kInput:
+      case ir::TermKind::kLocal: Direct(term, out); return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
+      case ir::TermKind::kArray: {
+        Value::Array items;
+        items.reserve(term.operands.size());
+        for (const ir::Term& element : term.operands) {
+          const Value* value = nullptr;
+          Value element_storage;
+          const Outcome outcome = EvalInPlace(element, value, element_storage);
+          if (outcome != Outcome::kValue) return outcome;
+          items.push_back(*value);
+        }
+        storage = Value::FromArray(std::move(items));
+        out = &storage;
+        return Outcome::kValue;
+      }
+      default: break;
+    }
+    // A call: operands left to right; an undefined operand means no call.
+    // Operators read the operands where they are; builtins and functions
+    // take them side by side in `args`, where computed operands already are.
+    const size_t count = term.operands.size();
+    std::array<Value, kInlineArgs> args;
+    std::array<const Value*, kInlineArgs> values{};
+    for (size_t i = 0; i < count; ++i) {
+      const Outcome outcome = EvalInPlace(term.operands[i], values[i], args[i]);
+      if (outcome != Outcome::kValue) return outcome;
+    }
+    if (IsOperator(term.call)) {
+      out = &Boolean(ApplyOperator(term.call, *values[0], *values[1], count > 2 ? values[2] : nullptr));
+      return Outcome::kValue;
+    }
+    for (size_t i = 0; i < count; ++i) {
+      if (values[i] != &args[i]) args[i] = *values[i];
+    }
+    const std::span<const Value> operands(args.data(), count);
+    if (term.call == ir::CallKind::kFunction) {
+      std::optional<Value> result;
+      if (!EvalFunction(term.function, operands, result)) return Outcome::kStop;
+      if (!result) return Outcome::kUndefined;
+      storage = std::move(*result);
+      out = &storage;
+      return Outcome::kValue;
+    }
+    const Outcome outcome = ApplyBuiltin(*term.builtin, operands, storage);
+    if (outcome == Outcome::kValue) out = &storage;
+    return outcome;
   }
 
   bool EvalExpr(const ir::Expr& expr, ValueCont k) {
@@ -992,7 +1210,10 @@ class Evaluator {
     });
   }
 
-  bool EvalPrint(const ir::Term& call, ValueCont k) {
+  bool EvalPrint(const ir::Term& call, ValueCont k) { return Print(call) && k(True()); }
+
+  // Records one print call; false on an error in an operand.
+  bool Print(const ir::Term& call) {
     // Operands are evaluated even when nobody reads the output: their errors
     // (strict builtins, limits) must not depend on whether prints are kept.
     if (want_prints_) {
@@ -1012,14 +1233,13 @@ class Evaluator {
       if (error_) return false;
       if (want_prints_ && !defined) print_writer_.Operand(nullptr);
     }
-    return k(True());
+    return true;
   }
 
   bool EvalCall(const ir::Term& call, ValueCont k) {
     if (call.call == ir::CallKind::kPrint) return EvalPrint(call, k);
     const size_t count = call.operands.size() - (call.output_arg ? 1 : 0);
-    // Most calls have few arguments: keep them off the heap.
-    constexpr size_t kInline = 4;
+    constexpr size_t kInline = kInlineArgs;
     // Operators and builtins whose operands need no evaluation (constants,
     // locals, plain references) are applied without continuations.
     if (count <= kInline && call.call != ir::CallKind::kFunction) {
@@ -1038,7 +1258,8 @@ class Evaluator {
         switch (ApplyBuiltin(*call.builtin, std::span<const Value>(values.data(), count), result)) {
           case Outcome::kValue: return k(result);
           case Outcome::kUndefined: return true;
-          case Outcome::kStop: return false;
+          case Outcome::kStop:
+          case Outcome::kGeneral: return false;
         }
       }
     }
@@ -1091,8 +1312,6 @@ class Evaluator {
       default: return false;
     }
   }
-
-  enum class Outcome { kValue, kUndefined, kStop };
 
   // Runs a builtin. An error makes the call undefined, or stops the
   // evaluation with strict builtin errors.
@@ -1209,6 +1428,18 @@ class Evaluator {
   }
 
   bool UnifyArgs(const ir::RuleDef& def, std::span<const Value> args, size_t i, Cont k) {
+    // Plain parameter names bind in a loop; other patterns unify.
+    InPlaceBindings bound;
+    for (; i < args.size() && i < def.args.size(); ++i) {
+      const ir::Term& param = def.args[i];
+      if (param.kind != ir::TermKind::kLocal || bound.full()) break;
+      Slot& slot = frame_[param.slot];
+      if (!slot.bound) {
+        bound.Bind(slot, args[i]);
+      } else if (slot.value != args[i]) {
+        return true;
+      }
+    }
     if (i == args.size() || i >= def.args.size()) return k();
     return Unify(def.args[i], args[i], [&]() { return UnifyArgs(def, args, i + 1, k); });
   }
