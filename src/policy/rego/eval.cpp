@@ -614,38 +614,48 @@ class Evaluator {
   // (into the term, a frame, the input, a rule's cached value or `storage`).
   Outcome EvalInPlace(const ir::Term& term, const Value*& out, Value& storage) {
     switch (term.kind) {
+      case ir::TermKind::kConst: out = &term.value; return Outcome::kValue;
+      case ir::TermKind::kLocal: out = &frame_[term.slot].value; return Outcome::kValue;
       case ir::TermKind::kRef:
-        if (term.operands[0].kind == ir::TermKind::kData) {
-          const CacheEntry* entry = EvalRuleNode(term.rule);
-          if (entry == nullptr) return Outcome::kStop;
-          if (!entry->defined) return Outcome::kUndefined;
-          size_t i = term.rule_next;
-          out = Follow(&entry->value, term, i);
-          return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
-        }
+        if (term.operands[0].kind == ir::TermKind::kData) return RuleRefInPlace(term, out);
         [[fallthrough]];
-      case ir::TermKind::kConst:
-      case ir::TermKind::kInput:
-      case ir::TermKind::kLocal: Direct(term, out); return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
-      case ir::TermKind::kArray: {
-        Value::Array items;
-        items.reserve(term.operands.size());
-        for (const ir::Term& element : term.operands) {
-          const Value* value = nullptr;
-          Value element_storage;
-          const Outcome outcome = EvalInPlace(element, value, element_storage);
-          if (outcome != Outcome::kValue) return outcome;
-          items.push_back(*value);
-        }
-        storage = Value::FromArray(std::move(items));
-        out = &storage;
-        return Outcome::kValue;
-      }
-      default: break;
+      case ir::TermKind::kInput: Direct(term, out); return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
+      case ir::TermKind::kArray: return ArrayInPlace(term, out, storage);
+      default: return CallInPlace(term, out, storage);
     }
-    // A call: operands left to right; an undefined operand means no call.
-    // Operators read the operands where they are; builtins and functions
-    // take them side by side in `args`, where computed operands already are.
+  }
+
+  // The parts of EvalInPlace that need more than a lookup stay out of line,
+  // so that evaluating a constant, local or reference (most operands) does
+  // not pay for their stack frames.
+  [[gnu::noinline]] Outcome RuleRefInPlace(const ir::Term& ref, const Value*& out) {
+    const CacheEntry* entry = EvalRuleNode(ref.rule);
+    if (entry == nullptr) return Outcome::kStop;
+    if (!entry->defined) return Outcome::kUndefined;
+    size_t i = ref.rule_next;
+    out = Follow(&entry->value, ref, i);
+    return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
+  }
+
+  [[gnu::noinline]] Outcome ArrayInPlace(const ir::Term& term, const Value*& out, Value& storage) {
+    Value::Array items;
+    items.reserve(term.operands.size());
+    for (const ir::Term& element : term.operands) {
+      const Value* value = nullptr;
+      Value element_storage;
+      const Outcome outcome = EvalInPlace(element, value, element_storage);
+      if (outcome != Outcome::kValue) return outcome;
+      items.push_back(*value);
+    }
+    storage = Value::FromArray(std::move(items));
+    out = &storage;
+    return Outcome::kValue;
+  }
+
+  // A call: operands left to right; an undefined operand means no call.
+  // Operators read the operands where they are; builtins and functions
+  // take them side by side in `args`, where computed operands already are.
+  [[gnu::noinline]] Outcome CallInPlace(const ir::Term& term, const Value*& out, Value& storage) {
     const size_t count = term.operands.size();
     std::array<Value, kInlineArgs> args;
     std::array<const Value*, kInlineArgs> values{};
