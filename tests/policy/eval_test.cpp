@@ -339,6 +339,40 @@ TEST(RegoEvalTest, ResolvedRuleRefsRespectWith) {
   EXPECT_THAT(Xs({{m}}, "x := data.test.p with data.test.q as {\"a\": 3}"), ElementsAre("3"));
 }
 
+// A reference through constant keys into a rule is followed once per
+// evaluation; under `with input` the rule, and so the reference, differ.
+TEST(RegoEvalTest, CachedRulePathsFollowWithInput) {
+  Case setup{{Module("q := {\"a\": input.v}\np := q.a")}, "{}", R"({"v": 1})"};
+  EXPECT_THAT(Xs(setup, "a := data.test.p; b := data.test.p with input as {\"v\": 2}; x := [a, b]"),
+              ElementsAre("[1,2]"));
+  EXPECT_THAT(Xs(setup, "b := data.test.p with input as {\"v\": 2}; a := data.test.p; x := [a, b]"),
+              ElementsAre("[1,2]"));
+}
+
+// Expressions with one solution bind in place; backtracking must unbind them,
+// also past the 16 bindings one in-place run holds, and for functions whose
+// parameters repeat or outnumber that.
+TEST(RegoEvalTest, InPlaceBindingsAreUndoneOnBacktracking) {
+  std::string chain = "p contains a20 if {\n  some x in [0, 100]\n  a1 := x + 1\n";
+  for (int i = 2; i <= 20; ++i) chain += "  a" + std::to_string(i) + " := a" + std::to_string(i - 1) + " + 1\n";
+  chain += "}\n";
+  EXPECT_THAT(Xs({{Module(chain)}}), ElementsAre("[20,120]"));
+  EXPECT_THAT(Xs({{Module("p contains y if { some x in [1, 2, 3]; y := x * 10; y > 10 }")}}), ElementsAre("[20,30]"));
+
+  const std::string same = Module("f(a, a) := a");
+  EXPECT_THAT(Xs({{same}}, "x := data.test.f(1, 1)"), ElementsAre("1"));
+  EXPECT_THAT(Xs({{same}}, "x := data.test.f(1, 2)"), ElementsAre());
+
+  std::string params, sum, args;
+  for (int i = 1; i <= 18; ++i) {
+    params += (i > 1 ? ", v" : "v") + std::to_string(i);
+    sum += (i > 1 ? " + v" : "v") + std::to_string(i);
+    args += (i > 1 ? ", " : "") + std::to_string(i);
+  }
+  const std::string wide = Module("g(" + params + ") := " + sum + "\np := [g(" + args + "), g(" + args + ")]");
+  EXPECT_THAT(Xs({{wide}}), ElementsAre("[171,171]"));
+}
+
 // ------------------------------------------------------------------ builtin errors
 
 TEST(RegoEvalTest, BuiltinErrorsStrictAndLenient) {

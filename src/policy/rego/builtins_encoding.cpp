@@ -52,10 +52,21 @@ std::string Base64Encode(std::string_view data, std::string_view alphabet, bool 
 
 // Go's base64.Encoding.DecodeString with padding required. On failure the
 // text is Go's "illegal base64 data at input byte N".
+// The 6-bit value of each byte in one of the two alphabets, -1 outside it.
+const std::array<int8_t, 256>& DecodeTable(std::string_view alphabet) {
+  static const auto build = [](std::string_view letters) {
+    std::array<int8_t, 256> table{};
+    table.fill(-1);
+    for (size_t k = 0; k < letters.size(); ++k) table[static_cast<uint8_t>(letters[k])] = static_cast<int8_t>(k);
+    return table;
+  };
+  static const std::array<int8_t, 256> standard = build(kStdAlphabet);
+  static const std::array<int8_t, 256> url = build(kUrlAlphabet);
+  return alphabet == kUrlAlphabet ? url : standard;
+}
+
 Result<std::string> Base64Decode(std::string_view src, std::string_view alphabet) {
-  std::array<int, 256> table{};
-  table.fill(-1);
-  for (size_t k = 0; k < alphabet.size(); ++k) table[static_cast<uint8_t>(alphabet[k])] = static_cast<int>(k);
+  const std::array<int8_t, 256>& table = DecodeTable(alphabet);
   const auto corrupt = [](size_t at) {
     return Fail(ErrorCode::kFailedPrecondition, "illegal base64 data at input byte " + std::to_string(at));
   };

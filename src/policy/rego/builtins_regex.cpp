@@ -93,7 +93,7 @@ class RegexCache {
   }
 
   // The compiled pattern, or Go's parse error text ("error parsing regexp: ...").
-  Result<Regex> Get(const std::string& pattern) {
+  Result<Regex> Get(std::string_view pattern) {
     {
       std::shared_lock lock(mutex_);
       if (auto it = recent_.find(pattern); it != recent_.end()) return it->second;
@@ -124,20 +124,27 @@ class RegexCache {
  private:
   static constexpr size_t kGeneration = 256;  // at most twice this many patterns
 
-  void Insert(const std::string& pattern, const Regex& compiled) {
+  void Insert(std::string_view pattern, const Regex& compiled) {
     if (recent_.size() >= kGeneration) {
       older_ = std::move(recent_);
       recent_.clear();
     }
-    recent_.insert_or_assign(pattern, compiled);
+    recent_.insert_or_assign(std::string(pattern), compiled);
   }
 
+  // Looked up by string_view, so a lookup copies no pattern.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, Regex, Hash, std::equal_to<>>;
+
   std::shared_mutex mutex_;
-  std::unordered_map<std::string, Regex> recent_;
-  std::unordered_map<std::string, Regex> older_;
+  Map recent_;
+  Map older_;
 };
 
-Result<Regex> Compile(std::string_view builtin, const std::string& pattern) {
+Result<Regex> Compile(std::string_view builtin, std::string_view pattern) {
   auto re = RegexCache::Instance().Get(pattern);
   if (!re) return Fail(BuiltinError(builtin, re.error().message));
   return re;
@@ -284,7 +291,7 @@ Result<Value> Match(std::string_view name, std::span<const Value> ops) {
   if (!pattern) return Fail(pattern.error());
   auto subject = StringOperand(name, ops, 1);
   if (!subject) return Fail(subject.error());
-  auto re = Compile(name, std::string(*pattern));
+  auto re = Compile(name, *pattern);
   if (!re) return Fail(re.error());
   return Value::Bool(RE2::PartialMatch(re2::StringPiece(subject->data(), subject->size()), **re));
 }
@@ -300,7 +307,7 @@ Result<Value> Split(std::span<const Value> ops) {
   if (!pattern) return Fail(pattern.error());
   auto subject = StringOperand(kName, ops, 1);
   if (!subject) return Fail(subject.error());
-  auto re = Compile(kName, std::string(*pattern));
+  auto re = Compile(kName, *pattern);
   if (!re) return Fail(re.error());
   const std::string_view s = *subject;
   if (!pattern->empty() && s.empty()) return StringArray({""});
@@ -323,7 +330,7 @@ Result<Value> FindN(std::span<const Value> ops, bool submatches) {
   if (!subject) return Fail(subject.error());
   auto limit = IntOperand(name, ops, 2);
   if (!limit) return Fail(limit.error());
-  auto re = Compile(name, std::string(*pattern));
+  auto re = Compile(name, *pattern);
   if (!re) return Fail(re.error());
   Value::Array out;
   for (const MatchOffsets& m : FindAll(**re, *subject, *limit)) {
@@ -346,7 +353,7 @@ Result<Value> Replace(std::span<const Value> ops) {
   if (!pattern) return Fail(pattern.error());
   auto replacement = StringOperand(kName, ops, 2);
   if (!replacement) return Fail(replacement.error());
-  auto re = Compile(kName, std::string(*pattern));
+  auto re = Compile(kName, *pattern);
   if (!re) return Fail(re.error());
   return Value::String(ReplaceAll(**re, *subject, *replacement));
 }

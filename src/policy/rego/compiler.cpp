@@ -234,8 +234,8 @@ class Compiler {
   // --- terms and bodies
   Term CompileTerm(const ast::Term& term, Scope& scope);
   Term CompileRef(const ast::Term& term, Scope& scope);
-  // Fills Term::rule / rule_next of a data reference.
-  void ResolveRulePrefix(Term& ref) const;
+  // Fills Term::rule / rule_next (and path_cache) of a data reference.
+  void ResolveRulePrefix(Term& ref);
   Term CompileCall(const ast::Term& term, Scope& scope);
   std::shared_ptr<const Body> CompileNestedBody(const ast::Body& body, Scope& scope,
                                                 const std::vector<const ast::Term*>& heads,
@@ -257,6 +257,7 @@ class Compiler {
   static Term Fold(Term term);
 
   Policy& policy_;
+  bool compiling_query_ = false;
   const BuiltinRegistry& builtins_;
   std::optional<Error> error_;
   std::vector<std::unique_ptr<ModuleContext>> contexts_;
@@ -660,7 +661,7 @@ void Compiler::RecordDataDep(const Term& ref) {
   visit(policy_.root.get(), 1);
 }
 
-void Compiler::ResolveRulePrefix(Term& ref) const {
+void Compiler::ResolveRulePrefix(Term& ref) {
   const RuleNode* node = policy_.root.get();
   for (size_t i = 1; i < ref.operands.size() && node != nullptr; ++i) {
     if (ref.operands[i].kind != TermKind::kConst) return;
@@ -669,6 +670,10 @@ void Compiler::ResolveRulePrefix(Term& ref) const {
       if (node->kind == ast::RuleKind::kFunction) return;
       ref.rule = node;
       ref.rule_next = i + 1;
+      // Queries are compiled after the policy, whose cache size is fixed.
+      const bool constant = std::all_of(ref.operands.begin() + static_cast<std::ptrdiff_t>(ref.rule_next),
+                                        ref.operands.end(), [](const Term& t) { return t.kind == TermKind::kConst; });
+      if (constant && !compiling_query_) ref.path_cache = policy_.path_cache_size++;
       return;
     }
   }
@@ -1245,6 +1250,7 @@ namespace {
 
 Result<std::unique_ptr<Query>> Compiler::CompileQueryBody(const ast::Body& body) {
   auto query = std::make_unique<Query>();
+  compiling_query_ = true;
   context_ = nullptr;
   current_node_ = nullptr;
   slot_names_.clear();

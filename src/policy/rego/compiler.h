@@ -69,6 +69,10 @@ struct Term {
   // the rule tree from the root (when no `with` hides rules).
   const RuleNode* rule = nullptr;
   size_t rule_next = 0;
+  // Such a reference of a policy's rule whose remaining operands are
+  // constants too: where it leads is the same all through an evaluation, so
+  // the evaluator keeps it at this index (Policy::path_cache_size); -1 when not.
+  int path_cache = -1;
 };
 
 enum class ExprKind : uint8_t {
@@ -158,6 +162,7 @@ struct Policy {
   std::vector<std::shared_ptr<const ast::Module>> modules;
   std::unique_ptr<RuleNode> root;
   std::vector<const RuleNode*> rule_nodes;  // by RuleNode::index
+  int path_cache_size = 0;                  // Term::path_cache indices in use
 };
 
 struct Query {

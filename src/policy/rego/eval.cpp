@@ -119,6 +119,13 @@ struct FunctionMock {
   Value value;
 };
 
+// Where a reference with Term::path_cache led, once evaluated: nullptr
+// when it is undefined. Points into a rule's cached value.
+struct PathEntry {
+  bool resolved = false;
+  const Value* value = nullptr;
+};
+
 // The parts of the evaluation state that `with` replaces for one expression.
 struct WithState {
   Value input;
@@ -127,6 +134,7 @@ struct WithState {
   std::vector<const ir::RuleNode*> masked;
   std::vector<FunctionMock> mocks;
   std::vector<CacheEntry>* cache = nullptr;
+  std::vector<PathEntry>* paths = nullptr;  // by Term::path_cache, next to `cache`
 };
 
 const Value& True() {
@@ -279,6 +287,8 @@ class Evaluator {
     }
     cache_storage_.resize(policy.rule_nodes.size());
     state_.cache = &cache_storage_;
+    path_storage_.resize(static_cast<size_t>(policy.path_cache_size));
+    state_.paths = &path_storage_;
     deadline_ = std::chrono::steady_clock::now() + options.limits.max_time;
     InitStackLimit();
   }
@@ -629,11 +639,16 @@ class Evaluator {
   // so that evaluating a constant, local or reference (most operands) does
   // not pay for their stack frames.
   [[gnu::noinline]] Outcome RuleRefInPlace(const ir::Term& ref, const Value*& out) {
+    PathEntry* path = ref.path_cache >= 0 ? &(*state_.paths)[static_cast<size_t>(ref.path_cache)] : nullptr;
+    if (path != nullptr && path->resolved) {
+      out = path->value;
+      return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
+    }
     const CacheEntry* entry = EvalRuleNode(ref.rule);
     if (entry == nullptr) return Outcome::kStop;
-    if (!entry->defined) return Outcome::kUndefined;
     size_t i = ref.rule_next;
-    out = Follow(&entry->value, ref, i);
+    out = entry->defined ? Follow(&entry->value, ref, i) : nullptr;
+    if (path != nullptr) *path = {true, out};
     return out != nullptr ? Outcome::kValue : Outcome::kUndefined;
   }
 
@@ -768,7 +783,9 @@ class Evaluator {
   bool EvalWith(const ir::Expr& expr, size_t i, WithState& next, ValueCont k) {
     if (i == expr.with.size()) {
       std::vector<CacheEntry> cache(policy_.rule_nodes.size());
+      std::vector<PathEntry> paths(static_cast<size_t>(policy_.path_cache_size));
       next.cache = &cache;
+      next.paths = &paths;
       std::swap(state_, next);
       const bool result = EvalNegatable(expr, [&](const Value& value) {
         std::swap(state_, next);
@@ -1672,6 +1689,7 @@ class Evaluator {
   Tracer* tracer_;
   WithState state_;
   std::vector<CacheEntry> cache_storage_;
+  std::vector<PathEntry> path_storage_;
   FrameStack frames_;
   Slot* frame_ = nullptr;
   const std::vector<std::string>* slot_names_ = nullptr;
