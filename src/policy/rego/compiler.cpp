@@ -244,6 +244,8 @@ class Compiler {
   void CompileBodyInto(const ast::Body& body, Scope& scope, Body& out, std::vector<char> bound);
   Expr CompileExpr(const ast::Expr& expr, Scope& scope);
   void Plan(Body& body, std::vector<char>& bound);
+  static bool InPlaceTerm(const Term& term, std::vector<int>& reads);
+  static InPlaceShape ShapeOf(const Term& term);
   const RuleNode* FindNode(const std::vector<Value>& path) const;
   bool ResolveFunctionName(std::string_view name, const Builtin** builtin, const RuleNode** function);
   // Records the rules a data reference may read, for the recursion check.
@@ -1146,6 +1148,70 @@ void Compiler::Plan(Body& body, std::vector<char>& bound) {
     ordered.push_back(std::move(body.exprs[pick]));
   }
   body.exprs = std::move(ordered);
+  for (Expr& expr : body.exprs) {
+    switch (expr.kind) {
+      case ExprKind::kTerm: expr.in_place[0] = ShapeOf(expr.term); break;
+      case ExprKind::kUnify:
+      case ExprKind::kAssign:
+        expr.in_place[0] = ShapeOf(expr.lhs);
+        expr.in_place[1] = ShapeOf(expr.rhs);
+        break;
+      default: break;
+    }
+  }
+}
+
+bool Compiler::InPlaceTerm(const Term& term, std::vector<int>& reads) {
+  const auto key = [&](const Term& element) {
+    if (element.kind == TermKind::kLocal) reads.push_back(element.slot);
+    return element.kind == TermKind::kConst || element.kind == TermKind::kLocal;
+  };
+  switch (term.kind) {
+    case TermKind::kConst:
+    case TermKind::kInput: return true;
+    case TermKind::kLocal: reads.push_back(term.slot); return true;
+    case TermKind::kRef: {
+      const Term& head = term.operands[0];
+      size_t first = 1;
+      if (head.kind == TermKind::kData) {
+        if (term.rule == nullptr) return false;
+        first = term.rule_next;
+      } else if (head.kind != TermKind::kInput && !key(head)) {
+        return false;
+      }
+      return std::all_of(term.operands.begin() + static_cast<std::ptrdiff_t>(first), term.operands.end(), key);
+    }
+    case TermKind::kArray:
+      return std::all_of(term.operands.begin(), term.operands.end(),
+                         [&](const Term& element) { return InPlaceTerm(element, reads); });
+    case TermKind::kCall: {
+      if (term.output_arg || term.operands.size() > kMaxInPlaceArgs) return false;
+      switch (term.call) {
+        case CallKind::kPrint: return false;
+        case CallKind::kFunction:
+          if (term.function == nullptr || term.function->arity != static_cast<int>(term.operands.size())) return false;
+          break;
+        case CallKind::kBuiltin:
+          if (term.builtin == nullptr || term.builtin->relation) return false;
+          break;
+        default:
+          if (term.operands.size() < 2) return false;
+          break;
+      }
+      return std::all_of(term.operands.begin(), term.operands.end(),
+                         [&](const Term& operand) { return InPlaceTerm(operand, reads); });
+    }
+    default: return false;
+  }
+}
+
+InPlaceShape Compiler::ShapeOf(const Term& term) {
+  InPlaceShape shape;
+  shape.ok = InPlaceTerm(term, shape.reads);
+  std::sort(shape.reads.begin(), shape.reads.end());
+  shape.reads.erase(std::unique(shape.reads.begin(), shape.reads.end()), shape.reads.end());
+  if (!shape.ok) shape.reads.clear();
+  return shape;
 }
 
 Status Compiler::CheckRecursion() {

@@ -6,6 +6,7 @@
 // The compiled policy is immutable and shared by all evaluations.
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -97,6 +98,19 @@ struct WithModifier {
   const RuleNode* mock_function = nullptr;
 };
 
+// Calls with at most this many arguments can be evaluated in place.
+inline constexpr size_t kMaxInPlaceArgs = 4;
+
+// A term the evaluator can evaluate in place, without backtracking, once the
+// local slots in `reads` are bound (and no `with` replaces functions or
+// hides rules): constants, locals, `input`, references from `input`, a
+// local or a rule through constant keys or locals, arrays of such terms, and
+// calls of operators, builtins (not relations) and functions on them.
+struct InPlaceShape {
+  bool ok = false;
+  std::vector<int> reads;
+};
+
 struct Expr {
   ExprKind kind = ExprKind::kTerm;
   bool negated = false;
@@ -110,6 +124,8 @@ struct Expr {
   Location location;
   const ast::Expr* source = nullptr;
   std::vector<int> trace_slots;  // the slots the expression mentions (for traces)
+  // kTerm: [0] is the term; kUnify and kAssign: [0] lhs, [1] rhs.
+  std::array<InPlaceShape, 2> in_place;
 };
 
 struct Body {

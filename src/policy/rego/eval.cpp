@@ -451,7 +451,7 @@ class Evaluator {
   // yet because it needs the general evaluator.
   enum class Outcome { kValue, kUndefined, kStop, kGeneral };
   // Most calls have few arguments: keep them off the heap.
-  static constexpr size_t kInlineArgs = 4;
+  static constexpr size_t kInlineArgs = ir::kMaxInPlaceArgs;
 
   bool EvalBody(const ir::Body& body, size_t i, Cont k, std::vector<Value>* record) {
     if (tracer_ == nullptr && record == nullptr) return EvalBodyInPlace(body, i, k);
@@ -525,17 +525,19 @@ class Evaluator {
   // it does not, kGeneral (before evaluating anything) when it needs EvalExpr.
   Outcome ExprInPlace(const ir::Expr& expr, InPlaceBindings& bound) {
     if (!expr.with.empty()) return Outcome::kGeneral;
+    if (expr.kind == ir::ExprKind::kTerm && expr.term.kind == ir::TermKind::kCall &&
+        expr.term.call == ir::CallKind::kPrint && !expr.negated) {
+      return Print(expr.term) ? Outcome::kValue : Outcome::kStop;
+    }
+    // Under `with`, functions may be replaced and rules hidden.
+    if (!state_.mocks.empty() || !state_.masked.empty()) return Outcome::kGeneral;
     switch (expr.kind) {
       case ir::ExprKind::kSomeDecl: return expr.negated ? Outcome::kGeneral : Outcome::kValue;
       case ir::ExprKind::kTerm: {
-        const ir::Term& term = expr.term;
-        if (term.kind == ir::TermKind::kCall && term.call == ir::CallKind::kPrint && !expr.negated) {
-          return Print(term) ? Outcome::kValue : Outcome::kStop;
-        }
-        if (!InPlace(term)) return Outcome::kGeneral;
+        if (!Ready(expr.in_place[0])) return Outcome::kGeneral;
         const Value* value = nullptr;
         Value storage;
-        const Outcome outcome = EvalInPlace(term, value, storage);
+        const Outcome outcome = EvalInPlace(expr.term, value, storage);
         if (outcome == Outcome::kStop) return outcome;
         const bool holds = outcome == Outcome::kValue && !(value->is_bool() && !value->as_bool());
         return holds != expr.negated ? Outcome::kValue : Outcome::kUndefined;
@@ -546,9 +548,9 @@ class Evaluator {
         // A local on one side, a term with one value on the other.
         const ir::Term* target = &expr.lhs;
         const ir::Term* source = &expr.rhs;
-        if (target->kind != ir::TermKind::kLocal || !InPlace(*source)) {
+        if (target->kind != ir::TermKind::kLocal || !Ready(expr.in_place[1])) {
           std::swap(target, source);
-          if (target->kind != ir::TermKind::kLocal || !InPlace(*source)) return Outcome::kGeneral;
+          if (target->kind != ir::TermKind::kLocal || !Ready(expr.in_place[0])) return Outcome::kGeneral;
         }
         const Value* value = nullptr;
         Value storage;
@@ -563,64 +565,16 @@ class Evaluator {
     }
   }
 
-  // Whether EvalInPlace can evaluate `term` now: it has at most one value
-  // and needs no backtracking. Constants, bound locals, `input`, references
-  // from `input`, a bound local or an evaluated-on-demand rule through
-  // direct keys, arrays of such terms, and calls of operators, builtins
-  // (not relations) and functions on such terms, when no `with` replaces
-  // functions.
-  bool InPlace(const ir::Term& term) const {
-    switch (term.kind) {
-      case ir::TermKind::kConst:
-      case ir::TermKind::kInput: return true;
-      case ir::TermKind::kLocal: return frame_[term.slot].bound;
-      case ir::TermKind::kRef: {
-        const ir::Term& head = term.operands[0];
-        size_t first = 1;
-        if (head.kind == ir::TermKind::kData) {
-          if (term.rule == nullptr || !state_.masked.empty()) return false;
-          first = term.rule_next;
-        } else if (head.kind != ir::TermKind::kInput &&
-                   !(head.kind == ir::TermKind::kLocal && frame_[head.slot].bound)) {
-          return false;
-        }
-        for (size_t i = first; i < term.operands.size(); ++i) {
-          if (DirectKey(term.operands[i]) == nullptr) return false;
-        }
-        return true;
-      }
-      case ir::TermKind::kArray:
-        for (const ir::Term& element : term.operands) {
-          if (!InPlace(element)) return false;
-        }
-        return true;
-      case ir::TermKind::kCall: {
-        if (term.output_arg || term.operands.size() > kInlineArgs) return false;
-        switch (term.call) {
-          case ir::CallKind::kPrint: return false;
-          case ir::CallKind::kFunction:
-            if (term.function == nullptr || term.function->arity != static_cast<int>(term.operands.size()) ||
-                !state_.mocks.empty()) {
-              return false;
-            }
-            break;
-          case ir::CallKind::kBuiltin:
-            if (term.builtin == nullptr || term.builtin->relation || !state_.mocks.empty()) return false;
-            break;
-          default:
-            if (term.operands.size() < 2) return false;
-            break;
-        }
-        for (const ir::Term& operand : term.operands) {
-          if (!InPlace(operand)) return false;
-        }
-        return true;
-      }
-      default: return false;
+  // Whether a term of this shape can be evaluated in place now.
+  bool Ready(const ir::InPlaceShape& shape) const {
+    if (!shape.ok) return false;
+    for (int slot : shape.reads) {
+      if (!frame_[slot].bound) return false;
     }
+    return true;
   }
 
-  // Evaluates a term for which InPlace holds. `out` points at the value
+  // Evaluates a term whose shape is Ready. `out` points at the value
   // (into the term, a frame, the input, a rule's cached value or `storage`).
   Outcome EvalInPlace(const ir::Term& term, const Value*& out, Value& storage) {
     switch (term.kind) {
