@@ -158,6 +158,7 @@ std::string ReplaceAll(std::string_view s, std::span<const std::pair<std::string
   if (pairs.size() == 1 && !pairs[0].first.empty()) {
     const text::Finder finder(pairs[0].first);
     std::string out;
+    out.reserve(s.size() + pairs[0].second.size());  // one replacement without growing
     size_t last = 0;
     for (size_t hit = finder.Find(s); hit != std::string_view::npos; hit = finder.Find(s, last)) {
       out.append(s.substr(last, hit - last));
@@ -976,7 +977,10 @@ Result<Value> Concat(std::span<const Value> ops) {
   if (!ops[1].is_array() && !ops[1].is_set()) return Fail(OperandTypeError(kName, 2, "one of {set, array}", ops[1]));
   auto parts = text::StringSliceOperand(kName, ops[1], 2);
   if (!parts) return Fail(parts.error());
+  size_t size = parts->empty() ? 0 : delimiter->size() * (parts->size() - 1);
+  for (std::string_view part : *parts) size += part.size();
   std::string out;
+  out.reserve(size);
   for (size_t i = 0; i < parts->size(); ++i) {
     if (i > 0) out.append(*delimiter);
     out.append((*parts)[i]);
