@@ -98,13 +98,14 @@ class PrintLog {
  private:
   friend class PrintLogWriter;
   struct Call {
-    std::shared_ptr<const std::string> file;  // null: no location prefix
+    uint32_t file = 0;  // 1 + index into files_; 0: no location prefix
     int line = 0;
     uint32_t first = 0;  // index of the first operand in operands_
     uint32_t count = 0;
   };
   std::vector<Call> calls_;
   std::vector<std::optional<Value>> operands_;  // nullopt: undefined
+  std::vector<std::string> files_;              // the file names calls were made from
 };
 
 struct QueryResult {

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -219,12 +220,15 @@ class PrintLogWriter {
   void BeginCall(const Location* location) {
     PrintLog::Call call;
     if (location != nullptr) {
-      // Policies are one or a few files: share one copy of each name.
-      if (location->file != file_text_) {
-        file_text_ = location->file;
-        file_ = std::make_shared<const std::string>(location->file);
+      // Policies are one or a few files: the log keeps one copy of each
+      // name. The compiled policy's locations stay put while it evaluates.
+      if (&location->file != last_file_) {
+        last_file_ = &location->file;
+        auto known = std::find(log_.files_.begin(), log_.files_.end(), location->file);
+        if (known == log_.files_.end()) known = log_.files_.insert(known, location->file);
+        file_index_ = static_cast<uint32_t>(known - log_.files_.begin()) + 1;
       }
-      call.file = file_;
+      call.file = file_index_;
       call.line = location->line;
     }
     call.first = static_cast<uint32_t>(log_.operands_.size());
@@ -239,8 +243,8 @@ class PrintLogWriter {
 
  private:
   PrintLog& log_;
-  std::string file_text_;
-  std::shared_ptr<const std::string> file_;
+  const std::string* last_file_ = nullptr;
+  uint32_t file_index_ = 0;
 };
 
 std::vector<std::string> PrintLog::Lines() const {
@@ -252,8 +256,8 @@ std::vector<std::string> PrintLog::Lines() const {
   std::string line;
   for (const Call& call : calls_) {
     line.clear();
-    if (call.file != nullptr) {
-      line += *call.file;
+    if (call.file != 0) {
+      line += files_[call.file - 1];
       line += ':';
       std::array<char, 16> digits;
       const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), call.line).ptr;
