@@ -455,6 +455,38 @@ class RecordingTracer : public Tracer {
   std::vector<TraceEvent> events;
 };
 
+// Evaluations reuse their thread's scratch memory (rule cache, frames); one
+// that starts inside another on the same thread, here from a tracer, must
+// get its own and leave the outer one's state alone.
+TEST(RegoEvalTest, EvaluationInsideAnotherOnTheSameThread) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", Module("q := input.v * 2\np := [q, x] if { x := q + 1 }")));
+  struct NestedTracer : Tracer {
+    const Engine* engine = nullptr;
+    std::vector<std::string> inner;
+    void Trace(const TraceEvent& event) override {
+      if (event.type != TraceEvent::Type::kEnterBody || !inner.empty()) return;
+      EvalOptions options;
+      const Value input = Json(R"({"v": 10})");
+      options.input = &input;
+      auto value = engine->EvalRule("data.test.p", options);
+      inner.push_back(value && *value ? (*value)->ToJson() : "<none>");
+    }
+  } tracer;
+  tracer.engine = &engine;
+  EvalOptions options;
+  const Value input = Json(R"({"v": 1})");
+  options.input = &input;
+  options.tracer = &tracer;
+  for (int round = 0; round < 2; ++round) {
+    tracer.inner.clear();
+    auto value = engine.EvalRule("data.test.p", options);
+    ASSERT_TRUE(value.has_value() && value->has_value());
+    EXPECT_EQ((*value)->ToJson(), "[2,3]");
+    EXPECT_THAT(tracer.inner, ElementsAre("[20,21]"));
+  }
+}
+
 TEST(RegoEvalTest, TracerSeesRulesBodiesAndFailedExpressions) {
   Engine engine;
   ASSERT_TRUE(engine.AddModule("t.rego", Module("p if {\n  x := input.a\n  x > 5\n}")));

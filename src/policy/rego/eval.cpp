@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <span>
@@ -280,22 +281,46 @@ std::vector<std::string> PrintLog::Lines() const {
 
 namespace {
 
+// What one evaluation leaves to the next on its thread: the rule cache, the
+// cached paths and the frame slabs, emptied but with their memory, so that
+// a small decision allocates nothing large after a big one.
+struct Scratch {
+  bool in_use = false;
+  // False when an evaluation was left by an exception: its frames may still
+  // hold bindings.
+  bool clean = true;
+  std::vector<CacheEntry> cache;
+  std::vector<PathEntry> paths;
+  FrameStack frames;
+};
+
 class Evaluator {
  public:
   Evaluator(const ir::Policy& policy, const Value& data, const EvalOptions& options)
-      : policy_(policy), options_(options), tracer_(options.tracer) {
+      : policy_(policy), options_(options), tracer_(options.tracer), frames_(BorrowScratch().frames) {
     state_.data = data;
     if (options.input != nullptr) {
       state_.input = *options.input;
       state_.has_input = true;
     }
-    cache_storage_.resize(policy.rule_nodes.size());
-    state_.cache = &cache_storage_;
-    path_storage_.resize(static_cast<size_t>(policy.path_cache_size));
-    state_.paths = &path_storage_;
+    scratch_->cache.resize(policy.rule_nodes.size());
+    state_.cache = &scratch_->cache;
+    scratch_->paths.resize(static_cast<size_t>(policy.path_cache_size));
+    state_.paths = &scratch_->paths;
     deadline_ = std::chrono::steady_clock::now() + options.limits.max_time;
     InitStackLimit();
   }
+
+  ~Evaluator() {
+    // Cached values go now, not with the next evaluation.
+    scratch_->cache.clear();
+    scratch_->paths.clear();
+    scratch_->clean = std::uncaught_exceptions() == exceptions_at_start_;
+    scratch_->in_use = false;
+  }
+
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
 
   Result<QueryResult> RunQuery(const ir::Query& query) {
     QueryResult result;
@@ -1646,9 +1671,25 @@ class Evaluator {
   const EvalOptions& options_;
   Tracer* tracer_;
   WithState state_;
-  std::vector<CacheEntry> cache_storage_;
-  std::vector<PathEntry> path_storage_;
-  FrameStack frames_;
+  // The thread's scratch, or (for an evaluation inside another on the same
+  // thread) one of its own.
+  Scratch& BorrowScratch() {
+    thread_local Scratch shared;
+    if (shared.in_use) {
+      own_scratch_ = std::make_unique<Scratch>();
+      scratch_ = own_scratch_.get();
+    } else {
+      scratch_ = &shared;
+    }
+    if (!scratch_->clean) scratch_->frames = FrameStack();
+    scratch_->in_use = true;
+    return *scratch_;
+  }
+
+  std::unique_ptr<Scratch> own_scratch_;
+  Scratch* scratch_ = nullptr;
+  const int exceptions_at_start_ = std::uncaught_exceptions();
+  FrameStack& frames_;
   Slot* frame_ = nullptr;
   const std::vector<std::string>* slot_names_ = nullptr;
   const std::string* trace_rule_ = nullptr;
