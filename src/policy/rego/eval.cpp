@@ -82,6 +82,13 @@ class FrameStack {
     }
   }
 
+  // Slots held, used or not.
+  size_t capacity() const {
+    size_t total = 0;
+    for (const Chunk& chunk : chunks_) total += chunk.capacity;
+    return total;
+  }
+
   void Pop() {
     const Mark mark = marks_.back();
     marks_.pop_back();
@@ -283,12 +290,10 @@ namespace {
 
 // What one evaluation leaves to the next on its thread: the rule cache, the
 // cached paths and the frame slabs, emptied but with their memory, so that
-// a small decision allocates nothing large after a big one.
+// a small decision allocates nothing large after a big one. An evaluation
+// left by an exception may leave bindings in its frames: those are dropped.
 struct Scratch {
   bool in_use = false;
-  // False when an evaluation was left by an exception: its frames may still
-  // hold bindings.
-  bool clean = true;
   std::vector<CacheEntry> cache;
   std::vector<PathEntry> paths;
   FrameStack frames;
@@ -312,10 +317,20 @@ class Evaluator {
   }
 
   ~Evaluator() {
-    // Cached values go now, not with the next evaluation.
-    scratch_->cache.clear();
-    scratch_->paths.clear();
-    scratch_->clean = std::uncaught_exceptions() == exceptions_at_start_;
+    // Cached values go now, not with the next evaluation; memory an unusual
+    // policy needed is not kept for the thread's lifetime.
+    constexpr size_t kKeepBytes = 1 << 20;
+    const size_t held = scratch_->cache.capacity() * sizeof(CacheEntry) +
+                        scratch_->paths.capacity() * sizeof(PathEntry) + frames_.capacity() * sizeof(Slot);
+    const bool clean = std::uncaught_exceptions() == exceptions_at_start_;
+    if (held > kKeepBytes || !clean) {
+      scratch_->cache = {};
+      scratch_->paths = {};
+      scratch_->frames = FrameStack();
+    } else {
+      scratch_->cache.clear();
+      scratch_->paths.clear();
+    }
     scratch_->in_use = false;
   }
 
@@ -1681,7 +1696,6 @@ class Evaluator {
     } else {
       scratch_ = &shared;
     }
-    if (!scratch_->clean) scratch_->frames = FrameStack();
     scratch_->in_use = true;
     return *scratch_;
   }
