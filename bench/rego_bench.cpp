@@ -6,8 +6,9 @@
 // Before each timed evaluation the policy state is reset to what it was when
 // the session reached that request, so every iteration decides the same
 // thing. Results are checked once against the recording before timing.
-// A decision captures its prints as values; DecideAndRenderPrints adds
-// rendering them as text, which the agent needs when it denies a request.
+// DecideAsAgent decides as the Kata agent needs it (PrintCapture::kDenials:
+// prints only for a denial); Decide captures every print as values, as the
+// recordings hold them; DecideAndRenderPrints adds rendering them as text.
 // Target: CreateContainerRequest median < 100 us.
 //
 // Usage: rego_bench [--testdata DIR] [--session NAME] [google benchmark flags]
@@ -16,8 +17,9 @@
 // --latency-report replays all 12 recorded sessions instead: the load time of
 // each policy (parse + compile), then every request of every session decided
 // N times (state reset to the recording before each), and per request kind
-// the median and p99 latency over all those decisions, without and with
-// rendering the prints, and the median cost of parsing the request's JSON as
+// the median and p99 latency over all those decisions: as the agent decides
+// (prints only for denials, rendered), with every print captured, and with
+// every print rendered; and the median cost of parsing the request's JSON as
 // the in-process baseline.
 #include <benchmark/benchmark.h>
 
@@ -96,8 +98,12 @@ bool LoadSession(const std::string& testdata, const std::string& name, Session& 
     auto input = Value::FromJson(split[i].second);
     if (!input) return false;
     Recorded r{split[i].first, split[i].second, *input, policy->data(), outputs->as_array()[i]};
+    // Both ways of deciding must give the recorded result.
+    auto agent = policy->Evaluate(r.name, r.input, nullptr, PrintCapture::kDenials);
+    policy->SetData(r.state_before);
     auto decision = policy->Evaluate(r.name, r.input);  // replay, so later requests see the right state
-    if (!decision || !decision->value || *decision->value != r.want) {
+    if (!decision || !decision->value || *decision->value != r.want || !agent || !agent->value ||
+        *agent->value != r.want) {
       std::fprintf(stderr, "request #%zu %s does not match the recording\n", i, r.name.c_str());
       return false;
     }
@@ -105,6 +111,16 @@ bool LoadSession(const std::string& testdata, const std::string& name, Session& 
   }
   session.policy.emplace(std::move(*policy));
   return true;
+}
+
+// As the agent decides: prints only for a denial.
+void BM_DecideAsAgent(benchmark::State& state, const Recorded* request) {
+  AgentPolicy& policy = *g_session->policy;
+  for (auto _ : state) {
+    policy.SetData(request->state_before);
+    auto decision = policy.Evaluate(request->name, request->input, nullptr, PrintCapture::kDenials);
+    benchmark::DoNotOptimize(decision);
+  }
 }
 
 void BM_Decide(benchmark::State& state, const Recorded* request) {
@@ -171,6 +187,7 @@ int LatencyReport(const std::string& testdata, int rounds) {
     return 1;
   }
   std::sort(names.begin(), names.end());
+  std::map<std::string, std::vector<double>> agent;
   std::map<std::string, std::vector<double>> decide;
   std::map<std::string, std::vector<double>> rendered;
   std::map<std::string, std::vector<double>> parse;
@@ -192,17 +209,40 @@ int LatencyReport(const std::string& testdata, int rounds) {
     if (!LoadSession(testdata, name, session)) return 1;  // checks every decision against the recording
     for (int round = 0; round < rounds; ++round) {
       for (const Recorded& request : session.requests) {
-        session.policy->SetData(request.state_before);
-        const auto start = Clock::now();
-        auto decision = session.policy->Evaluate(request.name, request.input);
-        const double decided = MicrosSince(start);
-        decide[request.name].push_back(decided);
-        // The text of the prints, as the agent needs it for a denial.
-        const auto render_start = Clock::now();
-        auto lines = decision->prints.Lines();
-        rendered[request.name].push_back(decided + MicrosSince(render_start));
-        benchmark::DoNotOptimize(lines);
-        benchmark::DoNotOptimize(decision);
+        // As the agent decides: prints only for a denial, rendered as text.
+        const auto as_agent = [&]() {
+          session.policy->SetData(request.state_before);
+          const auto start = Clock::now();
+          auto decision = session.policy->Evaluate(request.name, request.input, nullptr, PrintCapture::kDenials);
+          if (!decision->allowed) {
+            auto denial = decision->prints.Lines();
+            benchmark::DoNotOptimize(denial);
+          }
+          agent[request.name].push_back(MicrosSince(start));
+          benchmark::DoNotOptimize(decision);
+        };
+        // Every print captured, then rendered.
+        const auto with_prints = [&]() {
+          session.policy->SetData(request.state_before);
+          const auto start = Clock::now();
+          auto decision = session.policy->Evaluate(request.name, request.input);
+          const double decided = MicrosSince(start);
+          decide[request.name].push_back(decided);
+          const auto render_start = Clock::now();
+          auto lines = decision->prints.Lines();
+          rendered[request.name].push_back(decided + MicrosSince(render_start));
+          benchmark::DoNotOptimize(lines);
+          benchmark::DoNotOptimize(decision);
+        };
+        // Whichever runs first finds the caches as the previous request left
+        // them: take turns.
+        if (round % 2 == 0) {
+          as_agent();
+          with_prints();
+        } else {
+          with_prints();
+          as_agent();
+        }
         const auto parse_start = Clock::now();
         auto value = Value::FromJson(request.json);
         parse[request.name].push_back(MicrosSince(parse_start));
@@ -210,16 +250,22 @@ int LatencyReport(const std::string& testdata, int rounds) {
       }
     }
   }
-  // "decide": the decision with the prints captured as values; "+ render":
-  // the same decision plus rendering its prints as text.
-  std::printf("\n%-30s %7s %13s %10s %15s %12s %11s\n", "request kind", "samples", "decide median", "p99",
-              "+render median", "p99", "parse JSON");
+  // "agent": PrintCapture::kDenials, plus rendering the prints of a denial;
+  // "all prints": the decision with every print captured as values;
+  // "+ render": the same plus rendering them as text.
+  std::printf("\n%-30s %7s %10s %9s %10s %9s %10s %9s %10s\n", "", "", "agent", "", "all prints", "", "+ render", "",
+              "parse JSON");
+  std::printf("%-30s %7s %10s %9s %10s %9s %10s %9s %10s\n", "request kind", "samples", "median", "p99", "median",
+              "p99", "median", "p99", "median");
   for (const auto& [kind, samples] : decide) {
-    std::printf("%-30s %7zu %13.1f %10.1f %15.1f %12.1f %11.1f\n", kind.c_str(), samples.size(),
-                Percentile(samples, 0.5), Percentile(samples, 0.99), Percentile(rendered[kind], 0.5),
-                Percentile(rendered[kind], 0.99), Percentile(parse[kind], 0.5));
+    std::printf("%-30s %7zu %10.1f %9.1f %10.1f %9.1f %10.1f %9.1f %10.1f\n", kind.c_str(), samples.size(),
+                Percentile(agent[kind], 0.5), Percentile(agent[kind], 0.99), Percentile(samples, 0.5),
+                Percentile(samples, 0.99), Percentile(rendered[kind], 0.5), Percentile(rendered[kind], 0.99),
+                Percentile(parse[kind], 0.5));
   }
-  std::printf("(microseconds; parse JSON: median time to parse the request's JSON alone)\n");
+  std::printf(
+      "(microseconds; agent: prints only for denials, as the Kata agent returns them; parse JSON: the\n"
+      " request's JSON parsed alone, the in-process baseline)\n");
   return 0;
 }
 
@@ -257,6 +303,10 @@ int main(int argc, char** argv) {
     if (!inserted && r.json.size() > it->second->json.size()) it->second = &r;
   }
   for (const auto& [kind, request] : by_kind) {
+    benchmark::RegisterBenchmark(("DecideAsAgent/" + kind).c_str(), BM_DecideAsAgent, request)
+        ->Unit(benchmark::kMicrosecond)
+        ->Repetitions(10)
+        ->ReportAggregatesOnly(true);
     benchmark::RegisterBenchmark(("Decide/" + kind).c_str(), BM_Decide, request)
         ->Unit(benchmark::kMicrosecond)
         ->Repetitions(10)

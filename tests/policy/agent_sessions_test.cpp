@@ -56,31 +56,61 @@ std::string Joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-class AgentSessionTest : public ::testing::TestWithParam<std::string> {};
+// One recorded session: the policy, the requests in order, and for each the
+// rule's value and its print lines.
+struct Recording {
+  std::string policy_text;
+  std::vector<RecordedRequest> requests;
+  std::vector<Value> outputs;
+  std::vector<std::vector<std::string>> prints;
+  AgentPolicyOptions options;  // as the recording loaded the policy
+};
 
-TEST_P(AgentSessionTest, ReplaysEveryRequest) {
-  CONTRAST_REQUIRE_TESTDATA();
-  const std::string session = GetParam();
+// Reads the session's files; empty `error` on success.
+Recording ReadRecording(const std::string& session, std::string* error) {
   const std::string dir = "kata/agent-sessions/" + session + "/";
-  const Bytes policy_text = contrast::testing::ReadTestdata(dir + "policy.rego");
-  const Bytes inputs_text = contrast::testing::ReadTestdata(dir + "inputs.txt");
+  Recording recording;
+  recording.policy_text = std::string(AsChars(contrast::testing::ReadTestdata(dir + "policy.rego")));
+  recording.requests = ParseInputs(AsChars(contrast::testing::ReadTestdata(dir + "inputs.txt")), error);
+  if (!error->empty()) return recording;
   auto outputs = Value::FromJson(AsChars(contrast::testing::ReadTestdata(dir + "outputs.json")));
   auto prints = Value::FromJson(AsChars(contrast::testing::ReadTestdata(dir + "prints.json")));
-  ASSERT_TRUE(outputs.has_value() && outputs->is_array());
-  ASSERT_TRUE(prints.has_value() && prints->is_array());
-
-  std::string error;
-  const std::vector<RecordedRequest> requests = ParseInputs(AsChars(inputs_text), &error);
-  ASSERT_TRUE(error.empty()) << error;
-  ASSERT_EQ(requests.size(), outputs->as_array().size());
-  ASSERT_EQ(requests.size(), prints->as_array().size());
-
+  if (!outputs || !outputs->is_array() || !prints || !prints->is_array()) {
+    *error = "outputs.json or prints.json is not a JSON array";
+    return recording;
+  }
+  recording.outputs = outputs->as_array();
+  for (const Value& lines : prints->as_array()) {
+    std::vector<std::string>& out = recording.prints.emplace_back();
+    for (const Value& line : lines.as_array()) out.push_back(line.as_string());
+  }
+  if (recording.outputs.size() != recording.requests.size() || recording.prints.size() != recording.requests.size()) {
+    *error = "inputs, outputs and prints differ in length";
+  }
   // The recording names the module by its path in the regorus repository,
   // and every print line starts with that path.
-  AgentPolicyOptions options;
-  options.version = RegoVersion::kV0;
-  options.filename = "tests/kata/data/" + session + "/policy.rego";
-  auto policy = AgentPolicy::Load(AsChars(policy_text), options);
+  recording.options.version = RegoVersion::kV0;
+  recording.options.filename = "tests/kata/data/" + session + "/policy.rego";
+  return recording;
+}
+
+class AgentSessionTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    CONTRAST_REQUIRE_TESTDATA();
+    std::string error;
+    recording_ = ReadRecording(GetParam(), &error);
+    ASSERT_TRUE(error.empty()) << error;
+  }
+
+  Recording recording_;
+};
+
+TEST_P(AgentSessionTest, ReplaysEveryRequest) {
+  const std::string session = GetParam();
+  const Recording& recording = recording_;
+  const std::vector<RecordedRequest>& requests = recording.requests;
+  auto policy = AgentPolicy::Load(recording.policy_text, recording.options);
   ASSERT_TRUE(policy.has_value()) << policy.error().message;
 
   int value_matches = 0;
@@ -90,9 +120,8 @@ TEST_P(AgentSessionTest, ReplaysEveryRequest) {
     const RecordedRequest& request = requests[i];
     auto decision = policy->Evaluate(request.name, request.input);
     ASSERT_TRUE(decision.has_value()) << decision.error().message;
-    const Value& want = outputs->as_array()[i];
-    std::vector<std::string> want_prints;
-    for (const Value& line : prints->as_array()[i].as_array()) want_prints.push_back(line.as_string());
+    const Value& want = recording.outputs[i];
+    const std::vector<std::string>& want_prints = recording.prints[i];
 
     const bool value_ok = decision->value.has_value() && *decision->value == want;
     // The recording's lines start with "<file>:<line>: " of the print call.
@@ -116,6 +145,42 @@ TEST_P(AgentSessionTest, ReplaysEveryRequest) {
             << print_matches << " print lists match\n";
   EXPECT_EQ(value_matches, static_cast<int>(requests.size()));
   EXPECT_EQ(print_matches, static_cast<int>(requests.size()));
+}
+
+// As the agent runs it (prints only for denials, so function bodies that
+// cannot change a result are skipped): the same decisions and the same
+// policy state after every request as a full evaluation, the recorded
+// prints for every denial and none for an allow.
+TEST_P(AgentSessionTest, DecidesAsTheAgentDoes) {
+  const std::string session = GetParam();
+  const Recording& recording = recording_;
+  const std::vector<RecordedRequest>& requests = recording.requests;
+  auto agent = AgentPolicy::Load(recording.policy_text, recording.options);
+  auto full = AgentPolicy::Load(recording.policy_text, recording.options);
+  ASSERT_TRUE(agent.has_value() && full.has_value());
+
+  int denials = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const RecordedRequest& request = requests[i];
+    SCOPED_TRACE(session + " request #" + std::to_string(i) + " " + request.name);
+    auto fast = agent->Evaluate(request.name, request.input, nullptr, PrintCapture::kDenials);
+    auto reference = full->Evaluate(request.name, request.input);
+    ASSERT_TRUE(fast.has_value() && reference.has_value());
+    ASSERT_TRUE(fast->value.has_value());
+    EXPECT_EQ(*fast->value, recording.outputs[i]);
+    EXPECT_EQ(fast->allowed, reference->allowed);
+    EXPECT_EQ(fast->reason, reference->reason);
+    EXPECT_EQ(agent->data(), full->data()) << "the policy state differs";
+    if (fast->allowed) {
+      EXPECT_TRUE(fast->prints.Lines().empty());
+    } else {
+      ++denials;
+      EXPECT_EQ(fast->prints.Lines(), recording.prints[i]);
+    }
+  }
+  // Every recording starts with the AllowRequestsFailingPolicy probe, which
+  // the policies deny: the denial path is exercised in each.
+  EXPECT_GE(denials, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Recorded, AgentSessionTest,

@@ -146,6 +146,45 @@ TEST(AgentPolicyTest, AllowRequestsFailingPolicyAllowsEveryFailureLoudly) {
   EXPECT_TRUE(conflict.error.has_value());
 }
 
+// PrintCapture::kDenials decides like kAll; only an allow loses its prints.
+TEST(AgentPolicyTest, PrintsOnlyForDenialsDecidesTheSame) {
+  AgentPolicy all = LoadOrDie(kPolicy);
+  AgentPolicy denials = LoadOrDie(kPolicy);
+  const struct {
+    std::string_view name;
+    std::string_view input;
+  } requests[] = {
+      {"CreateContainerRequest", R"({"container_id": "a"})"},  // allowed, updates the state
+      {"CreateContainerRequest", R"({"container_id": "a"})"},  // denied: already there
+      {"ExecProcessRequest", R"({"container_id": "a"})"},
+      {"RemoveContainerRequest", R"({"container_id": "b"})"},  // denied by the default
+      {"ConflictRequest", "{}"},                               // fails
+      {"WeirdRequest", "{}"},
+      {"BadStateRequest", "{}"},
+      {"ListRoutesRequest", "{}"},  // undefined
+  };
+  for (const auto& request : requests) {
+    SCOPED_TRACE(std::string(request.name) + " " + std::string(request.input));
+    Decision want = Decide(all, request.name, request.input);
+    auto got = denials.Evaluate(request.name, Json(request.input), nullptr, PrintCapture::kDenials);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->allowed, want.allowed);
+    EXPECT_EQ(got->value.has_value(), want.value.has_value());
+    if (got->value && want.value) EXPECT_EQ(*got->value, *want.value);
+    EXPECT_EQ(got->reason, want.reason);
+    EXPECT_EQ(got->error.has_value(), want.error.has_value());
+    EXPECT_EQ(denials.data(), all.data());
+    if (got->allowed) {
+      EXPECT_TRUE(got->prints.Lines().empty());
+    } else {
+      EXPECT_EQ(got->prints.Lines(), want.prints.Lines());
+    }
+  }
+  // The second create was denied with the print of its one body.
+  Decision again = Decide(all, "CreateContainerRequest", R"({"container_id": "a"})");
+  EXPECT_THAT(again.prints.Lines(), ElementsAre(HasSubstr("create a")));
+}
+
 TEST(AgentPolicyTest, RejectsRequestNamesThatAreNotIdentifiers) {
   AgentPolicy policy = LoadOrDie(kPolicy);
   for (std::string_view name : {"", "a.b", "x; y", "Create ContainerRequest", "9Request", "a[0]"}) {

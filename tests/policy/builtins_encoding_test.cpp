@@ -30,6 +30,14 @@ TEST(Base64Builtins, Standard) {
   EXPECT_EQ(BuiltinErr("base64.decode", {S("Pj4-Pw==")}), "base64.decode: illegal base64 data at input byte 3");
   // Decoded bytes need not be UTF-8.
   EXPECT_EQ(Str("base64.decode", {S("//4=")}), "\xff\xfe");
+  // Long inputs: whole quanta are decoded in bulk until the first byte that
+  // is not in the alphabet, which must still be reported where it is.
+  EXPECT_EQ(Str("base64.decode", {S("aGVsbG8gd29ybGQsIGhlbGxvIHdvcmxk")}), "hello world, hello world");
+  EXPECT_EQ(Str("base64.decode", {S("aGVsbG8gd29y\nbGQsIGhlbGxvIHdvcmxk")}), "hello world, hello world");
+  EXPECT_EQ(BuiltinErr("base64.decode", {S("aGVsbG8gd2!ybGQsIGhlbGxvIHdvcmxk")}),
+            "base64.decode: illegal base64 data at input byte 10");
+  EXPECT_EQ(BuiltinErr("base64.decode", {S("aGVsbG8gd29ybGQ=aGVs")}),
+            "base64.decode: illegal base64 data at input byte 16");
   EXPECT_EQ(Ok("base64.is_valid", {S("aGVsbG8=")}), Value::Bool(true));
   EXPECT_EQ(Ok("base64.is_valid", {S("aGVsbG8")}), Value::Bool(false));
   EXPECT_EQ(Ok("base64.is_valid", {J("1")}), Value::Bool(false));

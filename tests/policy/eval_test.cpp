@@ -513,6 +513,119 @@ TEST(RegoEvalTest, TracerSeesRulesBodiesAndFailedExpressions) {
   EXPECT_EQ(failed->bindings[0].second.ToJson(), "3");
 }
 
+// ------------------------------------------------- evaluation shortcuts
+
+// `some x in xs` followed by `x == t` compares each element with t without
+// running the comparison as an expression; the solutions stay the same, in
+// the same order, whatever the collection.
+TEST(RegoEvalTest, MembershipScanKeepsEveryEqualElementInOrder) {
+  const std::string m = Module(R"(
+pairs := [[x, "seen"] | some x in ["a", "b", "a", "c"]; x == input.want]
+numbers := count([x | some x in [1, 1.0, 2, "1"]; x == 1])
+in_object := [v | some v in {"k1": "x", "k2": "y", "k3": "y"}; v == "y"]
+in_set := [v | some v in {"x", "y"}; "y" == v]
+not_a_collection := [v | some v in "text"; v == "t"]
+after_local := [x | w := "b"; some x in ["a", "b"]; x == w]
+)");
+  const Case with_want{{m}, "{}", R"({"want": "a"})"};
+  EXPECT_THAT(Xs(with_want, "x := data.test.pairs"), ElementsAre(R"([["a","seen"],["a","seen"]])"));
+  EXPECT_THAT(Xs({{m}, "{}", R"({"other": 1})"}, "x := data.test.pairs"), ElementsAre("[]"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.pairs"), ElementsAre("[]"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.numbers"), ElementsAre("2"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.in_object"), ElementsAre(R"(["y","y"])"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.in_set"), ElementsAre(R"(["y"])"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.not_a_collection"), ElementsAre("[]"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.after_local"), ElementsAre(R"(["b"])"));
+
+  // A tracer takes the general path, expression by expression: same values.
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", m));
+  const Value input = Json(R"({"want": "a"})");
+  for (const char* rule : {"data.test.pairs", "data.test.numbers", "data.test.in_object", "data.test.in_set"}) {
+    EvalOptions plain;
+    plain.input = &input;
+    RecordingTracer tracer;
+    EvalOptions traced = plain;
+    traced.tracer = &tracer;
+    auto fast = engine.EvalRule(rule, plain);
+    auto slow = engine.EvalRule(rule, traced);
+    ASSERT_TRUE(fast.has_value() && slow.has_value() && fast->has_value() && slow->has_value()) << rule;
+    EXPECT_EQ(**fast, **slow) << rule;
+  }
+}
+
+// Every body of `allow` gives `true`: without prints, the evaluation may stop
+// at the first that succeeds. The second body here would run past the step
+// limit, which shows whether it ran.
+constexpr std::string_view kEarlyExit = R"(package test
+allow(x) if { x == 1 }
+allow(x) if {
+  print("second body")
+  some i in numbers.range(1, 100000)
+  i < 0
+}
+p if { allow(input.x) }
+)";
+
+TEST(RegoEvalTest, EarlyExitOnlyWhenNothingReadsTheSkippedBodies) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", kEarlyExit));
+  const Value one = Json(R"({"x": 1})");
+  EvalOptions options;
+  options.input = &one;
+  options.limits.max_steps = 10'000;
+
+  auto skipped = engine.EvalRule("data.test.p", options);
+  ASSERT_TRUE(skipped.has_value()) << skipped.error().message;
+  ASSERT_TRUE(skipped->has_value());
+  EXPECT_EQ((*skipped)->ToJson(), "true");
+
+  // With prints kept, with a tracer or with strict builtin errors every body runs.
+  PrintLog prints;
+  auto printed = engine.EvalRule("data.test.p", options, &prints);
+  ASSERT_FALSE(printed.has_value());
+  EXPECT_THAT(printed.error().message, HasSubstr("step limit exceeded"));
+  RecordingTracer tracer;
+  EvalOptions traced = options;
+  traced.tracer = &tracer;
+  EXPECT_FALSE(engine.EvalRule("data.test.p", traced).has_value());
+  EvalOptions strict = options;
+  strict.strict_builtin_errors = true;
+  EXPECT_FALSE(engine.EvalRule("data.test.p", strict).has_value());
+
+  // When the first body fails, the second runs either way.
+  const Value two = Json(R"({"x": 2})");
+  options.input = &two;
+  EXPECT_FALSE(engine.EvalRule("data.test.p", options).has_value());
+}
+
+// A body that stops early must not hide an error a full evaluation reports:
+// rules whose skipped bodies could end in a conflict, directly or through
+// what they call, are evaluated in full.
+TEST(RegoEvalTest, EarlyExitNeverHidesAConflict) {
+  const std::vector<std::string> later_bodies = {
+      "q == 1",                                         // a complete rule with two values
+      "helper(x)",                                      // through a function that uses it
+      "o := {k: v | some [k, v] in [[1, 2], [1, 3]]}",  // an object comprehension
+      "obj[1] == 2",                                    // a partial object rule
+  };
+  for (const std::string& body : later_bodies) {
+    const std::string module =
+        "package test\n"
+        "q := v if { some v in [1, 2] }\n"
+        "helper(x) if { q == x }\n"
+        "obj[k] := v if { some [k, v] in [[1, 2], [1, 3]] }\n"
+        "allow(x) if { x == 1 }\n"
+        "allow(x) if { " +
+        body + " }\np if { allow(1) }\n";
+    Engine engine;
+    ASSERT_TRUE(engine.AddModule("t.rego", module)) << body;
+    auto value = engine.EvalRule("data.test.p", EvalOptions{});
+    ASSERT_FALSE(value.has_value()) << body;
+    EXPECT_THAT(value.error().message, HasSubstr("eval_conflict_error")) << body;
+  }
+}
+
 TEST(RegoEvalTest, ConcurrentEvaluationsShareOneEngine) {
   Engine engine;
   ASSERT_TRUE(engine.AddModule("t.rego", Module("p := [y | some x in input.xs; y := x * 2]")));

@@ -15,6 +15,10 @@ struct AgentPolicy::Impl {
   Value initial_data;
   bool allow_failing = false;
   EvalLimits limits;
+
+  // One evaluation of the request rule, read as the agent reads it; an
+  // allow applies the state update. The caller holds `mutex`.
+  Decision Decide(const std::string& path, const Value& input, Tracer* tracer, bool with_prints);
 };
 
 namespace {
@@ -73,26 +77,37 @@ Result<AgentPolicy> AgentPolicy::Load(std::string_view policy_text, const AgentP
   return AgentPolicy(std::move(impl));
 }
 
-Result<Decision> AgentPolicy::Evaluate(std::string_view request_name, const Value& input, Tracer* tracer) {
+Result<Decision> AgentPolicy::Evaluate(std::string_view request_name, const Value& input, Tracer* tracer,
+                                       PrintCapture prints) {
   if (!IsValidRequestName(request_name)) {
     return Fail(ErrorCode::kInvalidArgument, "invalid request name \"" + std::string(request_name) + "\"");
   }
   const std::string path = std::string(kPackagePath) + std::string(request_name);
   std::lock_guard lock(impl_->mutex);
+  if (prints == PrintCapture::kDenials && tracer == nullptr) {
+    // Without prints the evaluator may skip function bodies that cannot
+    // change the result. A plain allow is final (its state update applied);
+    // anything else is decided again with the prints it returns.
+    Decision decision = impl_->Decide(path, input, nullptr, false);
+    if (decision.allowed && decision.reason.empty() && !decision.error) return decision;
+  }
+  return impl_->Decide(path, input, tracer, true);
+}
 
+Decision AgentPolicy::Impl::Decide(const std::string& path, const Value& input, Tracer* tracer, bool with_prints) {
   EvalOptions options;
   options.input = &input;
   options.strict_builtin_errors = false;
-  options.limits = impl_->limits;
+  options.limits = limits;
   options.tracer = tracer;
   options.print_locations = true;
   Decision decision;
-  auto result = impl_->engine.EvalRule(path, options, &decision.prints);
+  auto result = engine.EvalRule(path, options, with_prints ? &decision.prints : nullptr);
 
   // Every way of not answering "allowed" ends here.
   auto refuse = [&](std::string reason, std::optional<Error> error) {
     decision.error = std::move(error);
-    if (impl_->allow_failing) {
+    if (allow_failing) {
       decision.allowed = true;
       decision.reason = FailingNote(reason);
     } else {
@@ -125,11 +140,11 @@ Result<Decision> AgentPolicy::Evaluate(std::string_view request_name, const Valu
   }
   if (!allowed->as_bool()) return refuse(path + " has \"allowed\": false", std::nullopt);
   if (const Value* ops = value.Get("ops"); ops != nullptr && !ops->is_null()) {
-    auto updated = ApplyJsonPatch(impl_->engine.data(), *ops);
+    auto updated = ApplyJsonPatch(engine.data(), *ops);
     if (!updated) {
       return refuse("policy state update of " + path + " failed: " + updated.error().message, updated.error());
     }
-    impl_->engine.SetData(std::move(*updated));
+    engine.SetData(std::move(*updated));
   }
   decision.allowed = true;
   return decision;

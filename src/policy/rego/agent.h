@@ -39,6 +39,22 @@ struct AgentPolicyOptions {
   EvalLimits limits;
 };
 
+// Which decisions carry the policy's `print` output.
+enum class PrintCapture {
+  // Every decision, from every body of every rule, exactly as the Kata
+  // agent's engine prints it (what the recorded sessions hold).
+  kAll,
+  // Only denials and failures, which is all the agent returns (a denial's
+  // message is its print output). An allow is then decided without prints,
+  // and a function whose bodies all give the same constant stops at its
+  // first successful body when nothing the rest would evaluate can fail
+  // (ir::RuleNode::early_exit); the decision and the state update are the
+  // same as with kAll, except that the skipped work does not count against
+  // the step and time limits. Anything but a plain allow is decided again
+  // with kAll, so it costs two evaluations.
+  kDenials,
+};
+
 struct Decision {
   bool allowed = false;
   // The rule's value: a boolean or the {allowed, ops} object; nullopt when
@@ -70,8 +86,10 @@ class AgentPolicy {
   // call order, because each may change the state the next one sees.
   // The only error is an invalid request name; everything the policy does
   // (including failing) is a Decision. A state update whose ops do not apply
-  // leaves the state as it was and denies.
-  Result<Decision> Evaluate(std::string_view request_name, const Value& input, Tracer* tracer = nullptr);
+  // leaves the state as it was and denies. With a tracer, every decision
+  // is a full one (kAll).
+  Result<Decision> Evaluate(std::string_view request_name, const Value& input, Tracer* tracer = nullptr,
+                            PrintCapture prints = PrintCapture::kAll);
 
   // True when AllowRequestsFailingPolicy evaluated to true at load time.
   bool allows_failing_requests() const;

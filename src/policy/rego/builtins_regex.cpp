@@ -4,6 +4,8 @@
 // regexp package, which OPA uses, including its handling of empty matches.
 #include <re2/re2.h>
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -144,9 +146,45 @@ class RegexCache {
   Map older_;
 };
 
+// The patterns this thread used last, in front of the shared cache: a hit
+// costs one comparison of the pattern, no lock and no hash of the whole
+// pattern (policies match the same few long patterns over and over).
+class RecentRegexes {
+ public:
+  const Regex* Find(std::string_view pattern) {
+    Entry& entry = entries_[Slot(pattern)];
+    return entry.regex && entry.pattern == pattern ? &entry.regex : nullptr;
+  }
+  void Remember(std::string_view pattern, Regex regex) {
+    Entry& entry = entries_[Slot(pattern)];
+    entry.pattern.assign(pattern);
+    entry.regex = std::move(regex);
+  }
+
+ private:
+  static constexpr size_t kSlots = 64;
+  struct Entry {
+    std::string pattern;
+    Regex regex;
+  };
+  // The length and a few bytes from the end, where generated patterns differ.
+  static size_t Slot(std::string_view pattern) {
+    size_t h = pattern.size() * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 1; i <= 8 && i <= pattern.size(); ++i) {
+      h = (h ^ static_cast<uint8_t>(pattern[pattern.size() - i])) * 0x100000001B3ull;
+    }
+    if (pattern.size() > 16) h = (h ^ static_cast<uint8_t>(pattern[pattern.size() / 2])) * 0x100000001B3ull;
+    return (h >> 32) % kSlots;
+  }
+  std::array<Entry, kSlots> entries_;
+};
+
 Result<Regex> Compile(std::string_view builtin, std::string_view pattern) {
+  thread_local RecentRegexes recent;
+  if (const Regex* hit = recent.Find(pattern)) return *hit;
   auto re = RegexCache::Instance().Get(pattern);
   if (!re) return Fail(BuiltinError(builtin, re.error().message));
+  recent.Remember(pattern, *re);
   return re;
 }
 

@@ -196,6 +196,8 @@ class Compiler {
   Status BuildTree();
   Status CompileRules();
   Status CheckRecursion();
+  // Sets RuleNode::early_exit; needs the dependencies free of cycles.
+  void MarkEarlyExits();
   Result<std::unique_ptr<Query>> CompileQueryBody(const ast::Body& body);
 
  private:
@@ -246,6 +248,8 @@ class Compiler {
   void Plan(Body& body, std::vector<char>& bound);
   static bool InPlaceTerm(const Term& term, std::vector<int>& reads);
   static InPlaceShape ShapeOf(const Term& term);
+  // Sets some.filter_operand when `next` compares its local with a lookup.
+  static void MarkFilter(Expr& some, const Expr& next);
   const RuleNode* FindNode(const std::vector<Value>& path) const;
   bool ResolveFunctionName(std::string_view name, const Builtin** builtin, const RuleNode** function);
   // Records the rules a data reference may read, for the recursion check.
@@ -393,11 +397,6 @@ Status Compiler::CompileRules() {
       pending.node->defs.push_back(std::move(def));
     }
   }
-  // OPA stops after the first definition when all give the same constant;
-  // we evaluate every definition instead: that finds conflicts early exit
-  // would miss and prints what the Kata agent's engine prints. (A body with
-  // a constant head still stops at its first solution, see eval.cpp.)
-  for (const RuleNode* node : policy_.rule_nodes) const_cast<RuleNode*>(node)->early_exit = false;
   return {};
 }
 
@@ -1148,6 +1147,7 @@ void Compiler::Plan(Body& body, std::vector<char>& bound) {
     ordered.push_back(std::move(body.exprs[pick]));
   }
   body.exprs = std::move(ordered);
+  for (size_t i = 0; i + 1 < body.exprs.size(); ++i) MarkFilter(body.exprs[i], body.exprs[i + 1]);
   for (Expr& expr : body.exprs) {
     switch (expr.kind) {
       case ExprKind::kTerm: expr.in_place[0] = ShapeOf(expr.term); break;
@@ -1202,6 +1202,33 @@ bool Compiler::InPlaceTerm(const Term& term, std::vector<int>& reads) {
                          [&](const Term& operand) { return InPlaceTerm(operand, reads); });
     }
     default: return false;
+  }
+}
+
+bool Mentions(const Term& term, int slot) {
+  if (term.kind == TermKind::kLocal && term.slot == slot) return true;
+  return std::any_of(term.operands.begin(), term.operands.end(),
+                     [slot](const Term& operand) { return Mentions(operand, slot); });
+}
+
+void Compiler::MarkFilter(Expr& some, const Expr& next) {
+  if (some.kind != ExprKind::kSomeIn || some.has_key || some.negated || !some.with.empty() ||
+      some.rhs.kind != TermKind::kLocal) {
+    return;
+  }
+  const Term& compare = next.term;
+  if (next.kind != ExprKind::kTerm || next.negated || !next.with.empty() || compare.kind != TermKind::kCall ||
+      compare.call != CallKind::kEqual || compare.output_arg || compare.operands.size() != 2) {
+    return;
+  }
+  const int slot = some.rhs.slot;
+  for (int side = 0; side < 2; ++side) {
+    const Term& local = compare.operands[static_cast<size_t>(side)];
+    const Term& other = compare.operands[static_cast<size_t>(1 - side)];
+    if (local.kind == TermKind::kLocal && local.slot == slot && IsLookup(other) && !Mentions(other, slot)) {
+      some.filter_operand = 1 - side;
+      return;
+    }
   }
 }
 
@@ -1268,6 +1295,80 @@ Status Compiler::CheckRecursion() {
   return contrast::Fail(*found);
 }
 
+// Whether evaluating the term or body can itself stop the evaluation with a
+// conflict (object comprehension keys), or depends on `with`, which replaces
+// functions and data behind the dependency graph's back.
+bool MayStop(const Body& body);
+
+bool MayStop(const Term& term) {
+  if (term.kind == TermKind::kObjectCompr) return true;
+  if (term.body && MayStop(*term.body)) return true;
+  return std::any_of(term.operands.begin(), term.operands.end(), [](const Term& t) { return MayStop(t); });
+}
+
+bool MayStop(const Body& body) {
+  return std::any_of(body.exprs.begin(), body.exprs.end(), [](const Expr& expr) {
+    return !expr.with.empty() || MayStop(expr.term) || MayStop(expr.lhs) || MayStop(expr.rhs) || MayStop(expr.domain) ||
+           (expr.body && MayStop(*expr.body));
+  });
+}
+
+bool MayStop(const RuleDef& def) {
+  for (const RuleDef* link = &def; link != nullptr; link = link->else_rule.get()) {
+    if (MayStop(link->body) || MayStop(link->value) || MayStop(link->key) ||
+        std::any_of(link->args.begin(), link->args.end(), [](const Term& t) { return MayStop(t); }) ||
+        std::any_of(link->key_path.begin(), link->key_path.end(), [](const Term& t) { return MayStop(t); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Every definition, and every `else` of one, gives the same constant.
+bool SameConstantEverywhere(const RuleNode& node) {
+  if (node.defs.empty()) return false;
+  const Term& first = node.defs[0]->value;
+  if (first.kind != TermKind::kConst) return false;
+  for (const auto& def : node.defs) {
+    for (const RuleDef* link = def.get(); link != nullptr; link = link->else_rule.get()) {
+      if (link->value.kind != TermKind::kConst || link->value.value != first.value) return false;
+    }
+  }
+  return true;
+}
+
+void Compiler::MarkEarlyExits() {
+  // may_stop[i]: evaluating rule node i can end in a conflict error, itself
+  // or through a rule it uses. Builtin errors do not count: with strict
+  // builtin errors the evaluator never exits early.
+  std::vector<char> may_stop(policy_.rule_nodes.size(), 0);
+  std::vector<char> done(policy_.rule_nodes.size(), 0);
+  std::function<bool(const RuleNode*)> visit = [&](const RuleNode* node) -> bool {
+    const auto index = static_cast<size_t>(node->index);
+    if (done[index]) return may_stop[index] != 0;
+    done[index] = 1;
+    bool stops = false;
+    switch (node->kind) {
+      case ast::RuleKind::kPartialSet: break;
+      case ast::RuleKind::kComplete:
+      case ast::RuleKind::kFunction: stops = !SameConstantEverywhere(*node); break;
+      default: stops = true;  // partial objects: key conflicts
+    }
+    if (node->general) stops = true;
+    for (const auto& def : node->defs) stops = stops || MayStop(*def);
+    if (node->default_def) stops = stops || MayStop(*node->default_def);
+    // Visit every dependency (not only until the first that stops) so that
+    // each node is marked before its own early exit is decided.
+    bool deps_stop = false;
+    for (const RuleNode* dep : node->deps) deps_stop = visit(dep) || deps_stop;
+    auto* mutable_node = const_cast<RuleNode*>(node);
+    mutable_node->early_exit = !node->general && SameConstantEverywhere(*node) && !stops && !deps_stop;
+    may_stop[index] = (stops || deps_stop) ? 1 : 0;
+    return may_stop[index] != 0;
+  };
+  for (const RuleNode* node : policy_.rule_nodes) visit(node);
+}
+
 Location Compiler::NodeLocation(const RuleNode* node) {
   if (!node->defs.empty()) return node->defs[0]->location;
   if (node->default_def) return node->default_def->location;
@@ -1303,6 +1404,7 @@ Result<std::shared_ptr<const Policy>> CompilePolicy(std::vector<std::shared_ptr<
   if (auto built = compiler.BuildTree(); !built) return contrast::Fail(built.error());
   if (auto compiled = compiler.CompileRules(); !compiled) return contrast::Fail(compiled.error());
   if (auto checked = compiler.CheckRecursion(); !checked) return contrast::Fail(checked.error());
+  compiler.MarkEarlyExits();
   return std::shared_ptr<const Policy>(std::move(policy));
 }
 
@@ -1340,5 +1442,20 @@ Result<std::unique_ptr<Query>> Compiler::CompileQueryBody(const ast::Body& body)
 }
 
 }  // namespace
+
+bool IsLookup(const Term& term) {
+  switch (term.kind) {
+    case TermKind::kConst:
+    case TermKind::kLocal:
+    case TermKind::kInput: return true;
+    case TermKind::kRef: {
+      const TermKind head = term.operands[0].kind;
+      if (head != TermKind::kLocal && head != TermKind::kInput) return false;
+      return std::all_of(term.operands.begin() + 1, term.operands.end(),
+                         [](const Term& element) { return element.kind == TermKind::kConst; });
+    }
+    default: return false;
+  }
+}
 
 }  // namespace contrast::policy::rego::ir

@@ -126,6 +126,12 @@ struct Expr {
   std::vector<int> trace_slots;  // the slots the expression mentions (for traces)
   // kTerm: [0] is the term; kUnify and kAssign: [0] lhs, [1] rhs.
   std::array<InPlaceShape, 2> in_place;
+  // kSomeIn binding a local whose next expression is `local == t`, t a
+  // constant or a reference through constant keys into a local or the input
+  // (no side effects): the index of t in that comparison's operands, so the
+  // evaluator compares each element with t itself and continues only with
+  // the equal ones. -1 otherwise.
+  int filter_operand = -1;
 };
 
 struct Body {
@@ -163,7 +169,10 @@ struct RuleNode {
   int arity = 0;  // kFunction
   std::vector<std::unique_ptr<RuleDef>> defs;
   std::unique_ptr<RuleDef> default_def;
-  // All definitions give the same constant value: the first success decides.
+  // Every definition gives the same constant value, and nothing this rule
+  // evaluates can stop the evaluation with an error (a conflict): once one
+  // body succeeds, the rest cannot change the result. The evaluator stops
+  // there only when nobody reads the prints (see eval.cpp).
   bool early_exit = false;
   int index = -1;  // into the per-evaluation rule cache
   std::vector<const RuleNode*> deps;
@@ -188,6 +197,10 @@ struct Query {
   std::vector<std::string> slot_names;
   std::vector<std::pair<std::string, int>> user_vars;  // reported in result rows
 };
+
+// A constant, a local, the input, or a reference through constant keys into
+// a local or the input: evaluating it can neither fail nor have effects.
+bool IsLookup(const Term& term);
 
 // Builds the rule tree and compiles every rule. Errors carry OPA's codes:
 // rego_type_error (conflicting rule kinds, arity, undefined functions),

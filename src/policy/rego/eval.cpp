@@ -560,9 +560,40 @@ class Evaluator {
         case Outcome::kValue: continue;
         case Outcome::kUndefined: return true;
         case Outcome::kStop: return false;
-        case Outcome::kGeneral: return EvalExpr(expr, [&](const Value&) { return EvalBodyInPlace(body, i + 1, k); });
+        case Outcome::kGeneral:
+          if (expr.filter_operand >= 0 && state_.mocks.empty() && state_.masked.empty()) {
+            return FilteredSomeIn(body, i, k);
+          }
+          return EvalExpr(expr, [&](const Value&) { return EvalBodyInPlace(body, i + 1, k); });
       }
     }
+  }
+
+  // `some x in domain` followed by `x == t` (ir::Expr::filter_operand):
+  // the elements equal to t are the solutions of both, so each element is
+  // compared with t here and only those equal go on to the expression after
+  // the comparison. t is a lookup, so reading it once per domain value
+  // instead of once per element changes nothing but the cost.
+  bool FilteredSomeIn(const ir::Body& body, size_t i, Cont k) {
+    const ir::Expr& expr = body.exprs[i];
+    const ir::Term& wanted_term = body.exprs[i + 1].term.operands[static_cast<size_t>(expr.filter_operand)];
+    const Location* saved = current_location_;
+    current_location_ = &expr.location;
+    const bool result = EvalTerm(expr.domain, [&](const Value& collection) {
+      const Value* wanted = nullptr;
+      if (!Direct(wanted_term, wanted)) {  // not bound: compare element by element
+        return Iterate(collection, [&](const Value&, const Value& value) {
+          return Unify(expr.rhs, value, [&]() { return EvalBodyInPlace(body, i + 1, k); });
+        });
+      }
+      if (wanted == nullptr) return true;  // undefined: no element compares equal
+      return Iterate(collection, [&](const Value&, const Value& value) {
+        if (!ApplyOperator(ir::CallKind::kEqual, value, *wanted, nullptr)) return true;
+        return Unify(expr.rhs, value, [&]() { return EvalBodyInPlace(body, i + 2, k); });
+      });
+    });
+    current_location_ = saved;
+    return result;
   }
 
   // One expression of EvalBodyInPlace: kValue when it holds, kUndefined when
@@ -1241,10 +1272,12 @@ class Evaluator {
   bool Print(const ir::Term& call) {
     // Operands are evaluated even when nobody reads the output: their errors
     // (strict builtins, limits) must not depend on whether prints are kept.
+    // Only lookups, which can neither fail nor print, are skipped then.
     if (want_prints_) {
       print_writer_.BeginCall(options_.print_locations ? current_location_ : nullptr);
     }
     for (const ir::Term& operand : call.operands) {
+      if (!want_prints_ && ir::IsLookup(operand)) continue;
       if (const Value* value = nullptr; Direct(operand, value)) {
         if (want_prints_) print_writer_.Operand(value);
         continue;
@@ -1471,8 +1504,18 @@ class Evaluator {
 
   // Complete rules and functions: the first definition of an else chain that
   // succeeds gives the value; all values must agree.
+  // Whether this evaluation may stop at a rule's first successful body
+  // (ir::RuleNode::early_exit). Only when nothing can observe the bodies it
+  // skips: their prints are not read, no tracer follows them, builtin errors
+  // do not stop the evaluation, and no `with` has replaced functions or data.
+  bool EarlyExit(const ir::RuleNode* node) const {
+    return node->early_exit && !want_prints_ && tracer_ == nullptr && !options_.strict_builtin_errors &&
+           state_.mocks.empty() && state_.masked.empty();
+  }
+
   bool EvalValueChains(const ir::RuleNode* node, std::span<const Value> args, std::optional<Value>& result) {
     const bool function = node->kind == ast::RuleKind::kFunction;
+    const bool early_exit = EarlyExit(node);
     for (const auto& def : node->defs) {
       for (const ir::RuleDef* link = def.get(); link != nullptr; link = link->else_rule.get()) {
         bool produced = false;
@@ -1490,14 +1533,14 @@ class Evaluator {
             result = value;
             // A rule body with a constant head cannot produce another value.
             // Function bodies are enumerated fully, as the Kata agent's engine
-            // does (their print output must match).
-            return !node->early_exit && (function || link->value.kind != ir::TermKind::kConst);
+            // does (their print output must match), unless they may exit early.
+            return !early_exit && (function || link->value.kind != ir::TermKind::kConst);
           });
         });
         if (error_) return false;
         if (produced) break;
       }
-      if (result && node->early_exit) break;
+      if (result && early_exit) break;
     }
     if (!result && node->default_def) {
       const ir::RuleDef& def = *node->default_def;
