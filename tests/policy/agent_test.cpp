@@ -170,7 +170,9 @@ TEST(AgentPolicyTest, PrintsOnlyForDenialsDecidesTheSame) {
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->allowed, want.allowed);
     EXPECT_EQ(got->value.has_value(), want.value.has_value());
-    if (got->value && want.value) EXPECT_EQ(*got->value, *want.value);
+    if (got->value && want.value) {
+      EXPECT_EQ(*got->value, *want.value);
+    }
     EXPECT_EQ(got->reason, want.reason);
     EXPECT_EQ(got->error.has_value(), want.error.has_value());
     EXPECT_EQ(denials.data(), all.data());
