@@ -1502,8 +1502,6 @@ class Evaluator {
     return Unify(def.args[i], args[i], [&]() { return UnifyArgs(def, args, i + 1, k); });
   }
 
-  // Complete rules and functions: the first definition of an else chain that
-  // succeeds gives the value; all values must agree.
   // Whether this evaluation may stop at a rule's first successful body
   // (ir::RuleNode::early_exit). Only when nothing can observe the bodies it
   // skips: their prints are not read, no tracer follows them, builtin errors
@@ -1513,6 +1511,8 @@ class Evaluator {
            state_.mocks.empty() && state_.masked.empty();
   }
 
+  // Complete rules and functions: the first definition of an else chain that
+  // succeeds gives the value; all values must agree.
   bool EvalValueChains(const ir::RuleNode* node, std::span<const Value> args, std::optional<Value>& result) {
     const bool function = node->kind == ast::RuleKind::kFunction;
     const bool early_exit = EarlyExit(node);
