@@ -1347,14 +1347,13 @@ void Compiler::MarkEarlyExits() {
     const auto index = static_cast<size_t>(node->index);
     if (done[index]) return may_stop[index] != 0;
     done[index] = 1;
-    bool stops = false;
-    switch (node->kind) {
-      case ast::RuleKind::kPartialSet: break;
-      case ast::RuleKind::kComplete:
-      case ast::RuleKind::kFunction: stops = !SameConstantEverywhere(*node); break;
-      default: stops = true;  // partial objects: key conflicts
-    }
-    if (node->general) stops = true;
+    // Only complete rules and functions have one value that early exit can
+    // keep; partial sets cannot conflict, partial objects and general rules
+    // can (two values for one key).
+    const bool value_rule =
+        !node->general && (node->kind == ast::RuleKind::kComplete || node->kind == ast::RuleKind::kFunction);
+    const bool constant = value_rule && SameConstantEverywhere(*node);
+    bool stops = value_rule ? !constant : node->general || node->kind != ast::RuleKind::kPartialSet;
     for (const auto& def : node->defs) stops = stops || MayStop(*def);
     if (node->default_def) stops = stops || MayStop(*node->default_def);
     // Visit every dependency (not only until the first that stops) so that
@@ -1362,7 +1361,7 @@ void Compiler::MarkEarlyExits() {
     bool deps_stop = false;
     for (const RuleNode* dep : node->deps) deps_stop = visit(dep) || deps_stop;
     auto* mutable_node = const_cast<RuleNode*>(node);
-    mutable_node->early_exit = !node->general && SameConstantEverywhere(*node) && !stops && !deps_stop;
+    mutable_node->early_exit = constant && !stops && !deps_stop;
     may_stop[index] = (stops || deps_stop) ? 1 : 0;
     return may_stop[index] != 0;
   };

@@ -561,31 +561,31 @@ class Evaluator {
         case Outcome::kUndefined: return true;
         case Outcome::kStop: return false;
         case Outcome::kGeneral:
-          if (expr.filter_operand >= 0 && state_.mocks.empty() && state_.masked.empty()) {
-            return FilteredSomeIn(body, i, k);
+          if (const Value* wanted = nullptr; expr.filter_operand >= 0 && state_.mocks.empty() &&
+                                             state_.masked.empty() && Direct(FilterTerm(body, i), wanted)) {
+            return FilteredSomeIn(body, i, wanted, k);
           }
           return EvalExpr(expr, [&](const Value&) { return EvalBodyInPlace(body, i + 1, k); });
       }
     }
   }
 
-  // `some x in domain` followed by `x == t` (ir::Expr::filter_operand):
-  // the elements equal to t are the solutions of both, so each element is
-  // compared with t here and only those equal go on to the expression after
-  // the comparison. t is a lookup, so reading it once per domain value
-  // instead of once per element changes nothing but the cost.
-  bool FilteredSomeIn(const ir::Body& body, size_t i, Cont k) {
+  // The t of `some x in domain` followed by `x == t` (ir::Expr::filter_operand).
+  static const ir::Term& FilterTerm(const ir::Body& body, size_t i) {
+    return body.exprs[i + 1].term.operands[static_cast<size_t>(body.exprs[i].filter_operand)];
+  }
+
+  // `some x in domain` followed by `x == t`, with t already read (`wanted`;
+  // nullptr when undefined): the elements equal to t are the solutions of
+  // both, so each element is compared with t here and only those equal go
+  // on to the expression after the comparison. t is a lookup of variables
+  // bound before the domain is evaluated, so reading it once changes
+  // nothing but the cost.
+  bool FilteredSomeIn(const ir::Body& body, size_t i, const Value* wanted, Cont k) {
     const ir::Expr& expr = body.exprs[i];
-    const ir::Term& wanted_term = body.exprs[i + 1].term.operands[static_cast<size_t>(expr.filter_operand)];
     const Location* saved = current_location_;
     current_location_ = &expr.location;
     const bool result = EvalTerm(expr.domain, [&](const Value& collection) {
-      const Value* wanted = nullptr;
-      if (!Direct(wanted_term, wanted)) {  // not bound: compare element by element
-        return Iterate(collection, [&](const Value&, const Value& value) {
-          return Unify(expr.rhs, value, [&]() { return EvalBodyInPlace(body, i + 1, k); });
-        });
-      }
       if (wanted == nullptr) return true;  // undefined: no element compares equal
       return Iterate(collection, [&](const Value&, const Value& value) {
         if (!ApplyOperator(ir::CallKind::kEqual, value, *wanted, nullptr)) return true;
