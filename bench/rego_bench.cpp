@@ -12,7 +12,8 @@
 // Target: CreateContainerRequest median < 100 us.
 //
 // Usage: rego_bench [--testdata DIR] [--session NAME] [google benchmark flags]
-//        rego_bench --latency-report [--testdata DIR] [--rounds N]
+//        rego_bench --latency-report [--testdata DIR] [--rounds N] [--per-request KIND]
+//        rego_bench --repeat KIND N [--session NAME] [--testdata DIR]
 //
 // --latency-report replays all 12 recorded sessions instead: the load time of
 // each policy (parse + compile), then every request of every session decided
@@ -20,7 +21,12 @@
 // the median and p99 latency over all those decisions: as the agent decides
 // (prints only for denials, rendered), with every print captured, and with
 // every print rendered; and the median cost of parsing the request's JSON as
-// the in-process baseline.
+// the in-process baseline. --per-request KIND then lists every request of
+// that kind on its own (session and position), slowest last.
+//
+// --repeat decides the session's largest request of KIND N times as the
+// agent does and prints the time per decision: a steady workload for
+// profilers (valgrind --tool=callgrind --toggle-collect='*AgentPolicy::Evaluate*').
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -34,6 +40,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/files.h"
@@ -163,6 +170,11 @@ void BM_ParseAndDecide(benchmark::State& state, const Recorded* request) {
 
 using Clock = std::chrono::steady_clock;
 
+// "web #25": a request by session and position in it.
+std::string RequestLabel(const std::string& session_name, const Session& session, const Recorded& request) {
+  return session_name + " #" + std::to_string(&request - session.requests.data());
+}
+
 double MicrosSince(Clock::time_point start) {
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
@@ -175,7 +187,7 @@ double Percentile(std::vector<double> samples, double p) {
 }
 
 // The whole recorded data set: load times, then latency per request kind.
-int LatencyReport(const std::string& testdata, int rounds) {
+int LatencyReport(const std::string& testdata, int rounds, const std::string& per_request_kind) {
   const std::filesystem::path root = std::filesystem::path(testdata) / "kata/agent-sessions";
   std::vector<std::string> names;
   std::error_code ec;
@@ -191,6 +203,8 @@ int LatencyReport(const std::string& testdata, int rounds) {
   std::map<std::string, std::vector<double>> decide;
   std::map<std::string, std::vector<double>> rendered;
   std::map<std::string, std::vector<double>> parse;
+  // --per-request: "session #position" -> agent and all-prints samples.
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> per_request;
   std::printf("%-24s %10s %12s\n", "policy", "bytes", "load (ms)");
   for (const std::string& name : names) {
     auto text = ReadTextFile(root / name / "policy.rego");
@@ -218,7 +232,10 @@ int LatencyReport(const std::string& testdata, int rounds) {
             auto denial = decision->prints.Lines();
             benchmark::DoNotOptimize(denial);
           }
-          agent[request.name].push_back(MicrosSince(start));
+          const double micros = MicrosSince(start);
+          agent[request.name].push_back(micros);
+          if (request.name == per_request_kind)
+            per_request[RequestLabel(name, session, request)].first.push_back(micros);
           benchmark::DoNotOptimize(decision);
         };
         // Every print captured, then rendered.
@@ -228,6 +245,9 @@ int LatencyReport(const std::string& testdata, int rounds) {
           auto decision = session.policy->Evaluate(request.name, request.input);
           const double decided = MicrosSince(start);
           decide[request.name].push_back(decided);
+          if (request.name == per_request_kind) {
+            per_request[RequestLabel(name, session, request)].second.push_back(decided);
+          }
           const auto render_start = Clock::now();
           auto lines = decision->prints.Lines();
           rendered[request.name].push_back(decided + MicrosSince(render_start));
@@ -266,6 +286,44 @@ int LatencyReport(const std::string& testdata, int rounds) {
   std::printf(
       "(microseconds; agent: prints only for denials, as the Kata agent returns them; parse JSON: the\n"
       " request's JSON parsed alone, the in-process baseline)\n");
+  if (!per_request_kind.empty()) {
+    std::vector<std::tuple<double, double, std::string>> rows;
+    for (const auto& [label, samples] : per_request) {
+      rows.emplace_back(Percentile(samples.first, 0.5), Percentile(samples.second, 0.5), label);
+    }
+    std::sort(rows.begin(), rows.end());
+    std::printf("\n%s, each request: median agent / all prints (microseconds)\n", per_request_kind.c_str());
+    for (const auto& [as_agent, all_prints, label] : rows) {
+      std::printf("  %-32s %10.1f %10.1f\n", label.c_str(), as_agent, all_prints);
+    }
+  }
+  return 0;
+}
+
+// The largest recorded request of `kind` in the session, nullptr when none.
+const Recorded* LargestRequest(const Session& session, const std::string& kind) {
+  const Recorded* largest = nullptr;
+  for (const Recorded& r : session.requests) {
+    if (r.name == kind && (largest == nullptr || r.json.size() > largest->json.size())) largest = &r;
+  }
+  return largest;
+}
+
+// --repeat: one request decided `count` times as the agent does.
+int Repeat(Session& session, const std::string& kind, int count) {
+  const Recorded* request = LargestRequest(session, kind);
+  if (request == nullptr) {
+    std::fprintf(stderr, "the session has no %s\n", kind.c_str());
+    return 1;
+  }
+  const auto start = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    session.policy->SetData(request->state_before);
+    auto decision = session.policy->Evaluate(request->name, request->input, nullptr, PrintCapture::kDenials);
+    benchmark::DoNotOptimize(decision);
+  }
+  std::printf("%s #%zu: %.1f us per decision (%d decisions)\n", kind.c_str(),
+              static_cast<size_t>(request - session.requests.data()), MicrosSince(start) / count, count);
   return 0;
 }
 
@@ -277,9 +335,17 @@ int main(int argc, char** argv) {
   std::vector<char*> rest{argv[0]};
   bool latency_report = false;
   int rounds = 20;
+  std::string per_request_kind;
+  std::string repeat_kind;
+  int repeat_count = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--latency-report") == 0) {
       latency_report = true;
+    } else if (std::strcmp(argv[i], "--per-request") == 0 && i + 1 < argc) {
+      per_request_kind = argv[++i];
+    } else if (std::strcmp(argv[i], "--repeat") == 0 && i + 2 < argc) {
+      repeat_kind = argv[++i];
+      repeat_count = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--testdata") == 0 && i + 1 < argc) {
@@ -290,18 +356,16 @@ int main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  if (latency_report) return LatencyReport(testdata, rounds);
+  if (latency_report) return LatencyReport(testdata, rounds, per_request_kind);
   static Session session;
   if (!LoadSession(testdata, session_name, session)) return 1;
+  if (!repeat_kind.empty()) return Repeat(session, repeat_kind, repeat_count);
   g_session = &session;
 
   // One benchmark per request kind: its first occurrence, with the largest
   // input of that kind when it occurs several times (the slow case).
   std::map<std::string, const Recorded*> by_kind;
-  for (const Recorded& r : session.requests) {
-    auto [it, inserted] = by_kind.emplace(r.name, &r);
-    if (!inserted && r.json.size() > it->second->json.size()) it->second = &r;
-  }
+  for (const Recorded& r : session.requests) by_kind.emplace(r.name, LargestRequest(session, r.name));
   for (const auto& [kind, request] : by_kind) {
     benchmark::RegisterBenchmark(("DecideAsAgent/" + kind).c_str(), BM_DecideAsAgent, request)
         ->Unit(benchmark::kMicrosecond)

@@ -17,6 +17,13 @@ const BuiltinRegistry& BuiltinRegistry::Default() {
     RegisterTypeBuiltins(*built);
     RegisterFormatBuiltins(*built);
     RegisterTemplateBuiltins(*built);
+    // Policies derive patterns and paths from their own constants with
+    // chains of these (the Kata policies' replace chains): pure functions of
+    // their operands, each costing far more than a lookup.
+    for (const char* name : {"replace", "split", "trim", "trim_left", "trim_right", "trim_prefix", "trim_suffix",
+                             "trim_space", "to_number", "lower", "upper", "substring", "format_int"}) {
+      built->builtins_.at(name).memoize = true;
+    }
     return built;
   }();
   return *registry;

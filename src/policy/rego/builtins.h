@@ -35,6 +35,9 @@ struct Builtin {
   // A relation yields several outputs (walk): `function` returns an array and
   // the evaluator iterates its elements as the alternatives.
   bool relation = false;
+  // A pure string function worth remembering: the evaluator may reuse an
+  // earlier result for the very same operand values (see eval.cpp).
+  bool memoize = false;
 };
 
 class BuiltinRegistry {

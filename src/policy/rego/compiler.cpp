@@ -1,6 +1,7 @@
 #include "policy/rego/compiler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <set>
@@ -421,7 +422,10 @@ std::unique_ptr<RuleDef> Compiler::CompileRuleDef(const ast::Rule& rule, const a
   if (rule.value) UseTermVars(*rule.value, scope);
 
   std::vector<char> bound;
-  for (const auto& arg : head.args) def->args.push_back(CompileTerm(*arg, scope));
+  for (const auto& arg : head.args) {
+    def->args.push_back(CompileTerm(*arg, scope));
+    if (def->args.back().kind != TermKind::kLocal) def->plain_params = false;
+  }
   for (size_t i = general_at; i < head.path.size(); ++i) def->key_path.push_back(CompileTerm(*head.path[i], scope));
   if (rule.key) {
     def->has_key = true;
@@ -1397,8 +1401,10 @@ std::vector<const RuleNode*> Compiler::CyclePath(const RuleNode* start) const {
 
 Result<std::shared_ptr<const Policy>> CompilePolicy(std::vector<std::shared_ptr<const ast::Module>> modules,
                                                     const BuiltinRegistry& builtins) {
+  static std::atomic<uint64_t> generations{0};
   auto policy = std::make_shared<Policy>();
   policy->modules = std::move(modules);
+  policy->generation = ++generations;
   Compiler compiler(*policy, builtins);
   if (auto built = compiler.BuildTree(); !built) return contrast::Fail(built.error());
   if (auto compiled = compiler.CompileRules(); !compiled) return contrast::Fail(compiled.error());

@@ -146,6 +146,9 @@ struct RuleDef {
   int frame_size = 0;
   std::vector<std::string> slot_names;
   std::vector<Term> args;  // function parameters (patterns)
+  // Every parameter is a plain name (no constants or composite patterns):
+  // arguments bind without unification.
+  bool plain_params = true;
   // General reference heads (`a[x].b contains y`): the head's path elements
   // below the rule's node, evaluated for each solution of the body.
   std::vector<Term> key_path;
@@ -188,6 +191,9 @@ struct Policy {
   std::unique_ptr<RuleNode> root;
   std::vector<const RuleNode*> rule_nodes;  // by RuleNode::index
   int path_cache_size = 0;                  // Term::path_cache indices in use
+  // Unique to this compilation in the process (never reused): what the
+  // evaluator remembers about this policy's builtins is filed under it.
+  uint64_t generation = 0;
 };
 
 struct Query {

@@ -52,9 +52,16 @@ using Cont = FnRef<bool()>;
 using ValueCont = FnRef<bool(const Value&)>;
 using PairCont = FnRef<bool(const Value&, const Value&)>;
 
+// A frame slot. Bindings are undone in the reverse order they are made
+// (a binding lasts while its continuation or the rest of its body runs), so
+// a slot can point at any value that was there before it was bound and
+// stays until after it is unbound: constants, other slots, arguments, the
+// input and rule values. Only values computed for the binding itself are
+// kept in the slot (`owned`).
 struct Slot {
-  Value value;
-  bool bound = false;
+  const Value* value = nullptr;  // nullptr: unbound
+  Value owned;
+  bool bound() const { return value != nullptr; }
 };
 
 // Frames live on a stack of slabs: rule and function calls nest strictly, and
@@ -288,6 +295,87 @@ std::vector<std::string> PrintLog::Lines() const {
 
 namespace {
 
+// Results of the builtins marked Builtin::memoize, found again by the
+// identity of their operands (Value::identity): values are immutable, so
+// the same operand objects give the same result, and an entry holds its
+// operands, so their addresses cannot be reused while it exists. A policy's
+// constants are the same objects in every evaluation, so chains such as
+// replace(replace(p, "$(a)", x), "$(b)", y) over them are computed once per
+// thread. Entries are filed under the policy's generation, which no other
+// compilation shares, so a builtin pointer is only ever compared with those
+// of the policy that made the entry. Only scalar operands and results of
+// bounded size are kept, which bounds the memory the table holds.
+class BuiltinMemo {
+ public:
+  static constexpr size_t kMaxOperands = 3;
+
+  // The remembered result, or nullptr.
+  const Value* Find(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands) const {
+    if (entries_.empty() || operands.size() > kMaxOperands) return nullptr;
+    const Entry& entry = entries_[Index(generation, builtin, operands)];
+    if (entry.builtin != builtin || entry.generation != generation || entry.count != operands.size()) return nullptr;
+    for (size_t i = 0; i < operands.size(); ++i) {
+      if (entry.operands[i].identity() != operands[i]->identity()) return nullptr;
+    }
+    return &entry.result;
+  }
+
+  void Insert(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands,
+              const Value& result) {
+    if (operands.size() > kMaxOperands || !Small(result)) return;
+    for (const Value* operand : operands) {
+      if (!Small(*operand) || operand->is_array()) return;
+    }
+    if (entries_.empty()) entries_.resize(kEntries);
+    Entry& entry = entries_[Index(generation, builtin, operands)];
+    entry.generation = generation;
+    entry.builtin = builtin;
+    entry.count = static_cast<uint8_t>(operands.size());
+    for (size_t i = 0; i < kMaxOperands; ++i) entry.operands[i] = i < operands.size() ? *operands[i] : Value();
+    entry.result = result;
+  }
+
+ private:
+  static constexpr size_t kEntries = 1024;
+  static constexpr size_t kMaxString = 4096;
+  static constexpr size_t kMaxElements = 64;
+
+  // Scalars, strings up to kMaxString and arrays of up to kMaxElements such
+  // strings (what split returns).
+  static bool Small(const Value& value) {
+    switch (value.kind()) {
+      case Kind::kNull:
+      case Kind::kBool:
+      case Kind::kNumber: return true;
+      case Kind::kString: return value.as_string().size() <= kMaxString;
+      case Kind::kArray: {
+        const Value::Array& items = value.as_array();
+        return items.size() <= kMaxElements && std::all_of(items.begin(), items.end(), [](const Value& item) {
+                 return item.is_string() && item.as_string().size() <= kMaxString;
+               });
+      }
+      default: return false;
+    }
+  }
+
+  static size_t Index(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands) {
+    uint64_t hash = generation * 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<uintptr_t>(builtin);
+    for (const Value* operand : operands) {
+      hash = (hash ^ reinterpret_cast<uintptr_t>(operand->identity())) * 0x9E3779B97F4A7C15ULL;
+    }
+    return static_cast<size_t>(hash >> 32) % kEntries;
+  }
+
+  struct Entry {
+    uint64_t generation = 0;
+    const Builtin* builtin = nullptr;
+    uint8_t count = 0;
+    std::array<Value, kMaxOperands> operands;
+    Value result;
+  };
+  std::vector<Entry> entries_;  // allocated on first use
+};
+
 // What one evaluation leaves to the next on its thread: the rule cache, the
 // cached paths and the frame slabs, emptied but with their memory, so that
 // a small decision allocates nothing large after a big one. An evaluation
@@ -349,7 +437,7 @@ class Evaluator {
           QueryResult::Row row;
           for (const auto& [name, slot] : query.user_vars) {
             const Slot& s = frame_[slot];
-            if (s.bound) row.bindings.emplace(name, s.value);
+            if (s.bound()) row.bindings.emplace(name, *s.value);
           }
           row.expressions = values;
           result.rows.push_back(std::move(row));
@@ -476,10 +564,10 @@ class Evaluator {
     if (expr.source != nullptr) event.text = expr.source->text;
     for (int slot : expr.trace_slots) {
       const Slot& s = frame_[slot];
-      if (!s.bound || slot_names_ == nullptr) continue;
+      if (!s.bound() || slot_names_ == nullptr) continue;
       const std::string& name = (*slot_names_)[static_cast<size_t>(slot)];
       if (name.find('$') != std::string::npos) continue;
-      event.bindings.emplace_back(name, s.value);
+      event.bindings.emplace_back(name, *s.value);
     }
     tracer_->Trace(event);
   }
@@ -518,23 +606,36 @@ class Evaluator {
     return result;
   }
 
-  // Slots bound by one run of an in-place loop; unbound and cleared (as
-  // Unify does) when the loop returns.
+  // Binds a slot to a value that outlives the binding (see Slot). The
+  // input and data documents are the exception: `with` swaps the values at
+  // their addresses, so a binding to one of them keeps its own copy.
+  void Bind(Slot& slot, const Value& value) {
+    if (&value == &state_.input || &value == &state_.data) {
+      BindOwned(slot, value);
+    } else {
+      slot.value = &value;
+    }
+  }
+
+  static void BindOwned(Slot& slot, Value value) {
+    slot.owned = std::move(value);
+    slot.value = &slot.owned;
+  }
+
+  static void Unbind(Slot& slot) {
+    if (slot.value == &slot.owned) slot.owned = Value();
+    slot.value = nullptr;
+  }
+
+  // Slots bound by one run of an in-place loop; unbound (as Unify does)
+  // when the loop returns.
   struct InPlaceBindings {
     std::array<Slot*, 16> slots;
     size_t size = 0;
     bool full() const { return size == slots.size(); }
-    void Bind(Slot& slot, Value value) {
-      slot.value = std::move(value);
-      slot.bound = true;
-      slots[size++] = &slot;
-    }
+    void Add(Slot& slot) { slots[size++] = &slot; }
     ~InPlaceBindings() {
-      while (size > 0) {
-        Slot* slot = slots[--size];
-        slot->bound = false;
-        slot->value = Value();
-      }
+      while (size > 0) Unbind(*slots[--size]);
     }
   };
 
@@ -632,8 +733,13 @@ class Evaluator {
         const Outcome outcome = EvalInPlace(*source, value, storage);
         if (outcome != Outcome::kValue) return outcome;
         Slot& slot = frame_[target->slot];
-        if (slot.bound) return slot.value == *value ? Outcome::kValue : Outcome::kUndefined;
-        bound.Bind(slot, value == &storage ? std::move(storage) : *value);
+        if (slot.bound()) return *slot.value == *value ? Outcome::kValue : Outcome::kUndefined;
+        if (value == &storage) {
+          BindOwned(slot, std::move(storage));
+        } else {
+          Bind(slot, *value);
+        }
+        bound.Add(slot);
         return Outcome::kValue;
       }
       default: return Outcome::kGeneral;
@@ -644,7 +750,7 @@ class Evaluator {
   bool Ready(const ir::InPlaceShape& shape) const {
     if (!shape.ok) return false;
     for (int slot : shape.reads) {
-      if (!frame_[slot].bound) return false;
+      if (!frame_[slot].bound()) return false;
     }
     return true;
   }
@@ -654,7 +760,7 @@ class Evaluator {
   Outcome EvalInPlace(const ir::Term& term, const Value*& out, Value& storage) {
     switch (term.kind) {
       case ir::TermKind::kConst: out = &term.value; return Outcome::kValue;
-      case ir::TermKind::kLocal: out = &frame_[term.slot].value; return Outcome::kValue;
+      case ir::TermKind::kLocal: out = frame_[term.slot].value; return Outcome::kValue;
       case ir::TermKind::kRef:
         if (term.operands[0].kind == ir::TermKind::kData) return RuleRefInPlace(term, out);
         [[fallthrough]];
@@ -711,19 +817,17 @@ class Evaluator {
       out = &Boolean(ApplyOperator(term.call, *values[0], *values[1], count > 2 ? values[2] : nullptr));
       return Outcome::kValue;
     }
-    for (size_t i = 0; i < count; ++i) {
-      if (values[i] != &args[i]) args[i] = *values[i];
-    }
-    const std::span<const Value> operands(args.data(), count);
     if (term.call == ir::CallKind::kFunction) {
       std::optional<Value> result;
-      if (!EvalFunction(term.function, operands, result)) return Outcome::kStop;
+      if (!EvalFunction(term.function, std::span<const Value* const>(values.data(), count), result)) {
+        return Outcome::kStop;
+      }
       if (!result) return Outcome::kUndefined;
       storage = std::move(*result);
       out = &storage;
       return Outcome::kValue;
     }
-    const Outcome outcome = ApplyBuiltin(*term.builtin, operands, storage);
+    const Outcome outcome = ApplyBuiltin(*term.builtin, std::span<const Value* const>(values.data(), count), storage);
     if (outcome == Outcome::kValue) out = &storage;
     return outcome;
   }
@@ -870,7 +974,7 @@ class Evaluator {
 
   bool Evaluable(const ir::Term& term) const {
     switch (term.kind) {
-      case ir::TermKind::kLocal: return frame_[term.slot].bound;
+      case ir::TermKind::kLocal: return frame_[term.slot].bound();
       case ir::TermKind::kArray:
         for (const ir::Term& element : term.operands) {
           if (!Evaluable(element)) return false;
@@ -890,7 +994,7 @@ class Evaluator {
       case ir::TermKind::kConst: return k(term.value);
       case ir::TermKind::kLocal: {
         const Slot& slot = frame_[term.slot];
-        return slot.bound ? k(slot.value) : true;
+        return slot.bound() ? k(*slot.value) : true;
       }
       case ir::TermKind::kInput: return state_.has_input ? k(state_.input) : true;
       case ir::TermKind::kData: {
@@ -1029,7 +1133,7 @@ class Evaluator {
       case ir::TermKind::kInput: return state_.has_input ? IndexValue(state_.input, ref, 1, k) : true;
       case ir::TermKind::kLocal: {
         const Slot& slot = frame_[head.slot];
-        return slot.bound ? IndexValue(slot.value, ref, 1, k) : true;
+        return slot.bound() ? IndexValue(*slot.value, ref, 1, k) : true;
       }
       default: return EvalTerm(head, [&](const Value& value) { return IndexValue(value, ref, 1, k); });
     }
@@ -1039,7 +1143,7 @@ class Evaluator {
   // constant or a bound local), else nullptr.
   const Value* DirectKey(const ir::Term& element) const {
     if (element.kind == ir::TermKind::kConst) return &element.value;
-    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound) return &frame_[element.slot].value;
+    if (element.kind == ir::TermKind::kLocal) return frame_[element.slot].value;
     return nullptr;
   }
 
@@ -1062,9 +1166,7 @@ class Evaluator {
   bool Direct(const ir::Term& term, const Value*& out) const {
     switch (term.kind) {
       case ir::TermKind::kConst: out = &term.value; return true;
-      case ir::TermKind::kLocal:
-        out = frame_[term.slot].bound ? &frame_[term.slot].value : nullptr;
-        return frame_[term.slot].bound;
+      case ir::TermKind::kLocal: out = frame_[term.slot].value; return out != nullptr;
       case ir::TermKind::kInput: out = state_.has_input ? &state_.input : nullptr; return true;
       case ir::TermKind::kRef: {
         const ir::Term& head = term.operands[0];
@@ -1075,8 +1177,8 @@ class Evaluator {
             return true;
           }
           base = &state_.input;
-        } else if (head.kind == ir::TermKind::kLocal && frame_[head.slot].bound) {
-          base = &frame_[head.slot].value;
+        } else if (head.kind == ir::TermKind::kLocal && frame_[head.slot].bound()) {
+          base = frame_[head.slot].value;
         } else {
           return false;
         }
@@ -1139,7 +1241,7 @@ class Evaluator {
       return EvalDataPath(child, base_child, ref, i + 1, k);
     };
     if (element.kind == ir::TermKind::kConst) return step(element.value);
-    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound) return step(frame_[element.slot].value);
+    if (element.kind == ir::TermKind::kLocal && frame_[element.slot].bound()) return step(*frame_[element.slot].value);
     if (Evaluable(element)) return EvalTerm(element, step);
     // Enumerate the rules and the base documents below this node.
     std::vector<Value> keys;
@@ -1185,12 +1287,10 @@ class Evaluator {
     switch (pattern.kind) {
       case ir::TermKind::kLocal: {
         Slot& slot = frame_[pattern.slot];
-        if (slot.bound) return slot.value == value ? k() : true;
-        slot.value = value;
-        slot.bound = true;
+        if (slot.bound()) return *slot.value == value ? k() : true;
+        Bind(slot, value);
         const bool result = k();
-        slot.bound = false;
-        slot.value = Value();
+        Unbind(slot);
         return result;
       }
       case ir::TermKind::kConst: return pattern.value == value ? k() : true;
@@ -1310,10 +1410,8 @@ class Evaluator {
         return k(Boolean(ApplyOperator(call.call, *direct[0], *direct[1], count > 2 ? direct[2] : nullptr)));
       }
       if (n == count && call.builtin != nullptr && !call.builtin->relation && state_.mocks.empty()) {
-        std::array<Value, kInline> values;
-        for (size_t i = 0; i < count; ++i) values[i] = *direct[i];
         Value result;
-        switch (ApplyBuiltin(*call.builtin, std::span<const Value>(values.data(), count), result)) {
+        switch (ApplyBuiltin(*call.builtin, std::span<const Value* const>(direct.data(), count), result)) {
           case Outcome::kValue: return k(result);
           case Outcome::kUndefined: return true;
           case Outcome::kStop:
@@ -1374,6 +1472,42 @@ class Evaluator {
   // Runs a builtin. An error makes the call undefined, or stops the
   // evaluation with strict builtin errors.
   Outcome ApplyBuiltin(const Builtin& builtin, std::span<const Value> args, Value& out) {
+    if (builtin.memoize && args.size() <= BuiltinMemo::kMaxOperands) {
+      std::array<const Value*, BuiltinMemo::kMaxOperands> operands;
+      for (size_t i = 0; i < args.size(); ++i) operands[i] = &args[i];
+      return ApplyBuiltin(builtin, std::span<const Value* const>(operands.data(), args.size()), out);
+    }
+    return CallAndCheck(builtin, args, out);
+  }
+
+  // As above, with the operands where they are: a remembered result is
+  // found without copying them.
+  Outcome ApplyBuiltin(const Builtin& builtin, std::span<const Value* const> operands, Value& out) {
+    if (builtin.memoize) {
+      if (const Value* known = Memo().Find(policy_.generation, &builtin, operands)) {
+        out = *known;
+        return Outcome::kValue;
+      }
+    }
+    std::array<Value, kInlineArgs> inline_args;
+    std::vector<Value> heap_args;
+    std::span<Value> args(inline_args.data(), operands.size());
+    if (operands.size() > kInlineArgs) {
+      heap_args.resize(operands.size());
+      args = std::span<Value>(heap_args);
+    }
+    for (size_t i = 0; i < operands.size(); ++i) args[i] = *operands[i];
+    const Outcome outcome = CallAndCheck(builtin, args, out);
+    if (outcome == Outcome::kValue && builtin.memoize) Memo().Insert(policy_.generation, &builtin, operands, out);
+    return outcome;
+  }
+
+  static BuiltinMemo& Memo() {
+    thread_local BuiltinMemo memo;
+    return memo;
+  }
+
+  Outcome CallAndCheck(const Builtin& builtin, std::span<const Value> args, Value& out) {
     Result<Value> result = CallBuiltin(builtin, args);
     if (!result) {
       if (result.error().code == ErrorCode::kNotFound || !options_.strict_builtin_errors) return Outcome::kUndefined;
@@ -1415,8 +1549,10 @@ class Evaluator {
     } restore{this, &saved_mocks, mocked};
     if (function != nullptr) {
       if (static_cast<int>(args.size()) != function->arity) return true;
+      std::vector<const Value*> pointers(args.size());
+      for (size_t i = 0; i < args.size(); ++i) pointers[i] = &args[i];
       std::optional<Value> result;
-      if (!EvalFunction(function, args, result)) return false;
+      if (!EvalFunction(function, pointers, result)) return false;
       if (mocked) std::swap(saved_mocks, state_.mocks), restore.active = false;
       return result ? k(*result) : true;
     }
@@ -1446,8 +1582,8 @@ class Evaluator {
   // ---------------------------------------------------------------- rules
 
   // Runs one definition's body in a fresh frame (after binding the function
-  // arguments); `k` runs inside that frame.
-  bool RunDef(const ir::RuleDef& def, std::span<const Value> args, const std::string& rule, Cont k) {
+  // arguments); `k` runs inside that frame, at the rule's location.
+  bool RunDef(const ir::RuleDef& def, std::span<const Value* const> args, const std::string& rule, Cont k) {
     Slot* frame = frames_.Push(static_cast<size_t>(def.frame_size));
     Slot* saved_frame = frame_;
     const std::vector<std::string>* saved_names = slot_names_;
@@ -1465,18 +1601,37 @@ class Evaluator {
       current_location_ = saved_location;
       return r;
     };
-    auto body = [&]() {
-      if (tracer_ == nullptr) return EvalBody(def.body, 0, head, nullptr);
-      Trace(TraceEvent::Type::kEnterBody, rule, def.body_index, def.location, HeadText(def));
-      return EvalBody(
-          def.body, 0,
-          [&]() {
-            Trace(TraceEvent::Type::kExitBody, rule, def.body_index, def.location, HeadText(def));
-            return head();
-          },
-          nullptr);
-    };
-    const bool result = args.empty() ? body() : UnifyArgs(def, args, 0, body);
+    bool result;
+    if (tracer_ == nullptr && def.plain_params) {
+      // Parameters are plain names: bind them in a loop and run the body
+      // in place.
+      InPlaceBindings bound;
+      bool ok = true;
+      for (size_t i = 0; i < args.size(); ++i) {
+        Slot& slot = frame_[def.args[i].slot];
+        if (!slot.bound()) {
+          Bind(slot, *args[i]);
+          bound.Add(slot);
+        } else if (*slot.value != *args[i]) {
+          ok = false;  // f(x, x) called with two different values
+          break;
+        }
+      }
+      result = ok ? EvalBodyInPlace(def.body, 0, head) : true;
+    } else {
+      auto body = [&]() {
+        if (tracer_ == nullptr) return EvalBody(def.body, 0, head, nullptr);
+        Trace(TraceEvent::Type::kEnterBody, rule, def.body_index, def.location, HeadText(def));
+        return EvalBody(
+            def.body, 0,
+            [&]() {
+              Trace(TraceEvent::Type::kExitBody, rule, def.body_index, def.location, HeadText(def));
+              return head();
+            },
+            nullptr);
+      };
+      result = args.empty() ? body() : UnifyArgs(def, args, 0, body);
+    }
     frames_.Pop();
     frame_ = saved_frame;
     slot_names_ = saved_names;
@@ -1485,21 +1640,9 @@ class Evaluator {
     return result;
   }
 
-  bool UnifyArgs(const ir::RuleDef& def, std::span<const Value> args, size_t i, Cont k) {
-    // Plain parameter names bind in a loop; other patterns unify.
-    InPlaceBindings bound;
-    for (; i < args.size() && i < def.args.size(); ++i) {
-      const ir::Term& param = def.args[i];
-      if (param.kind != ir::TermKind::kLocal || bound.full()) break;
-      Slot& slot = frame_[param.slot];
-      if (!slot.bound) {
-        bound.Bind(slot, args[i]);
-      } else if (slot.value != args[i]) {
-        return true;
-      }
-    }
+  bool UnifyArgs(const ir::RuleDef& def, std::span<const Value* const> args, size_t i, Cont k) {
     if (i == args.size() || i >= def.args.size()) return k();
-    return Unify(def.args[i], args[i], [&]() { return UnifyArgs(def, args, i + 1, k); });
+    return Unify(def.args[i], *args[i], [&]() { return UnifyArgs(def, args, i + 1, k); });
   }
 
   // Whether this evaluation may stop at a rule's first successful body
@@ -1513,29 +1656,31 @@ class Evaluator {
 
   // Complete rules and functions: the first definition of an else chain that
   // succeeds gives the value; all values must agree.
-  bool EvalValueChains(const ir::RuleNode* node, std::span<const Value> args, std::optional<Value>& result) {
+  bool EvalValueChains(const ir::RuleNode* node, std::span<const Value* const> args, std::optional<Value>& result) {
     const bool function = node->kind == ast::RuleKind::kFunction;
     const bool early_exit = EarlyExit(node);
     for (const auto& def : node->defs) {
       for (const ir::RuleDef* link = def.get(); link != nullptr; link = link->else_rule.get()) {
         bool produced = false;
-        RunDef(*link, args, node->path_text, [&]() {
-          return EvalTerm(link->value, [&](const Value& value) {
-            produced = true;
-            if (result && *result != value) {
-              return Stop(RegoError(kEvalConflictError, RuleLocation(*link),
-                                    function
-                                        ? "functions must not produce multiple outputs for same inputs: function " +
-                                              node->path_text + " produced conflicting values for the same inputs"
-                                        : "complete rules must not produce multiple outputs: rule " + node->path_text +
-                                              " produced conflicting values"));
-            }
+        auto produce = [&](const Value& value) {
+          produced = true;
+          if (!result) {
             result = value;
-            // A rule body with a constant head cannot produce another value.
-            // Function bodies are enumerated fully, as the Kata agent's engine
-            // does (their print output must match), unless they may exit early.
-            return !early_exit && (function || link->value.kind != ir::TermKind::kConst);
-          });
+          } else if (*result != value) {
+            return Stop(RegoError(kEvalConflictError, RuleLocation(*link),
+                                  function ? "functions must not produce multiple outputs for same inputs: function " +
+                                                 node->path_text + " produced conflicting values for the same inputs"
+                                           : "complete rules must not produce multiple outputs: rule " +
+                                                 node->path_text + " produced conflicting values"));
+          }
+          // A rule body with a constant head cannot produce another value.
+          // Function bodies are enumerated fully, as the Kata agent's engine
+          // does (their print output must match), unless they may exit early.
+          return !early_exit && (function || link->value.kind != ir::TermKind::kConst);
+        };
+        RunDef(*link, args, node->path_text, [&]() {
+          if (link->value.kind == ir::TermKind::kConst) return produce(link->value.value);
+          return EvalTerm(link->value, produce);
         });
         if (error_) return false;
         if (produced) break;
@@ -1713,7 +1858,7 @@ class Evaluator {
     return {};
   }
 
-  bool EvalFunction(const ir::RuleNode* node, std::span<const Value> args, std::optional<Value>& result) {
+  bool EvalFunction(const ir::RuleNode* node, std::span<const Value* const> args, std::optional<Value>& result) {
     if (!EnterCall()) return false;
     if (tracer_ != nullptr) Trace(TraceEvent::Type::kEnterRule, node->path_text, 0, NodeLocation(node), "");
     const bool ok = EvalValueChains(node, args, result);

@@ -3,6 +3,7 @@
 
 #include <openssl/bn.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cassert>
@@ -881,6 +882,41 @@ int Compare(const Value& a, const Value& b) {
     case Kind::kSet: return CompareSequences(*std::get_if<Value::Set>(&da), *std::get_if<Value::Set>(&db));
   }
   return 0;
+}
+
+bool Equal(const Value& a, const Value& b) {
+  if (a.rep_ == b.rep_) return true;
+  const size_t ka = a.rep_ ? a.rep_->data.index() : 0;
+  const size_t kb = b.rep_ ? b.rep_->data.index() : 0;
+  if (ka != kb) return false;
+  if (ka == 0) return true;  // both null
+  const auto& da = a.rep_->data;
+  const auto& db = b.rep_->data;
+  switch (static_cast<Kind>(ka)) {
+    case Kind::kNull: return true;
+    case Kind::kBool: return *std::get_if<bool>(&da) == *std::get_if<bool>(&db);
+    case Kind::kNumber: return Compare(*std::get_if<Number>(&da), *std::get_if<Number>(&db)) == 0;
+    case Kind::kString: return *std::get_if<std::string>(&da) == *std::get_if<std::string>(&db);
+    case Kind::kArray: {
+      const Value::Array& x = *std::get_if<Value::Array>(&da);
+      const Value::Array& y = *std::get_if<Value::Array>(&db);
+      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), Equal);
+    }
+    case Kind::kObject: {
+      // Equal objects list the same keys in the same order.
+      const Value::Object& x = *std::get_if<Value::Object>(&da);
+      const Value::Object& y = *std::get_if<Value::Object>(&db);
+      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](const auto& p, const auto& q) {
+               return Equal(p.first, q.first) && Equal(p.second, q.second);
+             });
+    }
+    case Kind::kSet: {
+      const Value::Set& x = *std::get_if<Value::Set>(&da);
+      const Value::Set& y = *std::get_if<Value::Set>(&db);
+      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), Equal);
+    }
+  }
+  return false;
 }
 
 size_t Value::Hash() const {

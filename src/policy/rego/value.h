@@ -116,6 +116,10 @@ class Value {
   const Set& as_set() const;
   const Object& as_object() const;
 
+  // The shared data this handle points at: two values with the same
+  // identity are equal (the converse does not hold). Null for null.
+  const void* identity() const { return rep_.get(); }
+
   // Member lookup for references: array index (integral number), object key,
   // set membership (returns the element). nullptr when absent or when this
   // value cannot be indexed.
@@ -127,8 +131,11 @@ class Value {
   // (element-wise, then length) < objects (by sorted key/value pairs) < sets
   // (by sorted elements).
   friend int Compare(const Value& a, const Value& b);
-  friend bool operator==(const Value& a, const Value& b) { return Compare(a, b) == 0; }
-  friend bool operator!=(const Value& a, const Value& b) { return Compare(a, b) != 0; }
+  // Compare(a, b) == 0, without ordering what differs (strings of other
+  // lengths, collections of other sizes are unequal at once).
+  friend bool Equal(const Value& a, const Value& b);
+  friend bool operator==(const Value& a, const Value& b) { return Equal(a, b); }
+  friend bool operator!=(const Value& a, const Value& b) { return !Equal(a, b); }
   friend bool operator<(const Value& a, const Value& b) { return Compare(a, b) < 0; }
   size_t Hash() const;
 
