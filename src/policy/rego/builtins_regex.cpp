@@ -188,6 +188,46 @@ Result<Regex> Compile(std::string_view builtin, std::string_view pattern) {
   return re;
 }
 
+// The pattern values this thread used last, by identity (Value::identity):
+// policies pass the same constant or computed pattern objects over and over,
+// and finding one costs a pointer comparison instead of a look at the
+// pattern's text. An entry holds its value, so the address cannot be reused
+// meanwhile; long patterns are not kept.
+class RecentPatternValues {
+ public:
+  const Regex* Find(const Value& pattern) const {
+    const Entry& entry = entries_[Slot(pattern.identity())];
+    return entry.regex && entry.pattern.identity() == pattern.identity() ? &entry.regex : nullptr;
+  }
+  void Remember(const Value& pattern, Regex regex) {
+    if (pattern.as_string().size() > kMaxPattern) return;
+    Entry& entry = entries_[Slot(pattern.identity())];
+    entry.pattern = pattern;
+    entry.regex = std::move(regex);
+  }
+
+ private:
+  static constexpr size_t kSlots = 256;
+  static constexpr size_t kMaxPattern = 4096;
+  struct Entry {
+    Value pattern;
+    Regex regex;
+  };
+  static size_t Slot(const void* identity) {
+    return static_cast<size_t>((reinterpret_cast<uintptr_t>(identity) * 0x9E3779B97F4A7C15ull) >> 32) % kSlots;
+  }
+  std::array<Entry, kSlots> entries_;
+};
+
+// Compile for a pattern operand (a string value).
+Result<Regex> Compile(std::string_view builtin, const Value& pattern) {
+  thread_local RecentPatternValues recent;
+  if (const Regex* hit = recent.Find(pattern)) return *hit;
+  auto re = Compile(builtin, std::string_view(pattern.as_string()));
+  if (re) recent.Remember(pattern, *re);
+  return re;
+}
+
 // One match: byte offsets of the whole match and of each group (-1 when a
 // group did not participate).
 using MatchOffsets = std::vector<std::ptrdiff_t>;
@@ -329,7 +369,7 @@ Result<Value> Match(std::string_view name, std::span<const Value> ops) {
   if (!pattern) return Fail(pattern.error());
   auto subject = StringOperand(name, ops, 1);
   if (!subject) return Fail(subject.error());
-  auto re = Compile(name, *pattern);
+  auto re = Compile(name, ops[0]);
   if (!re) return Fail(re.error());
   return Value::Bool(RE2::PartialMatch(re2::StringPiece(subject->data(), subject->size()), **re));
 }
@@ -345,7 +385,7 @@ Result<Value> Split(std::span<const Value> ops) {
   if (!pattern) return Fail(pattern.error());
   auto subject = StringOperand(kName, ops, 1);
   if (!subject) return Fail(subject.error());
-  auto re = Compile(kName, *pattern);
+  auto re = Compile(kName, ops[0]);
   if (!re) return Fail(re.error());
   const std::string_view s = *subject;
   if (!pattern->empty() && s.empty()) return StringArray({""});
@@ -368,7 +408,7 @@ Result<Value> FindN(std::span<const Value> ops, bool submatches) {
   if (!subject) return Fail(subject.error());
   auto limit = IntOperand(name, ops, 2);
   if (!limit) return Fail(limit.error());
-  auto re = Compile(name, *pattern);
+  auto re = Compile(name, ops[0]);
   if (!re) return Fail(re.error());
   Value::Array out;
   for (const MatchOffsets& m : FindAll(**re, *subject, *limit)) {
@@ -391,7 +431,7 @@ Result<Value> Replace(std::span<const Value> ops) {
   if (!pattern) return Fail(pattern.error());
   auto replacement = StringOperand(kName, ops, 2);
   if (!replacement) return Fail(replacement.error());
-  auto re = Compile(kName, *pattern);
+  auto re = Compile(kName, ops[1]);
   if (!re) return Fail(re.error());
   return Value::String(ReplaceAll(**re, *subject, *replacement));
 }

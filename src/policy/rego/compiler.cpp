@@ -1154,7 +1154,12 @@ void Compiler::Plan(Body& body, std::vector<char>& bound) {
   for (size_t i = 0; i + 1 < body.exprs.size(); ++i) MarkFilter(body.exprs[i], body.exprs[i + 1]);
   for (Expr& expr : body.exprs) {
     switch (expr.kind) {
-      case ExprKind::kTerm: expr.in_place[0] = ShapeOf(expr.term); break;
+      case ExprKind::kTerm:
+        expr.in_place[0] = ShapeOf(expr.term);
+        expr.quiet_print = expr.term.kind == TermKind::kCall && expr.term.call == CallKind::kPrint && !expr.negated &&
+                           expr.with.empty() &&
+                           std::all_of(expr.term.operands.begin(), expr.term.operands.end(), IsLookup);
+        break;
       case ExprKind::kUnify:
       case ExprKind::kAssign:
         expr.in_place[0] = ShapeOf(expr.lhs);

@@ -132,6 +132,9 @@ struct Expr {
   // evaluator compares each element with t itself and continues only with
   // the equal ones. -1 otherwise.
   int filter_operand = -1;
+  // `print` of lookups only (no `with`): evaluating it can neither fail nor
+  // have an effect other than the print, so without prints it is skipped.
+  bool quiet_print = false;
 };
 
 struct Body {

@@ -688,8 +688,8 @@ class Evaluator {
     current_location_ = &expr.location;
     const bool result = EvalTerm(expr.domain, [&](const Value& collection) {
       if (wanted == nullptr) return true;  // undefined: no element compares equal
-      return Iterate(collection, [&](const Value&, const Value& value) {
-        if (!ApplyOperator(ir::CallKind::kEqual, value, *wanted, nullptr)) return true;
+      return IterateValues(collection, [&](const Value& value) {
+        if (value != *wanted) return true;
         return Unify(expr.rhs, value, [&]() { return EvalBodyInPlace(body, i + 2, k); });
       });
     });
@@ -700,6 +700,7 @@ class Evaluator {
   // One expression of EvalBodyInPlace: kValue when it holds, kUndefined when
   // it does not, kGeneral (before evaluating anything) when it needs EvalExpr.
   Outcome ExprInPlace(const ir::Expr& expr, InPlaceBindings& bound) {
+    if (expr.quiet_print && !want_prints_) return Outcome::kValue;
     if (!expr.with.empty()) return Outcome::kGeneral;
     if (expr.kind == ir::ExprKind::kTerm && expr.term.kind == ir::TermKind::kCall &&
         expr.term.call == ir::CallKind::kPrint && !expr.negated) {
@@ -876,11 +877,12 @@ class Evaluator {
       case ir::ExprKind::kSomeDecl: return k(True());
       case ir::ExprKind::kSomeIn:
         return EvalTerm(expr.domain, [&](const Value& collection) {
+          if (!expr.has_key) {
+            return IterateValues(
+                collection, [&](const Value& value) { return Unify(expr.rhs, value, [&]() { return k(True()); }); });
+          }
           return Iterate(collection, [&](const Value& key, const Value& value) {
-            if (expr.has_key) {
-              return Unify(expr.lhs, key, [&]() { return Unify(expr.rhs, value, [&]() { return k(True()); }); });
-            }
-            return Unify(expr.rhs, value, [&]() { return k(True()); });
+            return Unify(expr.lhs, key, [&]() { return Unify(expr.rhs, value, [&]() { return k(True()); }); });
           });
         });
       case ir::ExprKind::kEvery:
@@ -1110,6 +1112,29 @@ class Evaluator {
       case Kind::kSet:
         for (const Value& item : collection.as_set()) {
           if (!k(item, item)) return false;
+        }
+        return true;
+      default: return true;
+    }
+  }
+
+  // Calls `k(value)` for each member of a collection (Iterate without
+  // making the keys).
+  static bool IterateValues(const Value& collection, ValueCont k) {
+    switch (collection.kind()) {
+      case Kind::kArray:
+        for (const Value& item : collection.as_array()) {
+          if (!k(item)) return false;
+        }
+        return true;
+      case Kind::kObject:
+        for (const auto& [key, value] : collection.as_object()) {
+          if (!k(value)) return false;
+        }
+        return true;
+      case Kind::kSet:
+        for (const Value& item : collection.as_set()) {
+          if (!k(item)) return false;
         }
         return true;
       default: return true;
