@@ -13,19 +13,21 @@
 //
 // Usage: rego_bench [--testdata DIR] [--session NAME] [google benchmark flags]
 //        rego_bench --latency-report [--testdata DIR] [--rounds N] [--per-request KIND]
-//        rego_bench --repeat KIND N [--session NAME] [--testdata DIR]
+//        rego_bench --repeat KIND N [--position P] [--session NAME] [--testdata DIR]
 //
 // --latency-report replays all 12 recorded sessions instead: the load time of
 // each policy (parse + compile), then every request of every session decided
-// N times (state reset to the recording before each), and per request kind
-// the median and p99 latency over all those decisions: as the agent decides
+// N times each way (state reset to the recording before each), in passes
+// over the session that alternate between the ways, and per request kind the
+// median and p99 latency over all those decisions: as the agent decides
 // (prints only for denials, rendered), with every print captured, and with
 // every print rendered; and the median cost of parsing the request's JSON as
 // the in-process baseline. --per-request KIND then lists every request of
 // that kind on its own (session and position), slowest last.
 //
-// --repeat decides the session's largest request of KIND N times as the
-// agent does and prints the time per decision: a steady workload for
+// --repeat decides the session's largest request of KIND (or the one at
+// position P, as --per-request lists them) N times as the agent does and
+// prints the time per decision: a steady workload for
 // profilers (valgrind --tool=callgrind --toggle-collect='*AgentPolicy::Evaluate*').
 #include <benchmark/benchmark.h>
 
@@ -221,7 +223,12 @@ int LatencyReport(const std::string& testdata, int rounds, const std::string& pe
     std::printf("%-24s %10zu %12.2f\n", name.c_str(), text->size(), load_ms);
     Session session;
     if (!LoadSession(testdata, name, session)) return 1;  // checks every decision against the recording
-    for (int round = 0; round < rounds; ++round) {
+    // A pass decides every request of the session in order, in one mode,
+    // as an agent would; passes alternate between the modes, so that both
+    // see the same drift of the machine and neither finds the caches as the
+    // other mode left them.
+    for (int pass = 0; pass < 2 * rounds; ++pass) {
+      const bool agent_pass = pass % 2 == 0;
       for (const Recorded& request : session.requests) {
         // As the agent decides: prints only for a denial, rendered as text.
         const auto as_agent = [&]() {
@@ -254,15 +261,11 @@ int LatencyReport(const std::string& testdata, int rounds, const std::string& pe
           benchmark::DoNotOptimize(lines);
           benchmark::DoNotOptimize(decision);
         };
-        // Whichever runs first finds the caches as the previous request left
-        // them: take turns.
-        if (round % 2 == 0) {
-          as_agent();
+        if (!agent_pass) {
           with_prints();
-        } else {
-          with_prints();
-          as_agent();
+          continue;
         }
+        as_agent();
         const auto parse_start = Clock::now();
         auto value = Value::FromJson(request.json);
         parse[request.name].push_back(MicrosSince(parse_start));
@@ -310,10 +313,15 @@ const Recorded* LargestRequest(const Session& session, const std::string& kind) 
 }
 
 // --repeat: one request decided `count` times as the agent does.
-int Repeat(Session& session, const std::string& kind, int count) {
+int Repeat(Session& session, const std::string& kind, int count, int position) {
   const Recorded* request = LargestRequest(session, kind);
+  if (position >= 0) {
+    const bool valid = static_cast<size_t>(position) < session.requests.size() &&
+                       session.requests[static_cast<size_t>(position)].name == kind;
+    request = valid ? &session.requests[static_cast<size_t>(position)] : nullptr;
+  }
   if (request == nullptr) {
-    std::fprintf(stderr, "the session has no %s\n", kind.c_str());
+    std::fprintf(stderr, "the session has no such %s\n", kind.c_str());
     return 1;
   }
   const auto start = Clock::now();
@@ -338,6 +346,7 @@ int main(int argc, char** argv) {
   std::string per_request_kind;
   std::string repeat_kind;
   int repeat_count = 0;
+  int position = -1;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--latency-report") == 0) {
       latency_report = true;
@@ -346,6 +355,8 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--repeat") == 0 && i + 2 < argc) {
       repeat_kind = argv[++i];
       repeat_count = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--position") == 0 && i + 1 < argc) {
+      position = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--testdata") == 0 && i + 1 < argc) {
@@ -359,7 +370,7 @@ int main(int argc, char** argv) {
   if (latency_report) return LatencyReport(testdata, rounds, per_request_kind);
   static Session session;
   if (!LoadSession(testdata, session_name, session)) return 1;
-  if (!repeat_kind.empty()) return Repeat(session, repeat_kind, repeat_count);
+  if (!repeat_kind.empty()) return Repeat(session, repeat_kind, repeat_count, position);
   g_session = &session;
 
   // One benchmark per request kind: its first occurrence, with the largest
