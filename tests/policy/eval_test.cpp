@@ -373,6 +373,57 @@ TEST(RegoEvalTest, InPlaceBindingsAreUndoneOnBacktracking) {
   EXPECT_THAT(Xs({{wide}}), ElementsAre("[171,171]"));
 }
 
+// Bindings point at the values they are bound to; `with input` replaces
+// the input where it lives, so a binding of the whole input, made before
+// and read under the `with`, must still see the old one.
+TEST(RegoEvalTest, BindingsOfTheInputOutliveWith) {
+  Case setup{{Module(R"rego(q := input.v
+f(i) := r if { r := [i.v, q] with input as {"v": 2} }
+p := r if { r := f(input) })rego")},
+             "{}",
+             R"({"v": 1})"};
+  EXPECT_THAT(Xs(setup, R"(i := input; x := [i.v, data.test.q] with input as {"v": 2})"), ElementsAre("[1,2]"));
+  EXPECT_THAT(Xs(setup), ElementsAre("[1,2]"));  // the argument of f
+}
+
+// Results of pure builtins are remembered by the identity of their operands
+// (eval.cpp, BuiltinMemo): more distinct calls than the table holds, the
+// same calls again, equal operands that are other objects, and a failing
+// call, which is never remembered, so strictness still decides.
+TEST(RegoEvalTest, RememberedBuiltinResultsAreTheResults) {
+  Engine engine;
+  ASSERT_TRUE(engine.AddModule("t.rego", Module(R"rego(p := [r | some w in input.words; r := replace(w, "$(x)", "-")]
+q := [count(split(w, "$")) | some w in input.words]
+n := to_number(input.n))rego")));
+  std::string words;
+  std::string want_p;
+  for (int i = 0; i < 3000; ++i) {
+    words += (i > 0 ? "," : "") + std::string("\"a$(x)") + std::to_string(i) + "\"";
+    want_p += (i > 0 ? "," : "") + std::string("\"a-") + std::to_string(i) + "\"";
+  }
+  const Value input = Json(R"({"n": "x", "words": [)" + words + "]}");
+  const Value copy = Json(R"({"n": "x", "words": [)" + words + "]}");  // equal, not the same objects
+  EvalOptions options;
+  for (const Value* in : {&input, &input, &copy}) {
+    options.input = in;
+    auto p = engine.EvalRule("data.test.p", options);
+    ASSERT_TRUE(p && p->has_value());
+    EXPECT_EQ((*p)->ToJson(), "[" + want_p + "]");
+    auto q = engine.EvalRule("data.test.q", options);
+    ASSERT_TRUE(q && q->has_value());
+    EXPECT_EQ((*q)->as_array().size(), 3000u);
+    EXPECT_EQ((*q)->as_array()[0].ToJson(), "2");
+  }
+  options.input = &input;
+  auto lenient = engine.EvalRule("data.test.n", options);
+  ASSERT_TRUE(lenient.has_value());
+  EXPECT_FALSE(lenient->has_value());
+  options.strict_builtin_errors = true;
+  auto strict = engine.EvalRule("data.test.n", options);
+  ASSERT_FALSE(strict.has_value());
+  EXPECT_THAT(strict.error().message, HasSubstr("to_number"));
+}
+
 // ------------------------------------------------------------------ builtin errors
 
 TEST(RegoEvalTest, BuiltinErrorsStrictAndLenient) {

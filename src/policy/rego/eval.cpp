@@ -630,7 +630,8 @@ class Evaluator {
   // Slots bound by one run of an in-place loop; unbound (as Unify does)
   // when the loop returns.
   struct InPlaceBindings {
-    std::array<Slot*, 16> slots;
+    static constexpr size_t kCapacity = 16;
+    std::array<Slot*, kCapacity> slots;
     size_t size = 0;
     bool full() const { return size == slots.size(); }
     void Add(Slot& slot) { slots[size++] = &slot; }
@@ -1627,7 +1628,7 @@ class Evaluator {
       return r;
     };
     bool result;
-    if (tracer_ == nullptr && def.plain_params) {
+    if (tracer_ == nullptr && def.plain_params && args.size() <= InPlaceBindings::kCapacity) {
       // Parameters are plain names: bind them in a loop and run the body
       // in place.
       InPlaceBindings bound;
