@@ -674,7 +674,7 @@ void Compiler::ResolveRulePrefix(Term& ref) {
     if (node != nullptr && node->has_rules) {
       if (node->kind == ast::RuleKind::kFunction) return;
       ref.rule = node;
-      ref.rule_next = i + 1;
+      ref.rule_next = static_cast<uint32_t>(i + 1);
       // Queries are compiled after the policy, whose cache size is fixed.
       const bool constant = std::all_of(ref.operands.begin() + static_cast<std::ptrdiff_t>(ref.rule_next),
                                         ref.operands.end(), [](const Term& t) { return t.kind == TermKind::kConst; });
@@ -754,7 +754,6 @@ bool Compiler::ResolveFunctionName(std::string_view name, const Builtin** builti
 Term Compiler::CompileCall(const ast::Term& term, Scope& scope) {
   Term call;
   call.kind = TermKind::kCall;
-  call.name = term.name;
   for (const auto& operand : term.operands) call.operands.push_back(CompileTerm(*operand, scope));
   const size_t argc = call.operands.size();
   struct Native {
@@ -938,12 +937,12 @@ Expr Compiler::CompileExpr(const ast::Expr& expr, Scope& scope) {
       out.has_key = expr.key != nullptr;
       if (expr.key) out.lhs = CompileTerm(*expr.key, scope);
       if (expr.value) out.rhs = CompileTerm(*expr.value, scope);
-      if (expr.domain) out.domain = CompileTerm(*expr.domain, scope);
+      if (expr.domain) out.term = CompileTerm(*expr.domain, scope);
       break;
     case ast::ExprType::kEvery: {
       out.kind = ExprKind::kEvery;
       out.has_key = expr.key != nullptr;
-      if (expr.domain) out.domain = CompileTerm(*expr.domain, scope);
+      if (expr.domain) out.term = CompileTerm(*expr.domain, scope);
       std::vector<Term> no_heads;
       out.body =
           CompileNestedBody(expr.body, scope, {}, no_heads, expr.key.get(), expr.value.get(), &out.lhs, &out.rhs);
@@ -1089,12 +1088,12 @@ void Compiler::Plan(Body& body, std::vector<char>& bound) {
         break;
       case ExprKind::kSomeDecl: break;
       case ExprKind::kSomeIn:
-        TermVars(expr.domain, false, info);
+        TermVars(expr.term, false, info);
         if (expr.has_key) TermVars(expr.lhs, true, info);
         TermVars(expr.rhs, true, info);
         break;
       case ExprKind::kEvery:
-        TermVars(expr.domain, false, info);
+        TermVars(expr.term, false, info);
         for (int slot : expr.body->closure) info.in.push_back(slot);
         break;
     }
@@ -1243,10 +1242,15 @@ void Compiler::MarkFilter(Expr& some, const Expr& next) {
 
 InPlaceShape Compiler::ShapeOf(const Term& term) {
   InPlaceShape shape;
-  shape.ok = InPlaceTerm(term, shape.reads);
-  std::sort(shape.reads.begin(), shape.reads.end());
-  shape.reads.erase(std::unique(shape.reads.begin(), shape.reads.end()), shape.reads.end());
-  if (!shape.ok) shape.reads.clear();
+  std::vector<int> reads;
+  shape.ok = InPlaceTerm(term, reads);
+  std::sort(reads.begin(), reads.end());
+  reads.erase(std::unique(reads.begin(), reads.end()), reads.end());
+  // Terms that read more locals than a shape holds take the general path.
+  if (reads.size() > InPlaceShape::kMaxReads || (!reads.empty() && reads.back() > UINT16_MAX)) shape.ok = false;
+  if (!shape.ok) return shape;
+  shape.count = static_cast<uint8_t>(reads.size());
+  std::copy(reads.begin(), reads.end(), shape.reads.begin());
   return shape;
 }
 
@@ -1317,7 +1321,7 @@ bool MayStop(const Term& term) {
 
 bool MayStop(const Body& body) {
   return std::any_of(body.exprs.begin(), body.exprs.end(), [](const Expr& expr) {
-    return !expr.with.empty() || MayStop(expr.term) || MayStop(expr.lhs) || MayStop(expr.rhs) || MayStop(expr.domain) ||
+    return !expr.with.empty() || MayStop(expr.term) || MayStop(expr.lhs) || MayStop(expr.rhs) ||
            (expr.body && MayStop(*expr.body));
   });
 }

@@ -52,6 +52,8 @@ enum class CallKind : uint8_t {
   kMember3,  // k, v in xs
 };
 
+// Terms and expressions are laid out compactly: an evaluation walks many of
+// them once each, so their size is much of what it reads from memory.
 struct Term {
   TermKind kind = TermKind::kConst;
   CallKind call = CallKind::kBuiltin;
@@ -59,21 +61,21 @@ struct Term {
   // (`count(xs, n)`), not an argument.
   bool output_arg = false;
   int slot = -1;
+  // Such a reference of a policy's rule (see `rule`) whose remaining
+  // operands are constants too: where it leads is the same all through an
+  // evaluation, so the evaluator keeps it at this index
+  // (Policy::path_cache_size); -1 when not.
+  int path_cache = -1;
+  // kRef with a kData head whose constant prefix operands[1..rule_next) names
+  // a rule (not a function): evaluation can start there instead of walking
+  // the rule tree from the root (when no `with` hides rules).
+  uint32_t rule_next = 0;
+  const RuleNode* rule = nullptr;
   Value value;
   std::vector<Term> operands;
   std::shared_ptr<const Body> body;  // comprehensions
   const Builtin* builtin = nullptr;
   const RuleNode* function = nullptr;
-  std::string name;  // kCall: the function as written
-  // kRef with a kData head whose constant prefix operands[1..rule_next) names
-  // a rule (not a function): evaluation can start there instead of walking
-  // the rule tree from the root (when no `with` hides rules).
-  const RuleNode* rule = nullptr;
-  size_t rule_next = 0;
-  // Such a reference of a policy's rule whose remaining operands are
-  // constants too: where it leads is the same all through an evaluation, so
-  // the evaluator keeps it at this index (Policy::path_cache_size); -1 when not.
-  int path_cache = -1;
 };
 
 enum class ExprKind : uint8_t {
@@ -107,8 +109,10 @@ inline constexpr size_t kMaxInPlaceArgs = 4;
 // local or a rule through constant keys or locals, arrays of such terms, and
 // calls of operators, builtins (not relations) and functions on them.
 struct InPlaceShape {
+  static constexpr size_t kMaxReads = 7;
   bool ok = false;
-  std::vector<int> reads;
+  uint8_t count = 0;                           // reads in use
+  std::array<uint16_t, kMaxReads> reads = {};  // the slots, sorted
 };
 
 struct Expr {
@@ -116,9 +120,8 @@ struct Expr {
   bool negated = false;
   bool has_key = false;              // kSomeIn, kEvery
   int index = 0;                     // position in the source body
-  Term term;                         // kTerm
+  Term term;                         // kTerm; kSomeIn, kEvery: the domain
   Term lhs, rhs;                     // kUnify, kAssign; kSomeIn/kEvery: key (lhs) and value (rhs)
-  Term domain;                       // kSomeIn, kEvery
   std::shared_ptr<const Body> body;  // kEvery
   std::vector<WithModifier> with;
   Location location;

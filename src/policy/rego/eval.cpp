@@ -310,14 +310,17 @@ class BuiltinMemo {
   static constexpr size_t kMaxOperands = 3;
 
   // The remembered result, or nullptr.
-  const Value* Find(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands) const {
+  const Value* Find(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands) {
     if (entries_.empty() || operands.size() > kMaxOperands) return nullptr;
-    const Entry& entry = entries_[Index(generation, builtin, operands)];
-    if (entry.builtin != builtin || entry.generation != generation || entry.count != operands.size()) return nullptr;
-    for (size_t i = 0; i < operands.size(); ++i) {
-      if (entry.operands[i].identity() != operands[i]->identity()) return nullptr;
+    const size_t set = Set(generation, builtin, operands);
+    for (size_t way = 0; way < kWays; ++way) {
+      const Entry& entry = entries_[set * kWays + way];
+      if (Matches(entry, generation, builtin, operands)) {
+        recent_[set] = static_cast<uint8_t>(way);
+        return &entry.result;
+      }
     }
-    return &entry.result;
+    return nullptr;
   }
 
   void Insert(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands,
@@ -326,8 +329,17 @@ class BuiltinMemo {
     for (const Value* operand : operands) {
       if (!Small(*operand) || operand->is_array()) return;
     }
-    if (entries_.empty()) entries_.resize(kEntries);
-    Entry& entry = entries_[Index(generation, builtin, operands)];
+    if (entries_.empty()) {
+      entries_.resize(kSets * kWays);
+      recent_.resize(kSets);
+    }
+    // Each set keeps the entry found last and replaces the other one: the
+    // results a policy needs in every evaluation stay while calls on
+    // operands seen once come and go.
+    const size_t set = Set(generation, builtin, operands);
+    const size_t way = (recent_[set] + 1) % kWays;
+    recent_[set] = static_cast<uint8_t>(way);
+    Entry& entry = entries_[set * kWays + way];
     entry.generation = generation;
     entry.builtin = builtin;
     entry.count = static_cast<uint8_t>(operands.size());
@@ -336,7 +348,8 @@ class BuiltinMemo {
   }
 
  private:
-  static constexpr size_t kEntries = 1024;
+  static constexpr size_t kSets = 512;
+  static constexpr size_t kWays = 2;
   static constexpr size_t kMaxString = 4096;
   static constexpr size_t kMaxElements = 64;
 
@@ -358,12 +371,12 @@ class BuiltinMemo {
     }
   }
 
-  static size_t Index(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands) {
+  static size_t Set(uint64_t generation, const Builtin* builtin, std::span<const Value* const> operands) {
     uint64_t hash = generation * 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<uintptr_t>(builtin);
     for (const Value* operand : operands) {
       hash = (hash ^ reinterpret_cast<uintptr_t>(operand->identity())) * 0x9E3779B97F4A7C15ULL;
     }
-    return static_cast<size_t>(hash >> 32) % kEntries;
+    return static_cast<size_t>(hash >> 32) % kSets;
   }
 
   struct Entry {
@@ -373,7 +386,18 @@ class BuiltinMemo {
     std::array<Value, kMaxOperands> operands;
     Value result;
   };
-  std::vector<Entry> entries_;  // allocated on first use
+
+  static bool Matches(const Entry& entry, uint64_t generation, const Builtin* builtin,
+                      std::span<const Value* const> operands) {
+    if (entry.builtin != builtin || entry.generation != generation || entry.count != operands.size()) return false;
+    for (size_t i = 0; i < operands.size(); ++i) {
+      if (entry.operands[i].identity() != operands[i]->identity()) return false;
+    }
+    return true;
+  }
+
+  std::vector<Entry> entries_;   // kWays per set; allocated on first use
+  std::vector<uint8_t> recent_;  // per set: the way found or filled last
 };
 
 // What one evaluation leaves to the next on its thread: the rule cache, the
@@ -521,16 +545,26 @@ class Evaluator {
     return reinterpret_cast<uintptr_t>(&probe) < stack_limit_;
   }
 
+  // One step: false when the evaluation must stop. The step and time
+  // limits are checked in full every 1024 steps (and at the step limit).
   bool Tick() {
+    if (++steps_ < next_check_ && !error_ && !StackExhausted()) return true;
+    return CheckLimits();
+  }
+
+  [[gnu::noinline]] bool CheckLimits() {
     if (error_) return false;
-    if (++steps_ > options_.limits.max_steps) {
+    if (steps_ > options_.limits.max_steps) {
       return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation step limit exceeded"));
-    }
-    if ((steps_ & 1023) == 0 && std::chrono::steady_clock::now() > deadline_) {
-      return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation time limit exceeded"));
     }
     if (StackExhausted()) {
       return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation nested too deeply"));
+    }
+    if (steps_ >= next_check_) {
+      if (std::chrono::steady_clock::now() > deadline_) {
+        return Stop(RegoError(kEvalCancelError, ExprLocation(), "evaluation time limit exceeded"));
+      }
+      next_check_ = std::min(steps_ + 1024, options_.limits.max_steps);
     }
     return true;
   }
@@ -687,7 +721,7 @@ class Evaluator {
     const ir::Expr& expr = body.exprs[i];
     const Location* saved = current_location_;
     current_location_ = &expr.location;
-    const bool result = EvalTerm(expr.domain, [&](const Value& collection) {
+    const bool result = EvalTerm(expr.term, [&](const Value& collection) {
       if (wanted == nullptr) return true;  // undefined: no element compares equal
       return IterateValues(collection, [&](const Value& value) {
         if (value != *wanted) return true;
@@ -751,7 +785,8 @@ class Evaluator {
   // Whether a term of this shape can be evaluated in place now.
   bool Ready(const ir::InPlaceShape& shape) const {
     if (!shape.ok) return false;
-    for (int slot : shape.reads) {
+    for (size_t i = 0; i < shape.count; ++i) {
+      const uint16_t slot = shape.reads[i];
       if (!frame_[slot].bound()) return false;
     }
     return true;
@@ -810,9 +845,19 @@ class Evaluator {
   [[gnu::noinline]] Outcome CallInPlace(const ir::Term& term, const Value*& out, Value& storage) {
     const size_t count = term.operands.size();
     std::array<Value, kInlineArgs> args;
-    std::array<const Value*, kInlineArgs> values{};
+    std::array<const Value*, kInlineArgs> values;
     for (size_t i = 0; i < count; ++i) {
-      const Outcome outcome = EvalInPlace(term.operands[i], values[i], args[i]);
+      const ir::Term& operand = term.operands[i];
+      // Most operands are locals and constants: no call for those.
+      if (operand.kind == ir::TermKind::kLocal) {
+        values[i] = frame_[operand.slot].value;
+        continue;
+      }
+      if (operand.kind == ir::TermKind::kConst) {
+        values[i] = &operand.value;
+        continue;
+      }
+      const Outcome outcome = EvalInPlace(operand, values[i], args[i]);
       if (outcome != Outcome::kValue) return outcome;
     }
     if (IsOperator(term.call)) {
@@ -877,7 +922,7 @@ class Evaluator {
       case ir::ExprKind::kAssign: return UnifyTerms(expr.lhs, expr.rhs, [&]() { return k(True()); });
       case ir::ExprKind::kSomeDecl: return k(True());
       case ir::ExprKind::kSomeIn:
-        return EvalTerm(expr.domain, [&](const Value& collection) {
+        return EvalTerm(expr.term, [&](const Value& collection) {
           if (!expr.has_key) {
             return IterateValues(
                 collection, [&](const Value& value) { return Unify(expr.rhs, value, [&]() { return k(True()); }); });
@@ -887,7 +932,7 @@ class Evaluator {
           });
         });
       case ir::ExprKind::kEvery:
-        return EvalTerm(expr.domain, [&](const Value& collection) {
+        return EvalTerm(expr.term, [&](const Value& collection) {
           bool all = true;
           Iterate(collection, [&](const Value& key, const Value& value) {
             bool ok = false;
@@ -1928,6 +1973,7 @@ class Evaluator {
   PrintLogWriter print_writer_{print_log_};
   std::optional<Error> error_;
   uint64_t steps_ = 0;
+  uint64_t next_check_ = 0;  // the step at which Tick checks the limits in full
   uint32_t depth_ = 0;
   std::chrono::steady_clock::time_point deadline_;
   uintptr_t stack_limit_ = 0;
