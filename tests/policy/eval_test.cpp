@@ -386,6 +386,31 @@ p := r if { r := f(input) })rego")},
   EXPECT_THAT(Xs(setup), ElementsAre("[1,2]"));  // the argument of f
 }
 
+// A function body whose first expression compares lookups of the
+// arguments is skipped when that comparison fails, before any frame is set
+// up (RuleDef::guard): undefined operands, the input, else chains, `with`,
+// and prints before the comparison, which are still printed.
+TEST(RegoEvalTest, GuardedFunctionBodiesFailAsTheirComparisonDoes) {
+  const std::string m = Module(R"rego(f(x, y) := "same a" if { x.a == y.a }
+f(x, y) := "b below" if { x.b < y.b; x.a != y.a }
+g(x) := 1 if { input.v == x } else := 2
+h(x) if { print("h", x); x in [1, 2] }
+k(x) if { not x == 1 })rego");
+  EXPECT_THAT(Xs({{m}}, R"(x := data.test.f({"a": 1}, {"a": 1}))"), ElementsAre("\"same a\""));
+  EXPECT_THAT(Xs({{m}}, R"(x := data.test.f({"a": 1, "b": 1}, {"a": 2, "b": 3}))"), ElementsAre("\"b below\""));
+  EXPECT_THAT(Xs({{m}}, R"(x := data.test.f({"b": 1}, {"a": 2, "b": 3}))"), ElementsAre());
+  EXPECT_THAT(Xs({{m}}, R"(x := data.test.f({}, {}))"), ElementsAre());
+  EXPECT_THAT(Xs({{m}, "{}", R"({"v": 5})"}, "x := [data.test.g(5), data.test.g(6)]"), ElementsAre("[1,2]"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.g(5)"), ElementsAre("2"));
+  EXPECT_THAT(Xs({{m}, "{}", R"({"v": 5})"}, R"(x := data.test.g(7) with input as {"v": 7})"), ElementsAre("1"));
+  EXPECT_THAT(Xs({{m}}, "x := [data.test.k(2), data.test.k(3)]"), ElementsAre("[true,true]"));
+  EXPECT_THAT(Xs({{m}}, "x := data.test.k(1)"), ElementsAre());
+  auto printed = RunCase({{m}}, "data.test.h(1); not data.test.h(3)");
+  ASSERT_TRUE(printed.has_value()) << printed.error().message;
+  EXPECT_EQ(printed->rows.size(), 1u);
+  EXPECT_THAT(printed->prints, ElementsAre("h 1", "h 3"));
+}
+
 // Results of pure builtins are remembered by the identity of their operands
 // (eval.cpp, BuiltinMemo): more distinct calls than the table holds, the
 // same calls again, equal operands that are other objects, and a failing

@@ -248,6 +248,8 @@ class Compiler {
   Expr CompileExpr(const ast::Expr& expr, Scope& scope);
   void Plan(Body& body, std::vector<char>& bound);
   static bool InPlaceTerm(const Term& term, std::vector<int>& reads);
+  // Sets RuleDef::guard and what goes with it.
+  static void FindGuard(RuleDef& def);
   static InPlaceShape ShapeOf(const Term& term);
   // Sets some.filter_operand when `next` compares its local with a lookup.
   static void MarkFilter(Expr& some, const Expr& next);
@@ -460,10 +462,62 @@ std::unique_ptr<RuleDef> Compiler::CompileRuleDef(const ast::Rule& rule, const a
   }
   def->frame_size = static_cast<int>(slot_names_.size());
   def->slot_names = slot_names_;
+  if (!error_) FindGuard(*def);
   if (rule.else_rule && !error_) {
     def->else_rule = CompileRuleDef(*rule.else_rule, head, body_index);
   }
   return def;
+}
+
+void Compiler::FindGuard(RuleDef& def) {
+  if (def.args.empty() || !def.plain_params || def.args.size() > 127) return;
+  size_t first = 0;
+  while (first < def.body.exprs.size() && def.body.exprs[first].quiet_print) ++first;
+  if (first == def.body.exprs.size()) return;
+  const Expr& expr = def.body.exprs[first];
+  const Term& term = expr.term;
+  if (expr.kind != ExprKind::kTerm || expr.negated || !expr.with.empty() || term.kind != TermKind::kCall ||
+      term.output_arg || term.operands.size() != 2) {
+    return;
+  }
+  switch (term.call) {
+    case CallKind::kEqual:
+    case CallKind::kNotEqual:
+    case CallKind::kLess:
+    case CallKind::kLessEqual:
+    case CallKind::kGreater:
+    case CallKind::kGreaterEqual:
+    case CallKind::kMember2: break;
+    default: return;
+  }
+  // The parameter a local is, or -1 when it is not a parameter.
+  const auto param = [&](int slot) {
+    for (size_t i = 0; i < def.args.size(); ++i) {
+      if (def.args[i].slot == slot) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  std::array<int8_t, 2> params = {-1, -1};
+  for (size_t i = 0; i < 2; ++i) {
+    const Term& operand = term.operands[i];
+    const Term* head = operand.kind == TermKind::kRef ? &operand.operands[0] : &operand;
+    if (operand.kind == TermKind::kRef &&
+        !std::all_of(operand.operands.begin() + 1, operand.operands.end(),
+                     [](const Term& element) { return element.kind == TermKind::kConst; })) {
+      return;
+    }
+    if (head->kind == TermKind::kLocal) {
+      const int index = param(head->slot);
+      if (index < 0) return;
+      params[i] = static_cast<int8_t>(index);
+    } else if (head->kind != TermKind::kConst && head->kind != TermKind::kInput) {
+      return;
+    }
+    if (head->kind == TermKind::kConst && operand.kind == TermKind::kRef) return;
+  }
+  def.guard = static_cast<int>(first);
+  def.guard_params = params;
+  def.guard_after_prints = first > 0;
 }
 
 void Compiler::PatternVarNames(const ast::Term& term, std::vector<std::string>& names) {

@@ -155,6 +155,16 @@ struct RuleDef {
   // Every parameter is a plain name (no constants or composite patterns):
   // arguments bind without unification.
   bool plain_params = true;
+  // A function body whose first expression, after prints of lookups only,
+  // compares two lookups of the arguments, the input or constants
+  // (`p_mount.destination == i_mount.destination`): the evaluator can tell
+  // from the arguments alone that the body fails there, before it sets up a
+  // frame (clause indexing). The index of that expression in body.exprs, -1
+  // when there is none; for each operand, the parameter its reference
+  // starts from (-1: a constant or the input); whether prints come first.
+  int guard = -1;
+  std::array<int8_t, 2> guard_params = {-1, -1};
+  bool guard_after_prints = false;
   // General reference heads (`a[x].b contains y`): the head's path elements
   // below the rule's node, evaluated for each solution of the body.
   std::vector<Term> key_path;

@@ -1655,6 +1655,9 @@ class Evaluator {
   // Runs one definition's body in a fresh frame (after binding the function
   // arguments); `k` runs inside that frame, at the rule's location.
   bool RunDef(const ir::RuleDef& def, std::span<const Value* const> args, const std::string& rule, Cont k) {
+    // A body that fails at its guard fails without a frame; the step its
+    // guard would have taken still counts.
+    if (def.guard >= 0 && GuardFails(def, args)) return Tick();
     Slot* frame = frames_.Push(static_cast<size_t>(def.frame_size));
     Slot* saved_frame = frame_;
     const std::vector<std::string>* saved_names = slot_names_;
@@ -1709,6 +1712,33 @@ class Evaluator {
     trace_rule_ = saved_rule;
     trace_body_ = saved_body;
     return result;
+  }
+
+  // Whether a function body's guard (ir::RuleDef::guard) is false or
+  // undefined for these arguments. Only where skipping the body changes
+  // nothing else: no tracer follows it, no `with` replaces anything, and
+  // the prints before the guard are not kept.
+  bool GuardFails(const ir::RuleDef& def, std::span<const Value* const> args) const {
+    if (tracer_ != nullptr || (want_prints_ && def.guard_after_prints) || !state_.mocks.empty() ||
+        !state_.masked.empty()) {
+      return false;
+    }
+    const ir::Term& guard = def.body.exprs[static_cast<size_t>(def.guard)].term;
+    std::array<const Value*, 2> operands;
+    for (size_t i = 0; i < 2; ++i) {
+      const ir::Term& operand = guard.operands[i];
+      const int param = def.guard_params[i];
+      if (operand.kind == ir::TermKind::kConst) {
+        operands[i] = &operand.value;
+        continue;
+      }
+      const Value* base = param >= 0 ? args[static_cast<size_t>(param)] : (state_.has_input ? &state_.input : nullptr);
+      if (base == nullptr) return true;  // undefined input: the comparison is undefined
+      size_t next = 1;
+      operands[i] = operand.kind == ir::TermKind::kRef ? Follow(base, operand, next) : base;
+      if (operands[i] == nullptr) return true;
+    }
+    return !ApplyOperator(guard.call, *operands[0], *operands[1], nullptr);
   }
 
   bool UnifyArgs(const ir::RuleDef& def, std::span<const Value* const> args, size_t i, Cont k) {
