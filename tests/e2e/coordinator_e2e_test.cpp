@@ -361,12 +361,17 @@ TEST_F(CoordinatorE2e, TwoHundredInitializersAtOnce) {
         dir_ / ("many-" + std::to_string(i) + ".log")));
   }
   int succeeded = 0;
+  size_t retried = 0;  // attempts that failed and were tried again
   for (auto& init : initializers) {
     const auto code = init->Wait(std::chrono::minutes(3));
     if (code == 0) {
       ++succeeded;
     } else {
       ADD_FAILURE() << "initializer failed:\n" << init->Output();
+    }
+    const std::string log = init->Output();
+    for (size_t at = log.find("; retrying in"); at != std::string::npos; at = log.find("; retrying in", at + 1)) {
+      ++retried;
     }
   }
   EXPECT_EQ(succeeded, kInitializers);
@@ -376,7 +381,16 @@ TEST_F(CoordinatorE2e, TwoHundredInitializersAtOnce) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_LE(testing::OpenFileDescriptors(coordinator_pid), fds_before + 4);
   EXPECT_LE(testing::Threads(coordinator_pid), threads_before + 8);
-  EXPECT_THAT(Metrics(), HasSubstr("contrast_mesh_certificates_issued_total " + std::to_string(kInitializers + 1)));
+  // One certificate per Initializer and the warm-up; an attempt that timed
+  // out on a busy machine after the Coordinator had issued its certificate
+  // was retried and got another one.
+  const std::string metrics = Metrics();
+  constexpr std::string_view kIssued = "contrast_mesh_certificates_issued_total ";
+  const size_t at = metrics.find(std::string("\n") + std::string(kIssued));
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const size_t issued = std::stoul(metrics.substr(at + 1 + kIssued.size()));
+  EXPECT_GE(issued, static_cast<size_t>(kInitializers + 1)) << metrics;
+  EXPECT_LE(issued, static_cast<size_t>(kInitializers + 1) + retried) << metrics;
 }
 
 // Evidence that arrived once, handed out again for any REPORT_DATA.

@@ -840,8 +840,8 @@ class Evaluator {
   }
 
   // A call: operands left to right; an undefined operand means no call.
-  // Operators read the operands where they are; builtins and functions
-  // take them side by side in `args`, where computed operands already are.
+  // Operators, functions and builtins get pointers to the operands where
+  // they are; `args` holds the operands computed here.
   [[gnu::noinline]] Outcome CallInPlace(const ir::Term& term, const Value*& out, Value& storage) {
     const size_t count = term.operands.size();
     std::array<Value, kInlineArgs> args;
