@@ -16,15 +16,21 @@ function(contrast_library name)
   contrast_warnings(${name})
 endfunction()
 
-# contrast_test(NAME LABEL SOURCES ... DEPS ...): a GoogleTest binary whose
-# cases are registered with ctest under the given tier label.
+# contrast_test(NAME LABEL SOURCES ... DEPS ... [SERIAL FILTER]): a GoogleTest
+# binary whose cases are registered with ctest under the given tier label.
+# Cases matching the gtest filter SERIAL run alone (RUN_SERIAL): load tests
+# that occupy every core and would starve whatever ran beside them.
 function(contrast_test name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;SERIAL" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} contrast_test_support GTest::gtest GTest::gmock GTest::gtest_main)
   contrast_warnings(${name})
-  gtest_discover_tests(${name}
-    PROPERTIES LABELS ${ARG_LABEL}
-               ENVIRONMENT "CONTRAST_TESTDATA_DIR=${CONTRAST_TESTDATA_DIR}"
-    DISCOVERY_TIMEOUT 60)
+  set(properties LABELS ${ARG_LABEL} ENVIRONMENT "CONTRAST_TESTDATA_DIR=${CONTRAST_TESTDATA_DIR}")
+  if(ARG_SERIAL)
+    gtest_discover_tests(${name} TEST_FILTER "-${ARG_SERIAL}" PROPERTIES ${properties} DISCOVERY_TIMEOUT 60)
+    gtest_discover_tests(${name} TEST_FILTER "${ARG_SERIAL}" PROPERTIES ${properties} RUN_SERIAL TRUE
+      DISCOVERY_TIMEOUT 60)
+  else()
+    gtest_discover_tests(${name} PROPERTIES ${properties} DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()
