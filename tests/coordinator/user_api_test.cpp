@@ -282,7 +282,7 @@ TEST_F(MalformedManifest, EmulatedAndRealPlatformsConflict) {
   nlohmann::json json = nlohmann::json::parse(manifest::SerializeManifest(BaseManifest()));
   nlohmann::json real = json["ReferenceValues"]["emulated"][0];
   real.erase("EmulatedRootSHA256");
-  json["ReferenceValues"]["snp"] = {real};
+  json["ReferenceValues"]["snp"] = nlohmann::json::array({real});
   EXPECT_THAT(Refusal(json.dump()).message, HasSubstr("emulated entries cannot be combined with real platforms"));
 }
 

@@ -496,7 +496,7 @@ TEST(ManifestValidation, SnpEntryProblemsCarryTheirPath) {
 
 TEST(ManifestValidation, EmulatedCannotBeMixedWithRealPlatforms) {
   json manifest = ManifestJson();
-  manifest["ReferenceValues"]["emulated"] = {EmulatedEntry()};
+  manifest["ReferenceValues"]["emulated"] = json::array({EmulatedEntry()});
   EXPECT_THAT(ProblemsOf(manifest),
               ElementsAre("ReferenceValues: emulated entries cannot be combined with real platforms"));
   manifest["ReferenceValues"].erase("snp");
