@@ -8,6 +8,7 @@
 #include "cli/attestation.h"
 #include "cli/coordinator_commands.h"
 #include "cli/emulate.h"
+#include "cli/generate.h"
 #include "cli/policy_commands.h"
 
 namespace contrast::cli {
@@ -116,8 +117,14 @@ void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostr
       "CONTRAST_EMULATED_VM_TOKEN set); exits with its status (128+N if killed by signal N)");
   run_cmd->add_option("--socket", run.socket, "Guest socket of `contrast emulate serve`")->required();
   auto* run_host_data = run_cmd->add_option("--host-data", run.host_data, "HOST_DATA, 32 bytes hex");
-  run_cmd->add_option("--policy", run.policy, "Set HOST_DATA to the SHA-256 of this policy file")
-      ->excludes(run_host_data);
+  auto* run_policy = run_cmd->add_option("--policy", run.policy, "Set HOST_DATA to the SHA-256 of this policy file")
+                         ->excludes(run_host_data);
+  run_cmd
+      ->add_option("--pod", run.pod,
+                   "FILE[:NAME]: set HOST_DATA to the digest of the policy `contrast generate` attached to the "
+                   "workload NAME in FILE, as the Kata runtime would")
+      ->excludes(run_host_data)
+      ->excludes(run_policy);
   run_cmd->add_option("--measurement", run.measurement, "Launch MEASUREMENT, 48 bytes hex (default zero)");
   run_cmd->add_option("COMMAND", run.command, "The command and its arguments, after --")->required();
   run_cmd->callback([&] { c.run = [&] { return RunEmulateRun(run, out, err); }; });
@@ -142,6 +149,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   AddAttestationCommands(app, commands, out, err);
   AddCoordinatorCommands(app, commands.run, out, err);
   AddEmulateCommands(app, commands, out, err);
+  AddGenerateCommand(app, commands.run, out, err);
   AddPolicyCommands(app, commands.run, out, err);
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@
 
 #include "attestation_policy/reference_values.h"
 #include "cli/app.h"
+#include "cli/attached_policies.h"
 #include "cli/output.h"
 #include "common/files.h"
 #include "contrast/userapi.grpc.pb.h"
@@ -132,24 +133,56 @@ int Usage(std::ostream& err, const Error& error) {
   return kExitUsage;
 }
 
-// The policy documents named by the manifest, from the given files.
+// The policy documents named by the manifest: from Kubernetes resources
+// (files and directories whose workloads carry policy annotations, as
+// `generate` wrote them) and from plain policy documents. The resources'
+// policies must be exactly the manifest's; every difference is listed.
 Result<std::vector<Bytes>> LoadPolicies(const std::vector<std::filesystem::path>& paths,
                                         const manifest::Manifest& manifest) {
   std::vector<Bytes> documents;
   std::set<std::string> have;
+  std::vector<std::filesystem::path> resources;
   for (const auto& path : paths) {
+    if (IsResourcePath(path)) {
+      resources.push_back(path);
+      continue;
+    }
     auto document = ReadFile(path, 16 * 1024 * 1024);
     if (!document) return Fail(document.error());
     have.insert(manifest::PolicyHashOf(*document).Hex());
     documents.push_back(std::move(*document));
   }
-  std::string missing;
-  for (const auto& [hash, entry] : manifest.policies) {
-    if (!have.contains(hash.Hex())) missing += "\n  " + hash.Hex();
+  std::string differences;
+  if (!resources.empty()) {
+    auto attached = FindAttachedPolicies(resources);
+    if (!attached) return Fail(attached.error());
+    if (attached->empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "no workload in the given resources carries a policy annotation (run `contrast generate` on them "
+                  "first)");
+    }
+    for (AttachedPolicy& policy : *attached) {
+      if (manifest.FindPolicy(policy.hash) == nullptr) {
+        differences += "\n  not in the manifest: " + policy.hash.Hex() + " of " + policy.Describe();
+        continue;
+      }
+      if (have.insert(policy.hash.Hex()).second) {
+        documents.emplace_back(policy.hashed_document.begin(), policy.hashed_document.end());
+      }
+    }
   }
-  if (!missing.empty()) {
+  for (const auto& [hash, entry] : manifest.policies) {
+    if (!have.contains(hash.Hex())) {
+      differences += "\n  in the manifest but not in the " +
+                     std::string(resources.empty() ? "given policy documents" : "resources") + ": " + hash.Hex() +
+                     (entry.sans.empty() ? "" : " (" + entry.sans.front() + ")");
+    }
+  }
+  if (!differences.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
-                "the manifest names policies whose documents were not given (pass them as arguments):" + missing);
+                "the policies do not match the manifest (run `contrast generate` again, or pass every resource "
+                "file):" +
+                    differences);
   }
   return documents;
 }
@@ -293,7 +326,9 @@ void AddCoordinatorCommands(CLI::App& app, std::function<int()>& run, std::ostre
       "key listed in the current manifest. Writes coordinator-root-ca.pem and mesh-ca.pem.");
   set_cmd->add_option("-c,--coordinator", set->coordinator, "Coordinator user API, HOST:PORT (port 1313)")->required();
   set_cmd->add_option("-m,--manifest", set->manifest, "Manifest file")->capture_default_str();
-  set_cmd->add_option("POLICY", set->policies, "Policy documents named by the manifest (SHA-256 = policy hash)");
+  set_cmd->add_option("PATHS", set->policies,
+                      "Kubernetes resources annotated by `contrast generate` (files or directories; their policies "
+                      "must be exactly the manifest's), or policy documents (SHA-256 = policy hash)");
   set_cmd->add_option("--workload-owner-key", set->workload_owner_key,
                       "PKCS#8 PEM EC P-384 key listed in the manifest's WorkloadOwnerKeyDigests (default: "
                       "workload-owner.pem in the workspace, if present)");

@@ -21,7 +21,7 @@ namespace contrast::cli {
 struct SetCommand {
   std::string coordinator;  // HOST:PORT
   std::filesystem::path manifest = "manifest.json";
-  std::vector<std::filesystem::path> policies;  // policy documents
+  std::vector<std::filesystem::path> policies;  // resources (YAML files, directories) or policy documents
   std::optional<std::filesystem::path> workload_owner_key;
   std::filesystem::path workspace = ".";
   std::chrono::seconds timeout{120};  // how long to retry an unavailable Coordinator

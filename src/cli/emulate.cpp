@@ -15,6 +15,7 @@
 #include "attest/emulated/daemon.h"
 #include "attest/emulated/secure_processor.h"
 #include "cli/app.h"
+#include "cli/attached_policies.h"
 #include "cli/output.h"
 #include "common/files.h"
 #include "crypto/hash.h"
@@ -313,17 +314,55 @@ int ExitCodeOf(int status) {
 
 }  // namespace
 
+namespace {
+
+// HOST_DATA of a generated pod: the digest of its policy annotation, as the
+// Kata runtime would compute it ("FILE[:NAME]").
+Result<snp::ByteArray<32>> PodPolicyDigest(const std::string& spec) {
+  std::filesystem::path file = spec;
+  std::string name;
+  if (const size_t colon = spec.rfind(':'); colon != std::string::npos && !IsResourcePath(spec)) {
+    file = spec.substr(0, colon);
+    name = spec.substr(colon + 1);
+  }
+  auto attached = FindAttachedPolicies({file});
+  if (!attached) return Fail(attached.error());
+  std::vector<const AttachedPolicy*> matches;
+  std::string names;
+  for (const AttachedPolicy& policy : *attached) {
+    names += " " + policy.name;
+    if (name.empty() || policy.name == name) matches.push_back(&policy);
+  }
+  if (matches.empty()) {
+    return Fail(ErrorCode::kNotFound,
+                file.string() + ": no annotated workload" + (name.empty() ? "" : " named " + name) +
+                    (names.empty() ? " (run `contrast generate` first)" : " (found:" + names + ")"));
+  }
+  if (matches.size() > 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                file.string() + " holds several annotated workloads; name one as FILE:NAME (found:" + names + ")");
+  }
+  return matches.front()->hash.bytes;
+}
+
+}  // namespace
+
 int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::ostream& err) {
   if (command.command.empty()) {
     return UsageError(err, Error{ErrorCode::kInvalidArgument, "no command given (usage: ... -- COMMAND [ARGS...])"});
   }
   auto measurement = FixedHex<48>("--measurement", command.measurement);
   if (!measurement) return UsageError(err, measurement.error());
-  if (command.policy.has_value() == !command.host_data.empty()) {
-    return UsageError(err, Error{ErrorCode::kInvalidArgument, "exactly one of --policy and --host-data is required"});
+  if (int(command.policy.has_value()) + int(!command.host_data.empty()) + int(!command.pod.empty()) != 1) {
+    return UsageError(err,
+                      Error{ErrorCode::kInvalidArgument, "exactly one of --policy, --host-data and --pod is required"});
   }
   snp::ByteArray<32> host_data{};
-  if (command.policy) {
+  if (!command.pod.empty()) {
+    auto digest = PodPolicyDigest(command.pod);
+    if (!digest) return UsageError(err, digest.error().Wrap("--pod"));
+    host_data = *digest;
+  } else if (command.policy) {
     auto policy = ReadFile(*command.policy);
     if (!policy) return UsageError(err, policy.error().Wrap("--policy"));
     host_data = crypto::Sha256(*policy);

@@ -50,7 +50,11 @@ struct EmulateRunCommand {
   std::filesystem::path socket;
   std::optional<std::filesystem::path> policy;  // HOST_DATA = SHA-256 of this file
   std::string host_data;                        // 32 bytes hex
-  std::string measurement;                      // 48 bytes hex; default all zero
+  // "FILE[:NAME]": HOST_DATA = the digest of the policy annotation of the
+  // workload NAME in the Kubernetes YAML FILE (NAME may be left out when the
+  // file holds one annotated workload).
+  std::string pod;
+  std::string measurement;  // 48 bytes hex; default all zero
   std::vector<std::string> command;
 };
 

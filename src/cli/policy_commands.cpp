@@ -382,7 +382,7 @@ std::optional<LoadedCheck> LoadCheck(const PolicyCheckCommand& command, std::ost
     filename = command.policy->string();
   } else if (command.from_yaml) {
     auto yaml = ReadTextFile(*command.from_yaml, kMaxJsonSize);
-    text = yaml ? PolicyFromKubernetesYaml(*yaml) : Result<std::string>(Fail(yaml.error()));
+    text = yaml ? PolicyFromKubernetesYaml(*yaml, command.pod) : Result<std::string>(Fail(yaml.error()));
   }
   if (!text) {
     err << "error: " << text.error().message << "\n";
@@ -615,6 +615,10 @@ void AddCheckOptions(CLI::App* cmd, PolicyCheckCommand& c) {
                                    std::string(kLegacyAnnotation) + " or " + std::string(kInitdataAnnotation) + ")");
   policy->excludes(yaml);
   yaml->excludes(policy);
+  cmd->add_option("--pod", c.pod,
+                  "With --from-yaml: the workload (metadata.name) whose policy to use, when the YAML "
+                  "holds several")
+      ->needs(yaml);
   cmd->add_option("--request", c.request, "The request kind (protobuf message name), e.g. CreateContainerRequest")
       ->required();
   cmd->add_option("INPUT", c.input, "The request, JSON (omitted fields get protobuf defaults)")->required();
@@ -642,7 +646,40 @@ Result<std::string> PolicyFromInitdataAnnotation(std::string_view annotation) {
   return PolicyFromInitdataToml(*toml);
 }
 
-Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml) {
+namespace {
+
+// metadata.name of a workload document, "" when absent.
+std::string WorkloadName(const YAML::Node& doc) {
+  const YAML::Node name = ChildPath(doc, {"metadata", "name"});
+  return name.IsScalar() ? name.Scalar() : std::string();
+}
+
+// The workload documents of a YAML stream, List items included.
+std::vector<YAML::Node> WorkloadDocuments(const std::vector<YAML::Node>& docs) {
+  std::vector<YAML::Node> out;
+  for (const YAML::Node& doc : docs) {
+    const YAML::Node items = Child(doc, "items");
+    const YAML::Node kind = Child(doc, "kind");
+    if (kind.IsScalar() && kind.Scalar() == "List" && items.IsSequence()) {
+      for (const YAML::Node& item : items) out.push_back(item);
+    } else {
+      out.push_back(doc);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> HashedDocumentFromAnnotation(std::string_view key, std::string_view value) {
+  auto decoded = Base64Decode(StripSpace(value));
+  if (!decoded) return Fail(decoded.error().Wrap(std::string(key) + " is not base64"));
+  if (key == kInitdataAnnotation) return Gunzip(*decoded, kMaxPolicySize + 1024 * 1024);
+  if (key == kLegacyAnnotation) return std::string(AsChars(*decoded));
+  return Fail(ErrorCode::kInvalidArgument, "not a policy annotation: " + std::string(key));
+}
+
+Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml, std::string_view workload) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml));
@@ -650,8 +687,10 @@ Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml) {
     return Fail(ErrorCode::kParse, std::string("YAML: ") + e.what());
   }
   std::vector<std::string> policies;
+  std::vector<std::string> names;
   try {
-    for (const YAML::Node& doc : docs) {
+    for (const YAML::Node& doc : WorkloadDocuments(docs)) {
+      if (!workload.empty() && WorkloadName(doc) != workload) continue;
       for (const YAML::Node& annotations : PodAnnotations(doc)) {
         for (const std::string_view key : {kInitdataAnnotation, kLegacyAnnotation}) {
           const YAML::Node value = Child(annotations, std::string(key).c_str());
@@ -659,6 +698,7 @@ Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml) {
           auto policy = PolicyFromAnnotation(key, value.Scalar());
           if (!policy) return Fail(policy.error());
           policies.push_back(std::move(*policy));
+          names.push_back(WorkloadName(doc));
           break;  // initdata wins over the legacy annotation, as in the runtime
         }
       }
@@ -668,15 +708,20 @@ Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml) {
   }
   if (policies.empty()) {
     return Fail(ErrorCode::kNotFound, "no pod annotation " + std::string(kInitdataAnnotation) + " or " +
-                                          std::string(kLegacyAnnotation) + " in the YAML");
+                                          std::string(kLegacyAnnotation) + " in the YAML" +
+                                          (workload.empty() ? "" : " for a workload named " + std::string(workload)));
   }
-  std::sort(policies.begin(), policies.end());
-  policies.erase(std::unique(policies.begin(), policies.end()), policies.end());
-  if (policies.size() > 1) {
-    return Fail(ErrorCode::kInvalidArgument, "the YAML carries " + std::to_string(policies.size()) +
-                                                 " different policies; give a file with one workload");
+  std::vector<std::string> distinct = policies;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (distinct.size() > 1) {
+    std::string list;
+    for (const std::string& name : names) list += " " + name;
+    return Fail(ErrorCode::kInvalidArgument, "the YAML carries " + std::to_string(distinct.size()) +
+                                                 " different policies (workloads:" + list +
+                                                 "); choose one with --pod NAME");
   }
-  return std::move(policies[0]);
+  return std::move(distinct[0]);
 }
 
 int RunPolicyEval(const PolicyEvalCommand& command, std::ostream& out, std::ostream& err) {

@@ -30,6 +30,7 @@ struct PolicyEvalCommand {
 struct PolicyCheckCommand {
   std::optional<std::filesystem::path> policy;     // the policy text
   std::optional<std::filesystem::path> from_yaml;  // or a Kubernetes YAML carrying it
+  std::string pod;                                 // which workload of from_yaml ("" = the only policy)
   std::string request;                             // e.g. CreateContainerRequest
   std::filesystem::path input;                     // the request, JSON
   std::optional<std::filesystem::path> state;      // data.pstate before the request, JSON object
@@ -50,7 +51,13 @@ void AddPolicyCommands(CLI::App& app, std::function<int()>& run, std::ostream& o
 // pod annotations: `io.katacontainers.config.agent.policy` (base64 of the
 // policy text) or `io.katacontainers.config.hypervisor.cc_init_data`
 // (base64 of gzip of the initdata TOML, whose [data] "policy.rego" holds it).
-Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml);
+// With `workload`, only the workload of that metadata.name; without, the YAML
+// must carry one policy.
+Result<std::string> PolicyFromKubernetesYaml(std::string_view yaml, std::string_view workload = {});
+
+// The document the runtime hashes into HOST_DATA for a policy annotation: the
+// initdata TOML (cc_init_data, gunzipped) or the policy text (agent.policy).
+Result<std::string> HashedDocumentFromAnnotation(std::string_view key, std::string_view value);
 
 // The "policy.rego" entry of an initdata annotation value.
 Result<std::string> PolicyFromInitdataAnnotation(std::string_view annotation);

@@ -1,5 +1,6 @@
 // The `contrast-initializer` command line.
 #include <cstdlib>
+#include <filesystem>
 #include <ostream>
 #include <tuple>
 
@@ -15,6 +16,9 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
+
+// Where a hand-added Initializer's volume is mounted (2024 README).
+constexpr std::string_view kLegacyTlsDir = "/tls-config";
 
 struct Flags {
   std::string coordinator_host;
@@ -50,9 +54,11 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   Flags flags;
   app.add_option("--coordinator-host", flags.coordinator_host, "The Coordinator: host or host:port (default port 7777)")
       ->envname(kCoordinatorHostEnv);
-  app.add_option("--root-dir", flags.root_dir, "Where tls-config/ is written")
-      ->envname("CONTRAST_INITIALIZER_ROOT_DIR")
-      ->capture_default_str();
+  auto* root_dir = app.add_option("--root-dir", flags.root_dir,
+                                  "Where tls-config/ is written (default /contrast; in a pod whose Initializer was "
+                                  "added by hand with a volume at /tls-config, as in 2024, the files go there)")
+                       ->envname("CONTRAST_INITIALIZER_ROOT_DIR")
+                       ->capture_default_str();
   app.add_option("--retry-initial", flags.retry_initial, "First wait between attempts (doubles each time)")
       ->envname("CONTRAST_INITIALIZER_RETRY_INITIAL")
       ->capture_default_str();
@@ -69,6 +75,12 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     return code == 0 ? kExitOk : kExitUsage;
   }
 
+  // A pod that carries a hand-added Initializer (the 2024 way) mounts its
+  // volume at /tls-config and has no /contrast: write where it is mounted.
+  if (root_dir->count() == 0 && !std::filesystem::exists(flags.root_dir) &&
+      std::filesystem::is_directory(std::string(kLegacyTlsDir))) {
+    flags.root_dir = "/";
+  }
   auto config = ConfigFrom(flags);
   if (!config) {
     err << "contrast-initializer: error: " << config.error().message << "\n";

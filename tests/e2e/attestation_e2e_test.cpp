@@ -94,6 +94,7 @@ TEST_F(AttestationE2e, DemoRunsAndCleansUp) {
   const Process demo = Sh("CONTRAST_BUILD_DIR=" + Quote(build_dir) + " CONTRAST_DEMO_DIR=" + Quote(dir_ / "demo") +
                           " " + std::string(CONTRAST_SOURCE_DIR) + "/scripts/demo");
   EXPECT_EQ(demo.code, 0) << demo.output;
+  EXPECT_THAT(demo.output, HasSubstr("Wrote ./manifest.json (3 policies); 3 resource file(s) changed"));
   EXPECT_THAT(demo.output, HasSubstr("Manifest set"));
   EXPECT_THAT(demo.output, HasSubstr("the web workload answered the client over mTLS"));
   EXPECT_THAT(demo.output, HasSubstr("The active manifest equals"));

@@ -1,0 +1,130 @@
+#include "cli/attached_policies.h"
+
+#include <algorithm>
+
+#include <yaml-cpp/yaml.h>
+
+#include "cli/policy_commands.h"
+#include "common/files.h"
+
+namespace contrast::cli {
+namespace {
+
+constexpr const char* kPolicyAnnotations[] = {
+    "io.katacontainers.config.hypervisor.cc_init_data",  // wins, as in the runtime
+    "io.katacontainers.config.agent.policy",
+};
+
+// A map's member, or an undefined node.
+YAML::Node Child(const YAML::Node& node, const char* key) {
+  if (!node.IsDefined() || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node child = node[key];
+  return child.IsDefined() ? child : YAML::Node(YAML::NodeType::Undefined);
+}
+
+YAML::Node ChildPath(YAML::Node node, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) node.reset(Child(node, key));
+  return node;
+}
+
+std::string ScalarOr(const YAML::Node& node, std::string fallback = {}) {
+  return node.IsScalar() ? node.Scalar() : fallback;
+}
+
+// The pod template's metadata of a workload object, wherever its kind keeps it.
+YAML::Node PodMetadata(const YAML::Node& object) {
+  const std::string kind = ScalarOr(Child(object, "kind"));
+  if (kind == "Pod") return Child(object, "metadata");
+  if (kind == "CronJob") return ChildPath(object, {"spec", "jobTemplate", "spec", "template", "metadata"});
+  return ChildPath(object, {"spec", "template", "metadata"});
+}
+
+Status Collect(const YAML::Node& object, const std::string& file, std::vector<AttachedPolicy>& out) {
+  const YAML::Node annotations = Child(PodMetadata(object), "annotations");
+  if (!annotations.IsMap()) return {};
+  for (const char* key : kPolicyAnnotations) {
+    const YAML::Node value = Child(annotations, key);
+    if (!value.IsDefined()) continue;
+    AttachedPolicy policy;
+    policy.kind = ScalarOr(Child(object, "kind"));
+    policy.name =
+        ScalarOr(ChildPath(object, {"metadata", "name"}), ScalarOr(ChildPath(object, {"metadata", "generateName"})));
+    policy.ns = ScalarOr(ChildPath(object, {"metadata", "namespace"}));
+    policy.where = file + ":" + std::to_string(object.Mark().line + 1);
+    policy.annotation = key;
+    if (!value.IsScalar()) {
+      return Fail(ErrorCode::kParse,
+                  file + ":" + std::to_string(value.Mark().line + 1) + ": annotation " + key + " must be a string");
+    }
+    auto document = HashedDocumentFromAnnotation(key, value.Scalar());
+    if (!document) {
+      return Fail(ErrorCode::kParse,
+                  file + ":" + std::to_string(value.Mark().line + 1) + ": " + document.error().message);
+    }
+    policy.hashed_document = std::move(*document);
+    policy.hash = manifest::PolicyHashOf(AsBytes(policy.hashed_document));
+    out.push_back(std::move(policy));
+    return {};  // one policy per pod: initdata wins
+  }
+  return {};
+}
+
+Status CollectFile(const std::filesystem::path& path, std::vector<AttachedPolicy>& out) {
+  auto text = ReadTextFile(path);
+  if (!text) return Fail(text.error());
+  const std::string file = path.string();
+  try {
+    for (const YAML::Node& doc : YAML::LoadAll(*text)) {
+      if (ScalarOr(Child(doc, "kind")) == "List" && Child(doc, "items").IsSequence()) {
+        for (const YAML::Node& item : Child(doc, "items")) {
+          if (auto s = Collect(item, file, out); !s) return s;
+        }
+      } else if (doc.IsMap()) {
+        if (auto s = Collect(doc, file, out); !s) return s;
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Fail(ErrorCode::kParse, file + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string AttachedPolicy::Describe() const {
+  return kind + " " + (ns.empty() ? "default" : ns) + "/" + name + " (" + where + ")";
+}
+
+bool IsResourcePath(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return true;
+  const std::string ext = path.extension().string();
+  return ext == ".yml" || ext == ".yaml";
+}
+
+Result<std::vector<AttachedPolicy>> FindAttachedPolicies(const std::vector<std::filesystem::path>& paths) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::filesystem::path> found;
+    for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const std::string ext = it->path().extension().string();
+      if (it->is_regular_file(ec) && (ext == ".yml" || ext == ".yaml")) found.push_back(it->path());
+    }
+    if (ec) return Fail(ErrorCode::kIo, path.string() + ": " + ec.message());
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  std::vector<AttachedPolicy> out;
+  for (const auto& file : files) {
+    if (auto collected = CollectFile(file, out); !collected) return Fail(collected.error());
+  }
+  return out;
+}
+
+}  // namespace contrast::cli
