@@ -236,6 +236,9 @@ int RunGenerate(const GenerateCommand& command, std::ostream& out, std::ostream&
     if (!loaded) return UsageError(err, loaded.error());
     reference_values = std::move(*loaded);
   }
+  // What BuildManifest would refuse at the end, refused before any image is fetched.
+  if (!reference_values && !existing) return UsageError(err, NoReferenceValuesError());
+  if (!CoordinatorNamespace(*workloads)) return UsageError(err, NoCoordinatorError());
   auto owner_keys = PrepareOwnerKeys(command);
   if (!owner_keys) return UsageError(err, owner_keys.error());
   std::shared_ptr<const policy::gen::Settings> settings;

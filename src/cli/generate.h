@@ -83,6 +83,11 @@ struct ManifestInputs {
 // what to do.
 Result<manifest::Manifest> BuildManifest(const ManifestInputs& inputs);
 
+// The errors BuildManifest gives for those two cases, so `generate` can
+// give them before fetching any image.
+Error NoCoordinatorError();
+Error NoReferenceValuesError();
+
 // Reference values for the emulated platform of the emulator whose state is
 // in `state_dir` (its root, product and TCB), with the given launch
 // measurement (96 hex characters; empty: zero, as `emulate run` defaults).

@@ -82,6 +82,20 @@ Result<manifest::ReferenceValues> LoadReferenceValues(const GenerateCommand& com
   return ParseReferenceValuesFile(*command.reference_values);
 }
 
+Error NoCoordinatorError() {
+  return Error{ErrorCode::kInvalidArgument,
+               "no Coordinator among the confidential workloads: add the Coordinator's resources (deploy/"
+               "coordinator.yml, whose pod template is annotated contrast.edgeless.systems/pod-role: coordinator) "
+               "to the inputs"};
+}
+
+Error NoReferenceValuesError() {
+  return Error{ErrorCode::kInvalidArgument,
+               "no reference values: pass --reference-values emulated (the emulated platform, development only) "
+               "or --reference-values FILE (a ReferenceValues JSON object with the values measured for your "
+               "platform)"};
+}
+
 Result<manifest::Manifest> BuildManifest(const ManifestInputs& inputs) {
   manifest::Manifest out;
   std::map<manifest::PolicyHash, const GeneratedPolicy*> owners;
@@ -113,10 +127,7 @@ Result<manifest::Manifest> BuildManifest(const ManifestInputs& inputs) {
     out.policies.emplace(policy.hash, std::move(entry));
   }
   if (!has_coordinator) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "no Coordinator among the confidential workloads: add the Coordinator's resources (deploy/"
-                "coordinator.yml, whose pod template is annotated contrast.edgeless.systems/pod-role: coordinator) "
-                "to the inputs");
+    return Fail(NoCoordinatorError());
   }
 
   if (inputs.reference_values) {
@@ -124,10 +135,7 @@ Result<manifest::Manifest> BuildManifest(const ManifestInputs& inputs) {
   } else if (inputs.existing) {
     out.reference_values = inputs.existing->reference_values;
   } else {
-    return Fail(ErrorCode::kInvalidArgument,
-                "no reference values: pass --reference-values emulated (the emulated platform, development only) "
-                "or --reference-values FILE (a ReferenceValues JSON object with the values measured for your "
-                "platform)");
+    return Fail(NoReferenceValuesError());
   }
 
   if (!inputs.disable_updates) {

@@ -502,7 +502,9 @@ class ExplainTracer : public Tracer {
         Body& b = stack_.back().rule.bodies[stack_.back().body];
         if (b.failed) {
           ++b.other_failures;
-          break;
+          // Of a body's failures (one per iteration), show the one that got
+          // furthest: the later expression is the closer miss.
+          if (!Before(b.failed_at, event.location)) break;
         }
         b.failed = true;
         b.failed_at = event.location;
@@ -519,6 +521,7 @@ class ExplainTracer : public Tracer {
         Rule rule = std::move(stack_.back().rule);
         stack_.pop_back();
         rule.failed = event.type == TraceEvent::Type::kFailRule;
+        if (!rule.failed) succeeded_.insert(rule.name);
         if (stack_.empty()) {
           if (!request_) request_ = std::move(rule);
         } else if (rule.failed && seen_.insert(rule.name).second) {
@@ -535,14 +538,16 @@ class ExplainTracer : public Tracer {
       return;
     }
     RenderRule(*request_, out);
-    if (failed_.empty()) return;
-    out << "\nRules it called that failed (first failure of each):\n";
-    constexpr size_t kMaxRules = 15;
-    for (size_t i = 0; i < failed_.size() && i < kMaxRules; ++i) {
-      out << "\n";
-      RenderRule(failed_[i], out);
+    // Rules are recorded as they finish, innermost first; show the caller
+    // before its callees. Rules that never succeeded are the likely cause;
+    // those that also succeeded in other calls (e.g. for another element
+    // of a loop, or under `not`) come after them.
+    std::vector<const Rule*> never, sometimes;
+    for (auto it = failed_.rbegin(); it != failed_.rend(); ++it) {
+      (succeeded_.contains(it->name) ? sometimes : never).push_back(&*it);
     }
-    if (failed_.size() > kMaxRules) out << "\n... and " << failed_.size() - kMaxRules << " more rules failed\n";
+    RenderList("Rules it called that failed every time (first failure of each):", never, out);
+    RenderList("Rules it called that failed in some calls and succeeded in others:", sometimes, out);
   }
 
  private:
@@ -550,6 +555,21 @@ class ExplainTracer : public Tracer {
     Rule rule;
     int body;
   };
+
+  static bool Before(const Location& a, const Location& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  }
+
+  static void RenderList(const char* title, const std::vector<const Rule*>& rules, std::ostream& out) {
+    if (rules.empty()) return;
+    out << "\n" << title << "\n";
+    constexpr size_t kMaxRules = 15;
+    for (size_t i = 0; i < rules.size() && i < kMaxRules; ++i) {
+      out << "\n";
+      RenderRule(*rules[i], out);
+    }
+    if (rules.size() > kMaxRules) out << "\n... and " << rules.size() - kMaxRules << " more rules\n";
+  }
 
   static void RenderRule(const Rule& rule, std::ostream& out) {
     out << rule.name << " (" << Where(rule.location) << ")";
@@ -588,6 +608,7 @@ class ExplainTracer : public Tracer {
   std::optional<Rule> request_;
   std::vector<Rule> failed_;
   std::set<std::string> seen_;
+  std::set<std::string> succeeded_;  // rules with at least one successful call
 };
 
 constexpr const char* kEvalHelp =

@@ -60,6 +60,19 @@ TEST(FindInputFiles, MissingInputAndNoFilesAreErrors) {
   EXPECT_NE(none.error().message.find("no .yml/.yaml files"), std::string::npos);
 }
 
+TEST(FindInputFiles, SkipsDanglingSymlinks) {
+  const auto dir = std::filesystem::temp_directory_path() / "contrast-kube-symlinks";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_symlink(dir / "missing.yml", dir / "dangling.yml");
+  ASSERT_TRUE(WriteFileAtomic(dir / "real.yml", std::string_view("a: 1\n")));
+  auto files = FindInputFiles({dir});
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(files) << files.error().message;
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ((*files)[0].filename(), "real.yml");
+}
+
 TEST(ReadInputs, ReadsEveryFileOfADirectory) {
   auto files = ReadInputs({TestdataPath("tree")});
   ASSERT_TRUE(files) << files.error().message;
@@ -134,6 +147,19 @@ TEST(ParseInputFile, EmptyFilesAndCommentOnlyFilesHaveNoObjects) {
   InputFile comments = MustParse("# nothing here\n\n");
   EXPECT_TRUE(comments.objects.empty());
   EXPECT_EQ(Concat(comments), "# nothing here\n\n");
+}
+
+TEST(ParseInputFile, ReadsLargeDocuments) {
+  const std::string value(512 * 1024, 'x');
+  InputFile file = MustParse(
+      "kind: A\napiVersion: v1\n---\n# large\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  name: big\ndata:\n  v: " +
+      value + "\n---\nkind: Pod\napiVersion: v1\n");
+  ASSERT_EQ(file.objects.size(), 3u);
+  EXPECT_EQ(file.objects[1].line, 5u);
+  EXPECT_EQ(internal::Child(*internal::Child(file.objects[1].node, "data"), "v")->Scalar(), value);
+  EXPECT_EQ(file.objects[2].line, 12u);
+  EXPECT_EQ(ParseErrorOf("{kind: Pod, apiVersion: v1, x: " + value + "}, y\n"),
+            "t.yml:1: more than one YAML document (check the indentation and separators)");
 }
 
 TEST(ParseInputFile, ReadsListItemsWithTheirLines) {
@@ -215,6 +241,10 @@ TEST(ParseInputFile, RejectsDeepNestingHugeInputAndNonUtf8) {
   nul += "b\"\n";
   EXPECT_EQ(ParseErrorOf(nul), "t.yml:3: not UTF-8 text");
   EXPECT_EQ(ParseErrorOf("\xFF\xFEk\0"), "t.yml:1: not UTF-8 text");
+  std::string many = "kind: ConfigMap\napiVersion: v1\nx: [";
+  for (size_t i = 0; i < kMaxNodesPerFile; ++i) many += "a,";
+  many += "a]\n";
+  EXPECT_EQ(ParseErrorOf(many), "t.yml:3: too many YAML nodes in one file");
   auto huge = ParseInputFile("big.yml", std::string(kMaxInputFileSize + 1, '#'));
   ASSERT_FALSE(huge);
   EXPECT_NE(huge.error().message.find("big.yml: larger than"), std::string::npos);

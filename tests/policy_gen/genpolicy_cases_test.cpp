@@ -20,9 +20,11 @@
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/policy_commands.h"
 #include "policy/gen/generator.h"
+#include "policy/gen/settings_internal.h"
 #include "policy/rego/agent.h"
 #include "policy_gen/diagnose.h"
 #include "policy_gen/pod_yaml.h"
@@ -35,6 +37,22 @@ namespace {
 
 using rego::AgentPolicy;
 using rego::Value;
+
+// The settings of the runtime that recorded the requests: ours, with one
+// difference. That runtime pulled most images on the host (most of its
+// CreateContainerRequests carry no image_guest_pull storage), while our
+// default settings demand guest pull, without which the host chooses the
+// container's root file system. The tamper tests check the default.
+std::string RecordedRuntimeSettingsJson() {
+  nlohmann::json settings = nlohmann::json::parse(DefaultSettingsJson());
+  settings["require_image_guest_pull"] = false;
+  return settings.dump(2);
+}
+
+const Settings& RecordedRuntimeSettings() {
+  static const std::shared_ptr<const Settings> settings = *ParseSettings(RecordedRuntimeSettingsJson());
+  return *settings;
+}
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -95,7 +113,9 @@ class GenpolicyCases : public ::testing::TestWithParam<std::string> {
     testing::ResolvedImages images;
     if (!images.Resolve(registry_->ResolverOptions(), testing::PodImages(pod)))
       return Fail(ErrorCode::kNotFound, file + ": an image did not resolve");
-    return GeneratePodPolicy(pod, images.AsFunction(), configs);
+    GeneratorOptions options;
+    options.settings = &RecordedRuntimeSettings();
+    return GeneratePodPolicy(pod, images.AsFunction(), configs, options);
   }
 
   static std::unique_ptr<testing::GenpolicyRegistry> registry_;
@@ -236,6 +256,7 @@ TEST_P(GenpolicyCases, GenerateCommandAttachesTheSamePolicy) {
   const auto dir = testing::TestdataDir() / "kata/genpolicy-policy-tests" / folder;
   if (std::filesystem::exists(dir / "config_map.yaml"))
     write(work / "input/config_map.yaml", ReadFile(dir / "config_map.yaml"));
+  write(work / "settings.json", RecordedRuntimeSettingsJson());
   write(
       work / "reference-values.json",
       R"({"snp": [{"Platform": "Metal-QEMU-SNP", "ProductName": "Genoa", "TrustedMeasurement": ")" +
@@ -248,6 +269,8 @@ TEST_P(GenpolicyCases, GenerateCommandAttachesTheSamePolicy) {
                                    "--cache-dir",
                                    (work / "cache").string(),
                                    "--skip-initializer",
+                                   "--settings",
+                                   (work / "settings.json").string(),
                                    "--reference-values",
                                    (work / "reference-values.json").string(),
                                    "-o",

@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -269,6 +271,18 @@ TEST_F(TamperTest, TagInsteadOfPinnedDigestIsDenied) {
   ExpectExplainDenies("CreateContainerRequest", tagged, {"image_allowed", "image_reference_allowed"});
 }
 
+// Without guest pull the host supplies the container's root file system,
+// and no digest would be checked: the default settings demand the
+// image_guest_pull storage.
+TEST_F(TamperTest, ContainerWithoutGuestPullIsDenied) {
+  ASSERT_EQ(create_["storages"][0]["driver"], "image_guest_pull");
+  nlohmann::json host_pulled = create_;
+  host_pulled["storages"].erase(0);
+  EXPECT_FALSE(Decide("CreateContainerRequest", host_pulled).allowed);
+  EXPECT_THAT(last_failed_, Contains("storages_allowed"));
+  ExpectExplainDenies("CreateContainerRequest", host_pulled, {"storages_allowed"});
+}
+
 TEST_F(TamperTest, ExtraMountIsDenied) {
   create_["OCI"]["Mounts"].push_back({{"destination", "/host"},
                                       {"source", "/run/kata-containers/shared/containers/gid-0123456789abcdef-host"},
@@ -318,7 +332,8 @@ TEST_F(TamperTest, DefaultCapabilitiesPlaceholderIsOnlyTheDefaultSet) {
   ambient["OCI"]["Process"]["Capabilities"]["Ambient"] = {"$(default_caps)"};
   EXPECT_FALSE(Decide("CreateContainerRequest", ambient).allowed);
 
-  // The privileged set's placeholder is not a capability the policy knows.
+  // The privileged set's placeholder stands for the privileged set, which
+  // this (unprivileged) container does not get.
   nlohmann::json privileged = create_;
   for (const char* set : {"Bounding", "Effective", "Permitted"})
     privileged["OCI"]["Process"]["Capabilities"][set] = {"$(privileged_caps)"};

@@ -233,6 +233,7 @@ json PodGenerator::Generate() {
       {"annotation_patterns", s_.annotation_patterns},
       {"cgroup_mount_extras", s_.cgroup_mount_extras},
       {"block_storage_dir", s_.block_storage_dir},
+      {"capability_sets", {{"default", s_.default_caps}, {"privileged", s_.privileged_caps}}},
       {"vfio", s_.vfio},
       {"min_image_guest_pulls", s_.require_image_guest_pull ? 1 : 0},
       {"request_defaults", std::move(defaults)},

@@ -309,31 +309,22 @@ capabilities_allowed(p, caps) if {
 	same_set(expand_capabilities(caps.Permitted), p.capabilities.permitted)
 }
 
-# A capability set in a request may name the runtime's default set by the
-# placeholder "$(default_caps)" (genpolicy's recorded requests do). It is
-# compared as the set it stands for, so it passes only where the policy
-# expects exactly that set: no wider than what the policy already allows,
-# and a runtime that passed the literal string on would give the container
-# at most the default set, never more. The policy data holds the default
-# set as the sandbox (pause) container's set, which the runtime always
-# gives it. "$(privileged_caps)" is not expanded: the policy data holds no
-# privileged set of its own, so the placeholder stays a name that matches
-# no capability, and the request is denied. Without a sandbox entry the
-# placeholder stays as it is as well (denied, never an empty set).
+# A capability set in a request may name the runtime's default or privileged
+# set by its placeholder, "$(default_caps)" or "$(privileged_caps)"
+# (genpolicy's recorded requests do). It is compared as the set it stands
+# for, so it passes only where the policy expects exactly that set: no wider
+# than what the policy already allows, and a runtime that passed the literal
+# string on would give the container at most that set, never more.
 expand_capabilities(names) := [cap |
 	some name in names
 	some cap in capability_set(name)
 ]
 
-capability_set(name) := default_capabilities if {
+capability_set(name) := policy_data.capability_sets["default"] if {
 	name == "$(default_caps)"
+} else := policy_data.capability_sets.privileged if {
+	name == "$(privileged_caps)"
 } else := [name]
-
-default_capabilities := caps if {
-	some p in policy_data.containers
-	p.kind == "sandbox"
-	caps := p.capabilities.bounding
-}
 
 same_set(a, b) if {
 	every x in a {
