@@ -177,271 +177,323 @@ std::vector<policy::gen::Attachment> Attach(const std::vector<std::string>& text
   return out;
 }
 
-struct Outputs {
-  std::vector<std::pair<std::filesystem::path, std::string>> files;  // path -> content, in write order
-};
+}  // namespace
 
-Status WriteOutputs(const Outputs& outputs) {
-  for (const auto& [path, content] : outputs.files) {
-    if (auto written = WriteFileAtomic(path, content, 0644); !written) return written;
+namespace {
+
+// One run of `generate`, step by step. Each step either succeeds or stops the
+// run with an error; nothing is written before the last step.
+class Generation {
+ public:
+  Generation(const GenerateCommand& command, Progress& progress)
+      : command_(command),
+        progress_(progress),
+        manifest_path_(command.manifest.value_or(command.workspace / "manifest.json")) {}
+
+  Status Run() {
+    for (Status (Generation::*step)() :
+         {&Generation::ReadInputs, &Generation::LoadLocalInputs, &Generation::PatchWorkloads, &Generation::PinImages,
+          &Generation::AttachPolicies, &Generation::BuildNewManifest, &Generation::WriteEverything}) {
+      if (auto done = (this->*step)(); !done) return done;
+    }
+    return {};
   }
-  return {};
-}
 
-int UsageError(std::ostream& err, const Error& error) {
-  err << "error: " << error.message << "\n";
-  return kExitUsage;
-}
+ private:
+  // 1. Every object with its file and line; the workloads, ConfigMaps and Secrets.
+  Status ReadInputs() {
+    auto files = kube::ReadInputs(command_.inputs);
+    if (!files) return Fail(files.error());
+    files_ = std::move(*files);
+    auto workloads = kube::FindWorkloads(files_);
+    if (!workloads) return Fail(workloads.error());
+    workloads_ = std::move(*workloads);
+    auto configs = kube::CollectConfigs(files_);
+    if (!configs) return Fail(configs.error());
+    configs_ = std::move(*configs);
+    for (kube::PodTemplate& pod : workloads_) {
+      if (pod.confidential) confidential_.push_back(&pod);
+    }
+    size_t objects = 0;
+    for (const kube::InputFile& file : files_) objects += file.objects.size();
+    progress_.line() << "Read " << objects << " objects from " << files_.size() << " file(s): " << workloads_.size()
+                     << " workload(s), " << confidential_.size() << " confidential\n";
+    if (confidential_.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "no confidential workload in the inputs: set runtimeClassName: contrast-cc in the pod spec of each "
+                  "workload that should run in a confidential VM");
+    }
+    return {};
+  }
+
+  // 2. Everything local that can fail, before any network traffic: the
+  // existing manifest, reference values, owner keys, settings.
+  Status LoadLocalInputs() {
+    std::error_code ec;
+    if (std::filesystem::exists(manifest_path_, ec)) {
+      auto text = ReadTextFile(manifest_path_, manifest::kMaxManifestSize);
+      if (!text) return Fail(text.error());
+      auto parsed = manifest::ParseManifest(*text);
+      if (!parsed) return Fail(parsed.error().Wrap(manifest_path_.string() + " is not a valid manifest"));
+      existing_ = std::move(*parsed);
+      existing_text_ = std::move(*text);
+    }
+    if (command_.reference_values) {
+      auto loaded = LoadReferenceValues(command_);
+      if (!loaded) return Fail(loaded.error());
+      reference_values_ = std::move(*loaded);
+    }
+    // What BuildManifest would refuse at the end, refused before any image is fetched.
+    if (!reference_values_ && !existing_) return Fail(NoReferenceValuesError());
+    if (!CoordinatorNamespace(workloads_)) return Fail(NoCoordinatorError());
+    auto owner_keys = PrepareOwnerKeys(command_);
+    if (!owner_keys) return Fail(owner_keys.error());
+    owner_keys_ = std::move(*owner_keys);
+    if (command_.settings) {
+      auto text = ReadTextFile(*command_.settings);
+      if (!text) return Fail(text.error());
+      auto parsed = policy::gen::ParseSettings(*text);
+      if (!parsed) return Fail(parsed.error().Wrap(command_.settings->string()));
+      settings_ = std::move(*parsed);
+    }
+    return {};
+  }
+
+  // 3. The Initializer and its volume (images still as written).
+  Status PatchWorkloads() {
+    const std::string coordinator_namespace = CoordinatorNamespace(workloads_).value_or("");
+    for (kube::PodTemplate* pod : confidential_) {
+      kube::ContrastAnnotations annotations;
+      if (command_.skip_initializer) {
+        auto read = kube::ReadContrastAnnotations(*pod);
+        if (!read) return Fail(read.error());
+        annotations = std::move(*read);
+      } else {
+        kube::PatchOptions options;
+        options.initializer_image = command_.initializer_image;
+        options.coordinator_host = "coordinator-ready." + coordinator_namespace;
+        auto result = kube::PatchPodTemplate(*pod, options);
+        if (!result) return Fail(result.error());
+        if (result->initializer == kube::InitializerState::kUserProvided) {
+          progress_.line() << "  " << Describe(*pod) << ": keeps its own Initializer " << result->user_initializer_name
+                           << " (it writes to " << kube::kLegacyTlsMountPath << ")\n";
+        }
+        annotations = std::move(result->annotations);
+      }
+      patched_.push_back(Patched{annotations.role == kube::kCoordinatorRole,
+                                 annotations.workload_secret_id.value_or(kube::DefaultWorkloadSecretId(*pod))});
+    }
+    return {};
+  }
+
+  // 4. Every distinct image once, concurrently; each container's `image:`
+  // pinned to the digest it resolved to.
+  Status PinImages() {
+    std::vector<std::string> references;
+    std::set<std::string> seen;
+    for (kube::PodTemplate* pod : confidential_) {
+      for (const YAML::Node& container : Containers(*pod)) {
+        const std::string image = ContainerImage(container);
+        if (!image.empty() && seen.insert(image).second) references.push_back(image);
+      }
+    }
+    progress_.line() << "Resolving " << references.size() << " image(s)"
+                     << (command_.offline ? " from the cache (offline)" : "") << "\n";
+    image::ImageResolver resolver(ResolverOptionsFor(command_));
+    std::vector<Result<image::ResolvedImage>> resolved = resolver.ResolveAll(references);
+    std::map<std::string, std::string> pinned;  // as written -> pinned spelling
+    std::string errors;
+    for (size_t i = 0; i < references.size(); ++i) {
+      if (!resolved[i] && references[i] == command_.initializer_image) {
+        auto fallback = UnpinnedInitializer(references[i], resolved[i].error());
+        if (!fallback) return Fail(fallback.error());
+        pinned[references[i]] = references[i];
+        images_.emplace(references[i], std::move(*fallback));
+      } else if (!resolved[i]) {
+        errors += "\n  " + references[i] + ": " + resolved[i].error().message;
+      } else {
+        const std::string spelling = PinnedSpelling(references[i], *resolved[i]);
+        pinned[references[i]] = spelling;
+        images_.emplace(spelling, std::move(*resolved[i]));
+      }
+    }
+    if (!errors.empty()) return Fail(ErrorCode::kNotFound, "cannot resolve image(s):" + errors + UsedBy(pinned));
+    const image::ResolverStats stats = resolver.stats();
+    if (stats.manifests_fetched + stats.blobs_fetched + stats.cache_hits > 0) {
+      progress_.line() << "  " << stats.manifests_fetched << " manifest(s) and " << stats.blobs_fetched
+                       << " blob(s) fetched (" << stats.layers_fetched << " layer(s)), " << stats.cache_hits
+                       << " from the cache\n";
+    }
+    for (kube::PodTemplate* pod : confidential_) {
+      for (YAML::Node container : Containers(*pod)) {
+        const std::string image = ContainerImage(container);
+        if (auto it = pinned.find(image); it != pinned.end() && it->second != image) container["image"] = it->second;
+      }
+    }
+    return {};
+  }
+
+  // Our own image, when it cannot be resolved: its configuration is known,
+  // so the policy can still be written, but it cannot pin the content.
+  Result<image::ResolvedImage> UnpinnedInitializer(const std::string& reference, const Error& why) {
+    progress_.Warn("cannot resolve the Initializer image " + reference + " (" + why.message +
+                   "): the policies pin its name only, not its digest. Make it resolvable (--registry-mirror, "
+                   "--image-layout) or pass a pinned --initializer-image before deploying to a real cluster");
+    auto parsed = image::ImageReference::Parse(reference);
+    if (!parsed) return Fail(parsed.error().Wrap("--initializer-image"));
+    image::ResolvedImage image;
+    image.reference = *parsed;
+    image.digest = parsed->digest;
+    image.config = InitializerImageConfig();
+    return image;
+  }
+
+  // Where each image that did not resolve is used (its first container).
+  std::string UsedBy(const std::map<std::string, std::string>& resolved) const {
+    std::string out;
+    std::set<std::string> named;
+    for (const kube::PodTemplate* pod : confidential_) {
+      for (const YAML::Node& container : Containers(*pod)) {
+        const std::string image = ContainerImage(container);
+        if (!image.empty() && !resolved.contains(image) && named.insert(image).second) {
+          out += "\n  " + image + " is used by " + Describe(*pod) + " at " + pod->Where(Member(container, "image"));
+        }
+      }
+    }
+    return out;
+  }
+
+  // 5. One policy per pod, attached as the runtime expects. Policies are
+  // generated in batches; compressing and hashing them (most of the work for
+  // large deployments) runs on every core.
+  Status AttachPolicies() {
+    const policy::gen::ImageLookup lookup = [this](std::string_view image) -> const image::ResolvedImage* {
+      auto it = images_.find(std::string(image));
+      return it == images_.end() ? nullptr : &it->second;
+    };
+    policy::gen::GeneratorOptions options;
+    options.settings = settings_.get();
+    constexpr size_t kBatch = 64;
+    for (size_t first = 0; first < confidential_.size(); first += kBatch) {
+      const size_t count = std::min(kBatch, confidential_.size() - first);
+      std::vector<std::string> texts(count);
+      for (size_t j = 0; j < count; ++j) {
+        kube::PodTemplate& pod = *confidential_[first + j];
+        auto policy = policy::gen::GeneratePodPolicy(pod, lookup, configs_, options);
+        if (!policy) return Fail(policy.error().Wrap(Describe(pod)));
+        texts[j] = std::move(policy->text);
+      }
+      const std::vector<policy::gen::Attachment> attachments = Attach(texts, command_.legacy_policy_annotation);
+      for (size_t j = 0; j < count; ++j) {
+        if (auto done = Annotate(first + j, attachments[j]); !done) return done;
+      }
+    }
+    return {};
+  }
+
+  Status Annotate(size_t index, const policy::gen::Attachment& attachment) {
+    kube::PodTemplate& pod = *confidential_[index];
+    RemovePodAnnotation(pod, command_.legacy_policy_annotation ? kInitdataAnnotation : kLegacyAnnotation);
+    if (auto set = kube::SetPodAnnotation(pod, attachment.annotation_key, attachment.annotation_value); !set) {
+      return set;
+    }
+    GeneratedPolicy entry;
+    entry.workload = Describe(pod);
+    entry.name = pod.name.empty() ? pod.generate_name : pod.name;
+    entry.hash.bytes = attachment.digest;
+    entry.workload_secret_id = patched_[index].workload_secret_id;
+    entry.role = patched_[index].coordinator ? manifest::Role::kCoordinator : manifest::Role::kNone;
+    progress_.line() << "  " << entry.workload << ": policy " << entry.hash.Hex()
+                     << (entry.role == manifest::Role::kCoordinator ? " (Coordinator)" : "") << "\n";
+    generated_.push_back(std::move(entry));
+    return {};
+  }
+
+  // 6. The manifest.
+  Status BuildNewManifest() {
+    ManifestInputs inputs;
+    inputs.existing = existing_;
+    inputs.policies = generated_;
+    inputs.reference_values = reference_values_;
+    for (const OwnerKey& key : owner_keys_) inputs.workload_owner_key_digests.push_back(key.digest);
+    inputs.disable_updates = command_.disable_updates;
+    auto manifest = BuildManifest(inputs);
+    if (!manifest) return Fail(manifest.error());
+    manifest_ = std::move(*manifest);
+    return {};
+  }
+
+  // 7. Everything is computed: render, then write (each file atomically;
+  // files whose content would not change are not touched).
+  Status WriteEverything() {
+    std::vector<std::pair<std::filesystem::path, std::string>> outputs;  // in write order
+    std::string combined;
+    size_t changed_files = 0;
+    for (const kube::InputFile& file : files_) {
+      auto rendered = kube::RenderFile(file);
+      if (!rendered) return Fail(rendered.error());
+      if (command_.output) {
+        if (!combined.empty() && rendered->text.rfind("---", 0) != 0) combined += "---\n";
+        combined += rendered->text;
+        if (!combined.empty() && combined.back() != '\n') combined += '\n';
+      } else if (rendered->changed) {
+        outputs.emplace_back(file.path, std::move(rendered->text));
+        ++changed_files;
+      }
+    }
+    if (command_.output) outputs.emplace_back(*command_.output, std::move(combined));
+    const std::string manifest_text = manifest::SerializeManifest(manifest_);
+    if (!existing_ || existing_text_ != manifest_text) outputs.emplace_back(manifest_path_, manifest_text);
+
+    for (const OwnerKey& key : owner_keys_) {
+      if (!key.new_pem) continue;
+      if (auto written = WriteFileAtomic(key.path, *key.new_pem, 0600); !written) return written;
+      progress_.line() << "Created workload owner key " << key.path.string() << " (keep it secret)\n";
+    }
+    for (const auto& [path, content] : outputs) {
+      if (auto written = WriteFileAtomic(path, content, 0644); !written) return written;
+    }
+    if (manifest_.insecure())
+      progress_.Warn("the manifest trusts the EMULATED platform: development only, no security");
+    progress_.line() << "Wrote " << manifest_path_.string() << " (" << manifest_.policies.size() << " policies)";
+    if (command_.output) {
+      progress_.line() << " and " << command_.output->string() << "\n";
+    } else {
+      progress_.line() << "; " << changed_files << " resource file(s) changed\n";
+    }
+    return {};
+  }
+
+  struct Patched {
+    bool coordinator = false;
+    std::string workload_secret_id;
+  };
+
+  const GenerateCommand& command_;
+  Progress& progress_;
+  const std::filesystem::path manifest_path_;
+  std::vector<kube::InputFile> files_;
+  std::vector<kube::PodTemplate> workloads_;
+  std::vector<kube::PodTemplate*> confidential_;  // into workloads_
+  kube::ConfigStore configs_;
+  std::optional<manifest::Manifest> existing_;
+  std::string existing_text_;
+  std::optional<manifest::ReferenceValues> reference_values_;
+  std::vector<OwnerKey> owner_keys_;
+  std::shared_ptr<const policy::gen::Settings> settings_;
+  std::vector<Patched> patched_;                        // per confidential_ entry
+  std::map<std::string, image::ResolvedImage> images_;  // by pinned spelling
+  std::vector<GeneratedPolicy> generated_;
+  manifest::Manifest manifest_;
+};
 
 }  // namespace
 
 int RunGenerate(const GenerateCommand& command, std::ostream& out, std::ostream& err) {
   Progress progress(out, err, command.quiet);
-  const std::filesystem::path manifest_path = command.manifest.value_or(command.workspace / "manifest.json");
-
-  // 1. Inputs: every object with its file and line, ConfigMaps and Secrets.
-  auto files = kube::ReadInputs(command.inputs);
-  if (!files) return UsageError(err, files.error());
-  auto workloads = kube::FindWorkloads(*files);
-  if (!workloads) return UsageError(err, workloads.error());
-  auto configs = kube::CollectConfigs(*files);
-  if (!configs) return UsageError(err, configs.error());
-  std::vector<kube::PodTemplate*> confidential;
-  for (kube::PodTemplate& pod : *workloads) {
-    if (pod.confidential) confidential.push_back(&pod);
-  }
-  size_t objects = 0;
-  for (const kube::InputFile& file : *files) objects += file.objects.size();
-  progress.line() << "Read " << objects << " objects from " << files->size() << " file(s): " << workloads->size()
-                  << " workload(s), " << confidential.size() << " confidential\n";
-  if (confidential.empty()) {
-    return UsageError(err, Error{ErrorCode::kInvalidArgument,
-                                 "no confidential workload in the inputs: set runtimeClassName: contrast-cc in the pod "
-                                 "spec of each workload that should run in a confidential VM"});
-  }
-
-  // 2. Local inputs that can fail before any network traffic.
-  std::optional<manifest::Manifest> existing;
-  std::error_code ec;
-  if (std::filesystem::exists(manifest_path, ec)) {
-    auto text = ReadTextFile(manifest_path, manifest::kMaxManifestSize);
-    if (!text) return UsageError(err, text.error());
-    auto parsed = manifest::ParseManifest(*text);
-    if (!parsed) return UsageError(err, parsed.error().Wrap(manifest_path.string() + " is not a valid manifest"));
-    existing = std::move(*parsed);
-  }
-  std::optional<manifest::ReferenceValues> reference_values;
-  if (command.reference_values) {
-    auto loaded = LoadReferenceValues(command);
-    if (!loaded) return UsageError(err, loaded.error());
-    reference_values = std::move(*loaded);
-  }
-  // What BuildManifest would refuse at the end, refused before any image is fetched.
-  if (!reference_values && !existing) return UsageError(err, NoReferenceValuesError());
-  if (!CoordinatorNamespace(*workloads)) return UsageError(err, NoCoordinatorError());
-  auto owner_keys = PrepareOwnerKeys(command);
-  if (!owner_keys) return UsageError(err, owner_keys.error());
-  std::shared_ptr<const policy::gen::Settings> settings;
-  if (command.settings) {
-    auto text = ReadTextFile(*command.settings);
-    if (!text) return UsageError(err, text.error());
-    auto parsed = policy::gen::ParseSettings(*text);
-    if (!parsed) return UsageError(err, parsed.error().Wrap(command.settings->string()));
-    settings = std::move(*parsed);
-  }
-
-  // 3. Patching: the Initializer and its volume (images still as written).
-  const std::string coordinator_namespace = CoordinatorNamespace(*workloads).value_or("");
-  struct Patched {
-    bool coordinator = false;
-    std::string workload_secret_id;
-  };
-  std::vector<Patched> patched;
-  for (kube::PodTemplate* pod : confidential) {
-    Patched info;
-    kube::ContrastAnnotations annotations;
-    if (command.skip_initializer) {
-      auto read = kube::ReadContrastAnnotations(*pod);
-      if (!read) return UsageError(err, read.error());
-      annotations = std::move(*read);
-    } else {
-      kube::PatchOptions options;
-      options.initializer_image = command.initializer_image;
-      options.coordinator_host =
-          "coordinator-ready." + (coordinator_namespace.empty() ? pod->Namespace() : coordinator_namespace);
-      auto result = kube::PatchPodTemplate(*pod, options);
-      if (!result) return UsageError(err, result.error());
-      if (result->initializer == kube::InitializerState::kUserProvided) {
-        progress.line() << "  " << Describe(*pod) << ": keeps its own Initializer " << result->user_initializer_name
-                        << " (it writes to " << kube::kLegacyTlsMountPath << ")\n";
-      }
-      annotations = std::move(result->annotations);
-    }
-    info.coordinator = annotations.role == kube::kCoordinatorRole;
-    info.workload_secret_id = annotations.workload_secret_id.value_or(kube::DefaultWorkloadSecretId(*pod));
-    patched.push_back(std::move(info));
-  }
-
-  // 4. Images: every distinct image once, concurrently, pinned by digest.
-  std::vector<std::string> references;
-  std::set<std::string> seen;
-  for (kube::PodTemplate* pod : confidential) {
-    for (const YAML::Node& container : Containers(*pod)) {
-      const std::string image = ContainerImage(container);
-      if (!image.empty() && seen.insert(image).second) references.push_back(image);
-    }
-  }
-  progress.line() << "Resolving " << references.size() << " image(s)"
-                  << (command.offline ? " from the cache (offline)" : "") << "\n";
-  image::ImageResolver resolver(ResolverOptionsFor(command));
-  std::vector<Result<image::ResolvedImage>> resolved = resolver.ResolveAll(references);
-  std::map<std::string, image::ResolvedImage> images;  // pinned spelling -> image
-  std::map<std::string, std::string> pinned;           // as written -> pinned spelling
-  std::string image_errors;
-  for (size_t i = 0; i < references.size(); ++i) {
-    if (!resolved[i] && references[i] == command.initializer_image) {
-      // Our own image: its configuration is known, so the policy can still be
-      // written, but it cannot pin the image's content.
-      progress.Warn("cannot resolve the Initializer image " + references[i] + " (" + resolved[i].error().message +
-                    "): the policies pin its name only, not its digest. Make it resolvable (--registry-mirror, "
-                    "--image-layout) or pass a pinned --initializer-image before deploying to a real cluster");
-      auto reference = image::ImageReference::Parse(references[i]);
-      if (!reference) return UsageError(err, reference.error().Wrap("--initializer-image"));
-      image::ResolvedImage fallback;
-      fallback.reference = *reference;
-      fallback.digest = reference->digest;
-      fallback.config = InitializerImageConfig();
-      pinned[references[i]] = references[i];
-      images.emplace(references[i], std::move(fallback));
-      continue;
-    }
-    if (!resolved[i]) {
-      image_errors += "\n  " + references[i] + ": " + resolved[i].error().message;
-      continue;
-    }
-    const std::string spelling = PinnedSpelling(references[i], *resolved[i]);
-    pinned[references[i]] = spelling;
-    images.emplace(spelling, std::move(*resolved[i]));
-  }
-  if (!image_errors.empty()) {
-    // Name the first container of each failing image.
-    for (kube::PodTemplate* pod : confidential) {
-      for (const YAML::Node& container : Containers(*pod)) {
-        const std::string image = ContainerImage(container);
-        if (!pinned.contains(image) && !image.empty()) {
-          image_errors += "\n  used by " + Describe(*pod) + " at " + pod->Where(Member(container, "image"));
-          pinned[image] = image;  // name each image once
-        }
-      }
-    }
-    return UsageError(err, Error{ErrorCode::kNotFound, "cannot resolve image(s):" + image_errors});
-  }
-  const image::ResolverStats stats = resolver.stats();
-  if (stats.manifests_fetched + stats.blobs_fetched + stats.cache_hits > 0) {
-    progress.line() << "  " << stats.manifests_fetched << " manifest(s) and " << stats.blobs_fetched
-                    << " blob(s) fetched (" << stats.layers_fetched << " layer(s)), " << stats.cache_hits
-                    << " from the cache\n";
-  }
-  for (kube::PodTemplate* pod : confidential) {
-    for (YAML::Node container : Containers(*pod)) {
-      const std::string image = ContainerImage(container);
-      if (auto it = pinned.find(image); it != pinned.end() && it->second != image) container["image"] = it->second;
-    }
-  }
-
-  // 5. Policies: one per pod, attached as the runtime expects.
-  const policy::gen::ImageLookup lookup = [&](std::string_view image) -> const image::ResolvedImage* {
-    auto it = images.find(std::string(image));
-    return it == images.end() ? nullptr : &it->second;
-  };
-  policy::gen::GeneratorOptions generator_options;
-  generator_options.settings = settings.get();
-  std::vector<GeneratedPolicy> generated;
-  // Policies are generated in batches; compressing and hashing them (most of
-  // the work for large deployments) runs on every core.
-  constexpr size_t kBatch = 64;
-  for (size_t first = 0; first < confidential.size(); first += kBatch) {
-    const size_t count = std::min(kBatch, confidential.size() - first);
-    std::vector<std::string> texts(count);
-    for (size_t j = 0; j < count; ++j) {
-      kube::PodTemplate& pod = *confidential[first + j];
-      auto policy = policy::gen::GeneratePodPolicy(pod, lookup, *configs, generator_options);
-      if (!policy) return UsageError(err, policy.error().Wrap(Describe(pod)));
-      texts[j] = std::move(policy->text);
-    }
-    std::vector<policy::gen::Attachment> attachments = Attach(texts, command.legacy_policy_annotation);
-    for (size_t j = 0; j < count; ++j) {
-      const size_t i = first + j;
-      kube::PodTemplate& pod = *confidential[i];
-      const policy::gen::Attachment& attachment = attachments[j];
-      RemovePodAnnotation(pod, command.legacy_policy_annotation ? kInitdataAnnotation : kLegacyAnnotation);
-      if (auto set = kube::SetPodAnnotation(pod, attachment.annotation_key, attachment.annotation_value); !set) {
-        return UsageError(err, set.error());
-      }
-      GeneratedPolicy entry;
-      entry.workload = Describe(pod);
-      entry.name = pod.name.empty() ? pod.generate_name : pod.name;
-      entry.hash.bytes = attachment.digest;
-      entry.workload_secret_id = patched[i].workload_secret_id;
-      entry.role = patched[i].coordinator ? manifest::Role::kCoordinator : manifest::Role::kNone;
-      progress.line() << "  " << entry.workload << ": policy " << entry.hash.Hex()
-                      << (entry.role == manifest::Role::kCoordinator ? " (Coordinator)" : "") << "\n";
-      generated.push_back(std::move(entry));
-    }
-  }
-
-  // 6. The manifest.
-  ManifestInputs manifest_inputs;
-  manifest_inputs.existing = existing;
-  manifest_inputs.policies = generated;
-  manifest_inputs.reference_values = reference_values;
-  for (const OwnerKey& key : *owner_keys) manifest_inputs.workload_owner_key_digests.push_back(key.digest);
-  manifest_inputs.disable_updates = command.disable_updates;
-  auto new_manifest = BuildManifest(manifest_inputs);
-  if (!new_manifest) return UsageError(err, new_manifest.error());
-  const std::string manifest_text = manifest::SerializeManifest(*new_manifest);
-
-  // 7. Everything is computed: render, then write.
-  Outputs outputs;
-  std::string combined;
-  size_t changed_files = 0;
-  for (const kube::InputFile& file : *files) {
-    auto rendered = kube::RenderFile(file);
-    if (!rendered) return UsageError(err, rendered.error());
-    if (command.output) {
-      if (!combined.empty() && rendered->text.rfind("---", 0) != 0) combined += "---\n";
-      combined += rendered->text;
-      if (!combined.empty() && combined.back() != '\n') combined += '\n';
-    } else if (rendered->changed) {
-      outputs.files.emplace_back(file.path, std::move(rendered->text));
-      ++changed_files;
-    }
-  }
-  if (command.output) outputs.files.emplace_back(*command.output, combined);
-  for (const OwnerKey& key : *owner_keys) {
-    if (key.new_pem) {
-      if (auto written = WriteFileAtomic(key.path, *key.new_pem, 0600); !written) {
-        return UsageError(err, written.error());
-      }
-      progress.line() << "Created workload owner key " << key.path.string() << " (keep it secret)\n";
-    }
-  }
-  if (auto written = WriteOutputs(outputs); !written) return UsageError(err, written.error());
-  // An unchanged manifest is not rewritten (a second run changes nothing).
-  const auto old_manifest = ReadTextFile(manifest_path, manifest::kMaxManifestSize);
-  if (!existing || !old_manifest || *old_manifest != manifest_text) {
-    if (auto written = WriteFileAtomic(manifest_path, manifest_text, 0644); !written) {
-      return UsageError(err, written.error());
-    }
-  }
-  if (new_manifest->insecure()) {
-    progress.Warn("the manifest trusts the EMULATED platform: development only, no security");
-  }
-  progress.line() << "Wrote " << manifest_path.string() << " (" << new_manifest->policies.size() << " policies)";
-  if (command.output) {
-    progress.line() << " and " << command.output->string() << "\n";
-  } else {
-    progress.line() << "; " << changed_files << " resource file(s) changed\n";
+  if (auto done = Generation(command, progress).Run(); !done) {
+    err << "error: " << done.error().message << "\n";
+    return kExitUsage;
   }
   return kExitOk;
 }

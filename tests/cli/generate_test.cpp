@@ -397,5 +397,54 @@ TEST_F(GenerateTest, SetChecksTheResourcesAgainstTheManifest) {
   EXPECT_THAT(run.err, Not(HasSubstr("manifest")));
 }
 
+TEST_F(GenerateTest, UnreachableRegistryIsNamed) {
+  CopyCase("coordinator");
+  const testing::CliRun run =
+      Generate({"--registry-mirror", "ghcr.io=127.0.0.1:1", "--reference-values",
+                (dir_ / "work/reference-values.json").string(), (dir_ / "work/input").string()});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("ghcr.io/contrast-cpp/coordinator:v0.1.0"));
+  EXPECT_THAT(run.err, HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(run.err, HasSubstr("coordinator.yml:"));
+  EXPECT_FALSE(fs::exists(dir_ / "work/manifest.json"));
+}
+
+// -o writes every object to one file and leaves the inputs alone; the
+// owner key that did not exist is created, readable by its owner only.
+TEST_F(GenerateTest, OutputFileAndNewOwnerKey) {
+  CopyCase("kustomize");
+  fs::remove(dir_ / "work/workload-owner.pem");
+  const auto inputs = ReadTree(dir_ / "work/input");
+  const fs::path out = dir_ / "work/out.yml";
+  const testing::CliRun run = Generate({"--reference-values", (dir_ / "work/reference-values.json").string(), "-o",
+                                        out.string(), (dir_ / "work/input").string()});
+  ASSERT_EQ(run.code, kExitOk) << run.err;
+  EXPECT_EQ(ReadTree(dir_ / "work/input"), inputs);
+  auto text = ReadTextFile(out);
+  ASSERT_TRUE(text);
+  EXPECT_EQ(YAML::LoadAll(*text).size(), 7u);
+  auto attached = FindAttachedPolicies({out});
+  ASSERT_TRUE(attached);
+  EXPECT_EQ(attached->size(), 2u);  // frontend and the Coordinator
+  const auto mode = fs::status(dir_ / "work/workload-owner.pem").permissions();
+  EXPECT_EQ(mode & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_THAT(run.out, HasSubstr("Created workload owner key"));
+}
+
+// Reference values for a real platform must be complete; every missing
+// field is listed with its JSON path.
+TEST_F(GenerateTest, IncompleteReferenceValuesAreListed) {
+  CopyCase("coordinator");
+  ASSERT_TRUE(WriteFileAtomic(
+      dir_ / "work/partial.json",
+      std::string(R"({"snp": [{"ProductName": "Genoa", "TrustedMeasurement": ")") + std::string(96, 'a') + "\"}]}"));
+  const testing::CliRun run =
+      Generate({"--reference-values", (dir_ / "work/partial.json").string(), (dir_ / "work/input").string()});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("ReferenceValues.snp[0].MinimumTCB"));
+  EXPECT_THAT(run.err, HasSubstr("measured"));
+  EXPECT_FALSE(fs::exists(dir_ / "work/manifest.json"));
+}
+
 }  // namespace
 }  // namespace contrast::cli

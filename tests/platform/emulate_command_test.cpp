@@ -201,7 +201,7 @@ TEST_F(EmulateCommandTest, RunFailsClearlyWithoutDaemonOrCommand) {
 
   auto neither = Run({}, {"/bin/true"});
   EXPECT_EQ(neither->Wait(), 2);
-  EXPECT_THAT(neither->err(), HasSubstr("exactly one of --policy and --host-data"));
+  EXPECT_THAT(neither->err(), HasSubstr("exactly one of --policy, --host-data and --pod"));
 
   auto short_host_data = Run({"--host-data", "00"}, {"/bin/true"});
   EXPECT_EQ(short_host_data->Wait(), 2);
