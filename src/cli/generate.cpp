@@ -160,16 +160,50 @@ image::ImageConfig InitializerImageConfig() {
   return config;
 }
 
-// Attaches each policy text (gzip, SHA-256, base64), on every core.
-std::vector<policy::gen::Attachment> Attach(const std::vector<std::string>& texts, bool legacy) {
-  std::vector<policy::gen::Attachment> out(texts.size());
+// yaml-cpp caches a sequence's size and keeps a map's pending (not yet
+// assigned) members in mutable fields that even const reads of the size
+// update. Reading every size once, on one thread, leaves nothing for later
+// const reads to change, so several threads can then read the patched pods
+// at once (each its own pod, reading only).
+void SettleForConcurrentReads(const YAML::Node& node, int depth = 0) {
+  if (depth > 128) return;  // the reader refuses deeper documents anyway
+  if (node.IsMap()) {
+    (void)node.size();
+    for (auto it = node.begin(); it != node.end(); ++it) SettleForConcurrentReads(it->second, depth + 1);
+  } else if (node.IsSequence()) {
+    (void)node.size();
+    for (const YAML::Node& element : node) SettleForConcurrentReads(element, depth + 1);
+  }
+}
+
+// Generates and attaches every pod's policy on every core: each is
+// independent (its own pod, read only; shared lookups are read only), and
+// together they are most of the work for a large deployment. Results come
+// back in pod order.
+std::vector<Result<policy::gen::Attachment>> GenerateAll(const std::vector<kube::PodTemplate*>& pods,
+                                                         const policy::gen::ImageLookup& images,
+                                                         const kube::ConfigStore& configs,
+                                                         const policy::gen::GeneratorOptions& options, bool legacy) {
+  for (const kube::PodTemplate* pod : pods) {
+    SettleForConcurrentReads(pod->metadata);
+    SettleForConcurrentReads(pod->spec);
+  }
+  std::vector<Result<policy::gen::Attachment>> out(pods.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < texts.size(); i = next++) {
-      out[i] = legacy ? policy::gen::AttachAsLegacyAnnotation(texts[i]) : policy::gen::AttachAsInitdata(texts[i]);
+    for (size_t i = next++; i < pods.size(); i = next++) {
+      auto policy = policy::gen::GeneratePodPolicy(*pods[i], images, configs, options);
+      if (!policy) {
+        out[i] = Fail(policy.error());
+        continue;
+      }
+      policy::gen::Attachment attachment =
+          legacy ? policy::gen::AttachAsLegacyAnnotation(policy->text) : policy::gen::AttachAsInitdata(policy->text);
+      attachment.hashed_document = {};  // only its digest is needed from here on
+      out[i] = std::move(attachment);
     }
   };
-  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), texts.size());
+  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), pods.size());
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -363,9 +397,7 @@ class Generation {
     return out;
   }
 
-  // 5. One policy per pod, attached as the runtime expects. Policies are
-  // generated in batches; compressing and hashing them (most of the work for
-  // large deployments) runs on every core.
+  // 5. One policy per pod, attached as the runtime expects.
   Status AttachPolicies() {
     const policy::gen::ImageLookup lookup = [this](std::string_view image) -> const image::ResolvedImage* {
       auto it = images_.find(std::string(image));
@@ -373,20 +405,11 @@ class Generation {
     };
     policy::gen::GeneratorOptions options;
     options.settings = settings_.get();
-    constexpr size_t kBatch = 64;
-    for (size_t first = 0; first < confidential_.size(); first += kBatch) {
-      const size_t count = std::min(kBatch, confidential_.size() - first);
-      std::vector<std::string> texts(count);
-      for (size_t j = 0; j < count; ++j) {
-        kube::PodTemplate& pod = *confidential_[first + j];
-        auto policy = policy::gen::GeneratePodPolicy(pod, lookup, configs_, options);
-        if (!policy) return Fail(policy.error().Wrap(Describe(pod)));
-        texts[j] = std::move(policy->text);
-      }
-      const std::vector<policy::gen::Attachment> attachments = Attach(texts, command_.legacy_policy_annotation);
-      for (size_t j = 0; j < count; ++j) {
-        if (auto done = Annotate(first + j, attachments[j]); !done) return done;
-      }
+    const std::vector<Result<policy::gen::Attachment>> attachments =
+        GenerateAll(confidential_, lookup, configs_, options, command_.legacy_policy_annotation);
+    for (size_t i = 0; i < confidential_.size(); ++i) {
+      if (!attachments[i]) return Fail(attachments[i].error().Wrap(Describe(*confidential_[i])));
+      if (auto done = Annotate(i, *attachments[i]); !done) return done;
     }
     return {};
   }

@@ -348,6 +348,25 @@ TEST(Attachment, InitdataRoundTripsAndHashesTheToml) {
   EXPECT_EQ(AttachAsInitdata(policy->text).annotation_value, a.annotation_value);
 }
 
+// Our rules are compressed once and every pod's document goes on from a copy
+// of that stream: the result must be the bytes of compressing it whole.
+TEST(Attachment, SharedRulesCompressionEqualsCompressingTheWholeDocument) {
+  for (const char* yaml : {kBusyboxPod}) {
+    auto policy = Generate(yaml);
+    ASSERT_TRUE(policy);
+    ASSERT_EQ(policy->text.rfind(std::string(DefaultRules()), 0), 0u) << "the policy starts with the rules";
+    Attachment a = AttachAsInitdata(policy->text);
+    auto gz = Base64Decode(a.annotation_value);
+    ASSERT_TRUE(gz);
+    EXPECT_EQ(std::string(AsChars(*gz)), GzipForTest(a.hashed_document));
+  }
+  // A policy that does not start with our rules takes the whole-document path.
+  Attachment other = AttachAsInitdata("package agent_policy\ndefault X := true\n");
+  auto gz = Base64Decode(other.annotation_value);
+  ASSERT_TRUE(gz);
+  EXPECT_EQ(std::string(AsChars(*gz)), GzipForTest(other.hashed_document));
+}
+
 TEST(Attachment, TextALiteralStringCannotHoldIsEscaped) {
   for (std::string text : {std::string("a ''' b\n"), std::string("ends with quote'"), std::string("ctrl \x01 \r x")}) {
     Attachment a = AttachAsInitdata(text);

@@ -99,4 +99,8 @@ struct Settings {
 
 std::string_view DefaultSettingsJson();
 
+// gzip of `data` in one go, with the header AttachAsInitdata writes (tests
+// compare it with the shared-prefix compression of attach.cpp).
+std::string GzipForTest(std::string_view data);
+
 }  // namespace contrast::policy::gen
