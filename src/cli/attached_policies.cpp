@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "cli/policy_commands.h"
+#include "cli/yaml_nodes.h"
 #include "common/files.h"
 
 namespace contrast::cli {
@@ -14,18 +15,6 @@ constexpr const char* kPolicyAnnotations[] = {
     "io.katacontainers.config.hypervisor.cc_init_data",  // wins, as in the runtime
     "io.katacontainers.config.agent.policy",
 };
-
-// A map's member, or an undefined node.
-YAML::Node Child(const YAML::Node& node, const char* key) {
-  if (!node.IsDefined() || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  const YAML::Node child = node[key];
-  return child.IsDefined() ? child : YAML::Node(YAML::NodeType::Undefined);
-}
-
-YAML::Node ChildPath(YAML::Node node, std::initializer_list<const char*> keys) {
-  for (const char* key : keys) node.reset(Child(node, key));
-  return node;
-}
 
 std::string ScalarOr(const YAML::Node& node, std::string fallback = {}) {
   return node.IsScalar() ? node.Scalar() : fallback;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/app.h"
+#include "cli/yaml_nodes.h"
 #include "common/files.h"
 #include "crypto/keys.h"
 #include "image/image.h"
@@ -22,16 +23,6 @@ namespace {
 
 constexpr const char* kInitdataAnnotation = "io.katacontainers.config.hypervisor.cc_init_data";
 constexpr const char* kLegacyAnnotation = "io.katacontainers.config.agent.policy";
-
-// A map's member, or an undefined node (never one of yaml-cpp's invalid
-// nodes, which throw on use; never adding the key).
-YAML::Node Member(const YAML::Node& map, const char* key) {
-  if (!map.IsDefined() || !map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
-}
 
 // Progress lines on `out` (unless quiet); warnings always on `err`.
 class Progress {
@@ -60,15 +51,15 @@ std::string Describe(const kube::PodTemplate& pod) {
 // Removes a pod template annotation if present (the other way of attaching
 // a policy, from an earlier run with the other flag).
 void RemovePodAnnotation(kube::PodTemplate& pod, const char* key) {
-  YAML::Node annotations = Member(pod.metadata, "annotations");
-  if (Member(annotations, key).IsDefined()) annotations.remove(key);
+  YAML::Node annotations = Child(pod.metadata, "annotations");
+  if (Child(annotations, key).IsDefined()) annotations.remove(key);
 }
 
 // Every container of a pod spec (init containers first), as nodes of the document.
 std::vector<YAML::Node> Containers(const kube::PodTemplate& pod) {
   std::vector<YAML::Node> out;
   for (const char* list : {"initContainers", "containers"}) {
-    const YAML::Node containers = Member(pod.spec, list);
+    const YAML::Node containers = Child(pod.spec, list);
     if (!containers.IsSequence()) continue;
     for (const YAML::Node& container : containers) out.push_back(container);
   }
@@ -76,7 +67,7 @@ std::vector<YAML::Node> Containers(const kube::PodTemplate& pod) {
 }
 
 std::string ContainerImage(const YAML::Node& container) {
-  const YAML::Node image = Member(container, "image");
+  const YAML::Node image = Child(container, "image");
   return image.IsScalar() ? image.Scalar() : std::string();
 }
 
@@ -390,7 +381,7 @@ class Generation {
       for (const YAML::Node& container : Containers(*pod)) {
         const std::string image = ContainerImage(container);
         if (!image.empty() && !resolved.contains(image) && named.insert(image).second) {
-          out += "\n  " + image + " is used by " + Describe(*pod) + " at " + pod->Where(Member(container, "image"));
+          out += "\n  " + image + " is used by " + Describe(*pod) + " at " + pod->Where(Child(container, "image"));
         }
       }
     }

@@ -1,4 +1,5 @@
 #include "cli/policy_commands.h"
+
 #include "common/text.h"
 
 #include <zlib.h>
@@ -13,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/app.h"
+#include "cli/yaml_nodes.h"
 #include "common/bytes.h"
 #include "common/files.h"
 #include "policy/rego/agent.h"
@@ -279,20 +281,6 @@ class TomlScanner {
 };
 
 // --- Kubernetes YAML ---------------------------------------------------------
-
-// A map's member, or an undefined node (never an invalid one, whose every
-// use throws).
-YAML::Node Child(const YAML::Node& node, const char* key) {
-  if (!node.IsDefined() || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  const YAML::Node child = node[key];
-  return child.IsDefined() ? child : YAML::Node(YAML::NodeType::Undefined);
-}
-
-YAML::Node ChildPath(YAML::Node node, std::initializer_list<const char*> keys) {
-  // reset() rebinds the handle; operator= would write into the document.
-  for (const char* key : keys) node.reset(Child(node, key));
-  return node;
-}
 
 // The pod template's annotations of one document, wherever its kind keeps them.
 std::vector<YAML::Node> PodAnnotations(const YAML::Node& doc) {
