@@ -9,6 +9,7 @@
 #include <string>
 
 #include "history/history.h"
+#include "memory_store.h"
 
 namespace {
 
@@ -16,38 +17,7 @@ using contrast::Bytes;
 using contrast::ByteView;
 using namespace contrast::history;
 
-// Enough of a Store for one run; the fuzzer is single-threaded.
-class MemoryStore final : public Store {
- public:
-  contrast::Result<std::optional<Bytes>> Get(std::string_view key) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return contrast::Fail(ok.error());
-    auto it = values_.find(std::string(key));
-    if (it == values_.end()) return std::optional<Bytes>();
-    return std::optional<Bytes>(it->second);
-  }
-  contrast::Result<bool> Has(std::string_view key) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return contrast::Fail(ok.error());
-    return values_.count(std::string(key)) != 0;
-  }
-  contrast::Status Set(std::string_view key, ByteView value) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return contrast::Fail(ok.error());
-    values_[std::string(key)] = Bytes(value.begin(), value.end());
-    return {};
-  }
-  contrast::Result<bool> CompareAndSwap(std::string_view key, std::optional<ByteView> expected,
-                                        ByteView value) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return contrast::Fail(ok.error());
-    auto it = values_.find(std::string(key));
-    const bool matches = expected ? it != values_.end() && std::equal(it->second.begin(), it->second.end(),
-                                                                      expected->begin(), expected->end())
-                                  : it == values_.end();
-    if (matches) values_[std::string(key)] = Bytes(value.begin(), value.end());
-    return matches;
-  }
-
- private:
-  std::map<std::string, Bytes> values_;
-};
+using contrast::fuzz::MemoryStore;
 
 const contrast::crypto::PrivateKey& SigningKey() {
   static const contrast::crypto::PrivateKey key = [] {

@@ -247,6 +247,57 @@ Result<CertificateAuthority> CertificateAuthority::Create(crypto::PrivateKey roo
   return CertificateAuthority(std::move(root), nullptr).Rotate(std::move(mesh_ca_key));
 }
 
+namespace {
+
+// `der` parsed, holding the public half of `key`, with subject `cn`, and
+// signed by `issuer`.
+Result<crypto::Certificate> RestoreCertificate(ByteView der, const crypto::PrivateKey& key, std::string_view cn,
+                                               EVP_PKEY* issuer, std::string_view what) {
+  auto certificate = crypto::Certificate::ParseDer(der);
+  if (!certificate) return Fail(certificate.error().Wrap("the stored " + std::string(what) + " certificate"));
+  if (!key.Matches(certificate->PublicKey())) {
+    return Fail(ErrorCode::kValidationFailed,
+                "the stored " + std::string(what) + " certificate is not for the " + std::string(what) + " key");
+  }
+  if (certificate->SubjectCommonName() != cn) {
+    return Fail(ErrorCode::kValidationFailed, "the stored " + std::string(what) + " certificate has subject CN \"" +
+                                                  certificate->SubjectCommonName() + "\", expected " + std::string(cn));
+  }
+  if (X509_verify(certificate->get(), issuer) != 1) {
+    crypto::ClearOpensslErrors();
+    return Fail(ErrorCode::kValidationFailed,
+                "the stored " + std::string(what) + " certificate's signature does not verify");
+  }
+  return certificate;
+}
+
+}  // namespace
+
+Result<CertificateAuthority> CertificateAuthority::Restore(crypto::PrivateKey root_key, ByteView root_der,
+                                                           crypto::PrivateKey mesh_ca_key, ByteView intermediate_der,
+                                                           ByteView mesh_ca_der) {
+  if (auto ok = RequireP384(root_key, "root CA"); !ok) return Fail(ok.error());
+  if (auto ok = RequireP384(mesh_ca_key, "mesh CA"); !ok) return Fail(ok.error());
+  auto root = RestoreCertificate(root_der, root_key, kRootCommonName, root_key.get(), "root CA");
+  if (!root) return Fail(root.error());
+  auto intermediate =
+      RestoreCertificate(intermediate_der, mesh_ca_key, kMeshCaCommonName, root_key.get(), "intermediate");
+  if (!intermediate) return Fail(intermediate.error());
+  auto mesh_ca = RestoreCertificate(mesh_ca_der, mesh_ca_key, kMeshCaCommonName, mesh_ca_key.get(), "mesh CA");
+  if (!mesh_ca) return Fail(mesh_ca.error());
+  auto root_pem = crypto::CertificatePemFromDer(root->Der());
+  if (!root_pem) return Fail(root_pem.error());
+  auto intermediate_pem = crypto::CertificatePemFromDer(intermediate->Der());
+  if (!intermediate_pem) return Fail(intermediate_pem.error());
+  auto mesh_ca_pem = crypto::CertificatePemFromDer(mesh_ca->Der());
+  if (!mesh_ca_pem) return Fail(mesh_ca_pem.error());
+  auto root_part = std::make_shared<const Root>(Root{std::move(root_key), std::move(*root), std::move(*root_pem)});
+  auto mesh_part =
+      std::make_shared<const Mesh>(Mesh{std::move(mesh_ca_key), std::move(*intermediate), std::move(*mesh_ca),
+                                        std::move(*intermediate_pem), std::move(*mesh_ca_pem)});
+  return CertificateAuthority(std::move(root_part), std::move(mesh_part));
+}
+
 Result<CertificateAuthority> CertificateAuthority::Rotate(std::optional<crypto::PrivateKey> mesh_ca_key) const {
   if (!mesh_ca_key) {
     auto fresh = crypto::PrivateKey::Generate(crypto::KeyType::kEcP384);

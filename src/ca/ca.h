@@ -68,6 +68,16 @@ class CertificateAuthority {
   static Result<CertificateAuthority> Create(crypto::PrivateKey root_key,
                                              std::optional<crypto::PrivateKey> mesh_ca_key = std::nullopt);
 
+  // A CA exactly as it was: the keys and the certificates (DER) it issued
+  // then, as a recovered Coordinator reads them from its sealed state. Each
+  // certificate must carry the public half of its key and be signed as the
+  // scheme above says (root and mesh CA self-signed, intermediate by the
+  // root); kValidationFailed names the one that is not, kParse a malformed
+  // certificate.
+  static Result<CertificateAuthority> Restore(crypto::PrivateKey root_key, ByteView root_der,
+                                              crypto::PrivateKey mesh_ca_key, ByteView intermediate_der,
+                                              ByteView mesh_ca_der);
+
   // The same root (key and certificate) with a fresh mesh CA key, or the
   // given one. Called for every new manifest.
   Result<CertificateAuthority> Rotate(std::optional<crypto::PrivateKey> mesh_ca_key = std::nullopt) const;

@@ -10,6 +10,8 @@
 #include "cli/emulate.h"
 #include "cli/generate.h"
 #include "cli/policy_commands.h"
+#include "cli/recover_command.h"
+#include "cli/sign_command.h"
 
 namespace contrast::cli {
 namespace {
@@ -151,6 +153,8 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   AddEmulateCommands(app, commands, out, err);
   AddGenerateCommand(app, commands.run, out, err);
   AddPolicyCommands(app, commands.run, out, err);
+  AddRecoverCommand(app, commands.run, out, err);
+  AddSignCommand(app, commands.run, out, err);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,11 @@
 // auditor's view of a Coordinator. Both attest the Coordinator against the
 // local manifest (its Role "coordinator" policy hash and the reference
 // values) before anything else crosses the connection.
+//
+// `verify` checks the history's hash chain itself, refuses a history that no
+// longer contains the transition the previous run saved (rollback), and saves
+// the latest transition in verify/latest-transition; `set --atomic` and
+// `contrast sign` build on it.
 #pragma once
 
 #include <chrono>
@@ -22,7 +27,13 @@ struct SetCommand {
   std::string coordinator;  // HOST:PORT
   std::filesystem::path manifest = "manifest.json";
   std::vector<std::filesystem::path> policies;  // resources (YAML files, directories) or policy documents
+  // PKCS#8 private key (signs locally); with `signature` also a public key PEM.
   std::optional<std::filesystem::path> workload_owner_key;
+  // Conditional update: on --latest-transition, else verify/latest-transition,
+  // else "no manifest yet".
+  bool atomic = false;
+  std::optional<std::string> latest_transition;    // hex; only with atomic
+  std::optional<std::filesystem::path> signature;  // DER, from `contrast sign`
   std::filesystem::path workspace = ".";
   std::chrono::seconds timeout{120};  // how long to retry an unavailable Coordinator
 };

@@ -17,6 +17,7 @@
 #include "kube/patch.h"
 #include "kube/resources.h"
 #include "policy/gen/generator.h"
+#include "seed/shares.h"
 
 namespace contrast::cli {
 namespace {
@@ -119,6 +120,53 @@ Result<std::vector<OwnerKey>> PrepareOwnerKeys(const GenerateCommand& command) {
     auto spki = loaded->PublicKeyDer();
     if (!spki) return Fail(spki.error());
     key.digest = crypto::Sha256(*spki);
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+// The seed-share owner keys of --add-seedshare-owner-key: loaded, or
+// generated (RSA-4096) when absent, written at the end with the other
+// outputs.
+struct SeedshareOwnerKey {
+  std::filesystem::path path;
+  std::optional<std::string> new_pem;  // set when the key is to be created
+  Bytes public_key;                    // PKCS#1 DER
+};
+
+Result<std::vector<SeedshareOwnerKey>> PrepareSeedshareOwnerKeys(const GenerateCommand& command) {
+  std::vector<SeedshareOwnerKey> keys;
+  std::set<std::filesystem::path> seen;
+  for (std::filesystem::path path : command.seedshare_owner_keys) {
+    if (path.empty()) path = command.workspace / "seedshare-owner.pem";
+    if (!seen.insert(path.lexically_normal()).second) continue;
+    std::error_code ec;
+    const std::string extension = path.extension().string();
+    if (std::filesystem::is_directory(path, ec) || extension == ".yml" || extension == ".yaml") {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "--add-seedshare-owner-key took " + path.string() +
+                      " as the key file, but it looks like an input: write --add-seedshare-owner-key=FILE, or put "
+                      "the flag after the inputs");
+    }
+    SeedshareOwnerKey key{path, std::nullopt, {}};
+    std::optional<crypto::PrivateKey> loaded;
+    if (std::filesystem::exists(path, ec)) {
+      auto pem = ReadTextFile(path, 1024 * 1024);
+      if (!pem) return Fail(pem.error().Wrap("seed-share owner key"));
+      auto parsed = seed::LoadSeedShareOwnerKey(*pem);
+      if (!parsed) return Fail(parsed.error().Wrap("seed-share owner key " + path.string()));
+      loaded = std::move(*parsed);
+    } else {
+      auto generated = crypto::PrivateKey::Generate(crypto::KeyType::kRsa4096);
+      if (!generated) return Fail(generated.error());
+      auto pem = generated->ToPkcs8Pem();
+      if (!pem) return Fail(pem.error());
+      key.new_pem = std::move(*pem);
+      loaded = std::move(*generated);
+    }
+    auto public_key = seed::RsaPublicKeyPkcs1Der(*loaded);
+    if (!public_key) return Fail(public_key.error().Wrap("seed-share owner key " + path.string()));
+    key.public_key = std::move(*public_key);
     keys.push_back(std::move(key));
   }
   return keys;
@@ -274,6 +322,9 @@ class Generation {
     auto owner_keys = PrepareOwnerKeys(command_);
     if (!owner_keys) return Fail(owner_keys.error());
     owner_keys_ = std::move(*owner_keys);
+    auto seedshare_keys = PrepareSeedshareOwnerKeys(command_);
+    if (!seedshare_keys) return Fail(seedshare_keys.error());
+    seedshare_keys_ = std::move(*seedshare_keys);
     if (command_.settings) {
       auto text = ReadTextFile(*command_.settings);
       if (!text) return Fail(text.error());
@@ -430,9 +481,15 @@ class Generation {
     inputs.policies = generated_;
     inputs.reference_values = reference_values_;
     for (const OwnerKey& key : owner_keys_) inputs.workload_owner_key_digests.push_back(key.digest);
+    for (const SeedshareOwnerKey& key : seedshare_keys_) inputs.seedshare_owner_pub_keys.push_back(key.public_key);
     inputs.disable_updates = command_.disable_updates;
     auto manifest = BuildManifest(inputs);
     if (!manifest) return Fail(manifest.error());
+    if (existing_ && manifest->seedshare_owner_pub_keys != existing_->seedshare_owner_pub_keys) {
+      progress_.Warn("a seed-share owner key was added to the existing manifest " + manifest_path_.string() +
+                     ": SeedshareOwnerPubKeys cannot change after the first manifest is set, so a Coordinator "
+                     "that already runs an earlier version of it will refuse this manifest");
+    }
     manifest_ = std::move(*manifest);
     return {};
   }
@@ -464,6 +521,12 @@ class Generation {
       if (auto written = WriteFileAtomic(key.path, *key.new_pem, 0600); !written) return written;
       progress_.line() << "Created workload owner key " << key.path.string() << " (keep it secret)\n";
     }
+    for (const SeedshareOwnerKey& key : seedshare_keys_) {
+      if (!key.new_pem) continue;
+      if (auto written = WriteFileAtomic(key.path, *key.new_pem, 0600); !written) return written;
+      progress_.line() << "Created seed-share owner key " << key.path.string()
+                       << " (keep it secret and back it up: `contrast recover` needs it)\n";
+    }
     for (const auto& [path, content] : outputs) {
       if (auto written = WriteFileAtomic(path, content, 0644); !written) return written;
     }
@@ -494,6 +557,7 @@ class Generation {
   std::string existing_text_;
   std::optional<manifest::ReferenceValues> reference_values_;
   std::vector<OwnerKey> owner_keys_;
+  std::vector<SeedshareOwnerKey> seedshare_keys_;
   std::shared_ptr<const policy::gen::Settings> settings_;
   std::vector<Patched> patched_;                        // per confidential_ entry
   std::map<std::string, image::ResolvedImage> images_;  // by pinned spelling

@@ -37,6 +37,10 @@ struct GenerateCommand {
   std::optional<std::filesystem::path> emulated_state_dir;  // for "emulated"
   std::string emulated_measurement;                         // hex, default 48 zero bytes
   std::vector<std::filesystem::path> workload_owner_keys;   // default: <workspace>/workload-owner.pem
+  // --add-seedshare-owner-key [FILE]: RSA keys whose public halves join
+  // SeedshareOwnerPubKeys, created (RSA-4096) if absent; an empty path is
+  // <workspace>/seedshare-owner.pem.
+  std::vector<std::filesystem::path> seedshare_owner_keys;
   bool disable_updates = false;
   std::string initializer_image = kDefaultInitializerImage;
   bool skip_initializer = false;
@@ -72,13 +76,17 @@ struct ManifestInputs {
   std::vector<GeneratedPolicy> policies;
   std::optional<manifest::ReferenceValues> reference_values;     // replaces the existing ones
   std::vector<crypto::Sha256Digest> workload_owner_key_digests;  // added
+  std::vector<Bytes> seedshare_owner_pub_keys;                   // added (PKCS#1 DER)
   bool disable_updates = false;
 };
 
 // The new manifest: exactly the generated policies (an existing entry of the
 // same workload keeps its SANs, which users may have edited), reference
 // values from the inputs or the existing manifest, owner keys merged, sorted
-// and deduplicated (or none with disable_updates). Two workloads with one
+// and deduplicated (or none with disable_updates), seed-share owner keys
+// merged: the existing ones first and in their order (the Coordinator
+// refuses any change to them after the first manifest), then the new ones
+// sorted. Two workloads with one
 // policy digest, no reference values or no Coordinator are errors that say
 // what to do.
 Result<manifest::Manifest> BuildManifest(const ManifestInputs& inputs);

@@ -17,7 +17,12 @@ void AddGenerateCommand(CLI::App& app, std::function<int()>& run, std::ostream& 
       "to --output), each atomically, after everything has been computed; a second run changes nothing.\n"
       "Pod template annotations honoured: contrast.edgeless.systems/pod-role: coordinator (manifest Role, no\n"
       "Initializer), contrast.edgeless.systems/skip-initializer: \"true\",\n"
-      "contrast.edgeless.systems/workload-secret-id: ID (default <group|core>/<version>/<Kind>/<namespace>/<name>).");
+      "contrast.edgeless.systems/workload-secret-id: ID (default <group|core>/<version>/<Kind>/<namespace>/<name>).\n"
+      "Keys: the workload owner keys (-w) may update the manifest later; the seed-share owner keys\n"
+      "(--add-seedshare-owner-key) receive the Coordinator's seed, encrypted, when the first manifest is set\n"
+      "(`contrast set` writes seed-shares.json) and can recover a restarted Coordinator (`contrast recover`).\n"
+      "SeedshareOwnerPubKeys cannot change after the first manifest is set. Keys that do not exist are created\n"
+      "(mode 0600) beside the manifest; existing keys and manifest entries are kept.");
   cmd->add_option("PATHS", c->inputs, "YAML files and directories (searched recursively for *.yml, *.yaml)")
       ->required();
   cmd->add_option("--workspace-dir", c->workspace, "Where manifest.json and the owner keys are by default")
@@ -36,6 +41,12 @@ void AddGenerateCommand(CLI::App& app, std::function<int()>& run, std::ostream& 
   auto* owner = cmd->add_option("-w,--add-workload-owner-key", c->workload_owner_keys,
                                 "Workload owner key (PKCS#8 PEM, EC P-384) allowed to update the manifest; created "
                                 "(mode 0600) if it does not exist (default: <workspace>/workload-owner.pem)");
+  auto* seedshare = cmd->add_option("--add-seedshare-owner-key", c->seedshare_owner_keys,
+                                    "[FILE] Seed-share owner key (RSA, PKCS#8 or PKCS#1 PEM) that receives a share of "
+                                    "the Coordinator's seed (SeedshareOwnerPubKeys); created (RSA-4096, PKCS#8, mode "
+                                    "0600) if it does not exist (default FILE: <workspace>/seedshare-owner.pem). "
+                                    "Repeatable. Put it after the inputs or write --add-seedshare-owner-key=FILE");
+  seedshare->expected(0, 1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("-d,--disable-updates", c->disable_updates,
                 "List no workload owner key: the manifest can never be updated (immutable deployment)")
       ->excludes(owner);
@@ -68,7 +79,11 @@ void AddGenerateCommand(CLI::App& app, std::function<int()>& run, std::ostream& 
                   "Image cache (default $CONTRAST_CACHE_DIR, else $XDG_CACHE_HOME/contrast, else ~/.cache/contrast)");
   cmd->add_flag("--offline", c->offline, "Use only the image cache and image layouts; never contact a registry");
   cmd->add_flag("-q,--quiet", c->quiet, "Print only warnings and errors");
-  cmd->callback([&run, c, &out, &err] { run = [c, &out, &err] { return RunGenerate(*c, out, err); }; });
+  cmd->callback([&run, c, seedshare, &out, &err] {
+    // A bare --add-seedshare-owner-key names the default key (an empty path).
+    if (seedshare->count() > c->seedshare_owner_keys.size()) c->seedshare_owner_keys.emplace_back();
+    run = [c, &out, &err] { return RunGenerate(*c, out, err); };
+  });
 }
 
 }  // namespace contrast::cli

@@ -148,6 +148,13 @@ Result<manifest::Manifest> BuildManifest(const ManifestInputs& inputs) {
     out.workload_owner_key_digests.assign(digests.begin(), digests.end());
   }
   if (inputs.existing) out.seedshare_owner_pub_keys = inputs.existing->seedshare_owner_pub_keys;
+  const std::set<Bytes> added(inputs.seedshare_owner_pub_keys.begin(), inputs.seedshare_owner_pub_keys.end());
+  for (const Bytes& key : added) {
+    if (std::find(out.seedshare_owner_pub_keys.begin(), out.seedshare_owner_pub_keys.end(), key) ==
+        out.seedshare_owner_pub_keys.end()) {
+      out.seedshare_owner_pub_keys.push_back(key);
+    }
+  }
 
   if (auto valid = manifest::ValidateManifest(out); !valid) return Fail(valid.error().Wrap("the new manifest"));
   return out;

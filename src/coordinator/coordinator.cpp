@@ -13,9 +13,7 @@
 #include "coordinator/manifest_updater.h"
 #include "coordinator/metrics.h"
 #include "coordinator/services.h"
-#include "crypto/keys.h"
 #include "history/directory_store.h"
-#include "history/history.h"
 #include "observability/metrics.h"
 #include "observability/probe_server.h"
 #include "session/credentials.h"
@@ -70,7 +68,6 @@ struct Coordinator::Parts {
   CoordinatorMetrics metrics{registry};
   StateGuard guard;
   std::shared_ptr<history::Store> store;
-  std::unique_ptr<history::History> history;
   session::EvidenceVerifier verifier;
   session::NonceTracker nonces;
   std::optional<session::SessionIdentity> identity;
@@ -118,20 +115,9 @@ Status Coordinator::OpenHistory() {
     if (!store) return Fail(store.error().Wrap("opening the history directory"));
     p.store = std::move(*store);
   }
-  auto key = crypto::PrivateKey::Generate(crypto::KeyType::kEcP384);
-  if (!key) return Fail(key.error().Wrap("generating the history signing key"));
-  auto history = history::History::Create(p.store, std::move(*key));
-  if (!history) return Fail(history.error().Wrap("opening the history"));
-  p.history = std::make_unique<history::History>(std::move(*history));
-  auto exists = p.history->HasHistory();
-  if (!exists) return Fail(exists.error().Wrap("reading the history"));
-  if (*exists) {
-    // Our keys are fresh: we can neither verify nor extend what is there.
-    p.guard.MarkStale(std::string(kStaleHistoryReason));
-    p.logger->warn("event=stale_history state_dir={} msg={}", LogValue(options_.state_dir.string()),
-                   LogValue(std::string(kStaleHistoryReason) + "; not ready, the history is left untouched"));
-  }
-  p.updater = std::make_unique<ManifestUpdater>(*p.history, p.guard, p.metrics, p.logger);
+  auto updater = ManifestUpdater::Open(p.store, p.guard, p.metrics, p.logger);
+  if (!updater) return Fail(updater.error().Wrap("opening the history"));
+  p.updater = std::move(*updater);
   return {};
 }
 

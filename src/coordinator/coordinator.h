@@ -13,15 +13,18 @@
 //   (*coordinator)->Stop();   // also done by the destructor
 //
 // What runs (DESIGN.md sections 5, 7, 8):
-//   user API   (default :1313)  UserAPI: GetVersion, SetManifest, GetManifests
+//   user API   (default :1313)  UserAPI: GetVersion, SetManifest, GetManifests,
+//                               Recover
 //   mesh API   (default :7777)  MeshAPI: NewMeshCert
 //   probes     (default :9102)  /probe/startup, /probe/liveness,
 //                               /probe/readiness, /metrics (Prometheus)
-// Keys are fresh per process: the session TLS identity, the history signing
-// key and (at the first manifest) the root CA key. A Coordinator that finds
-// history in its store at startup therefore cannot continue it: it starts
-// "stale" (not ready, refusing SetManifest / GetManifests / NewMeshCert with
-// kStaleHistoryReason) and leaves the history untouched; recovery comes later.
+// The session TLS identity is fresh per process. Every other key comes from
+// the seed drawn at the first manifest (seed/engine.h) or is sealed under it
+// in the store (the mesh CA key). A Coordinator that finds a history in its
+// store at startup therefore cannot continue it on its own: it starts
+// awaiting recovery (not ready; SetManifest and NewMeshCert refused with
+// kAwaitingRecoveryReason; GetManifests serves the stored history unsigned)
+// until a seed-share owner calls Recover with the seed.
 #pragma once
 
 #include <atomic>

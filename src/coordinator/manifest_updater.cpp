@@ -1,5 +1,6 @@
 #include "coordinator/manifest_updater.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "attestation_policy/reference_values.h"
 #include "coordinator/log.h"
 #include "crypto/hash.h"
+#include "seed/sealed.h"
 
 namespace contrast::coordinator {
 namespace {
@@ -100,18 +102,97 @@ ApiResult<void> AuthorizeUpdate(const State& current, const manifest::Manifest& 
   return {};
 }
 
-ManifestUpdater::ManifestUpdater(history::History& history, StateGuard& guard, CoordinatorMetrics& metrics,
+namespace {
+
+// The mesh CA key and the CA certificates, sealed to the signed latest
+// record they are stored with (history::SealedStateBinding).
+Result<Bytes> SealCaState(const seed::SeedEngine& engine, const history::LatestTransition& latest,
+                          const ca::CertificateAuthority& ca) {
+  auto key = ca.mesh_ca_key().ToPkcs8Der();
+  if (!key) return Fail(key.error());
+  seed::SealedCaState state{std::move(*key), ca.root().Der(), ca.intermediate().Der(), ca.mesh_ca().Der()};
+  Bytes plaintext = seed::EncodeSealedCaState(state);
+  auto sealed =
+      seed::Seal(engine.sealing_key(), seed::kSealedCaPurpose, history::SealedStateBinding(latest), plaintext);
+  OPENSSL_cleanse(plaintext.data(), plaintext.size());
+  OPENSSL_cleanse(state.mesh_ca_key_pkcs8.data(), state.mesh_ca_key_pkcs8.size());
+  return sealed;
+}
+
+// The CA stored with `latest` (verified by the caller), from its sealed state.
+Result<ca::CertificateAuthority> OpenCaState(history::Store& store, const seed::SeedEngine& engine,
+                                             const history::LatestTransition& latest) {
+  const crypto::Sha256Digest binding = history::SealedStateBinding(latest);
+  const std::string key = "sealed/" + HexEncode(binding);
+  auto record = history::ReadSealed(store, binding);
+  if (!record) return Fail(record.error());
+  if (!record->has_value()) return Fail(ErrorCode::kNotFound, key + " is missing from the history store");
+  auto plaintext = seed::Open(engine.sealing_key(), seed::kSealedCaPurpose, binding, **record);
+  if (!plaintext) return Fail(plaintext.error().Wrap(key));
+  auto state = seed::DecodeSealedCaState(*plaintext);
+  OPENSSL_cleanse(plaintext->data(), plaintext->size());
+  if (!state) return Fail(state.error().Wrap(key));
+  auto mesh_ca_key = crypto::PrivateKey::FromPkcs8Der(state->mesh_ca_key_pkcs8);
+  OPENSSL_cleanse(state->mesh_ca_key_pkcs8.data(), state->mesh_ca_key_pkcs8.size());
+  if (!mesh_ca_key) return Fail(mesh_ca_key.error().Wrap(key + ": the mesh CA key"));
+  auto restored =
+      ca::CertificateAuthority::Restore(engine.root_ca_key().Share(), state->root_certificate, std::move(*mesh_ca_key),
+                                        state->intermediate_certificate, state->mesh_ca_certificate);
+  if (!restored) return Fail(restored.error().Wrap(key));
+  return restored;
+}
+
+// Every policy document the manifests of `entries` reference, each once,
+// checked against its hash.
+Result<std::vector<Bytes>> ReferencedPolicies(history::Store& store,
+                                              const std::vector<history::HistoryEntry>& entries) {
+  std::vector<Bytes> policies;
+  std::set<manifest::PolicyHash> seen;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto parsed = manifest::ParseManifest(AsChars(entries[i].manifest));
+    if (!parsed) return Fail(parsed.error().Wrap("manifest " + std::to_string(i) + " of the history"));
+    for (const auto& [hash, policy] : parsed->policies) {
+      if (!seen.insert(hash).second) continue;
+      auto document = history::ReadPolicy(store, hash.bytes);
+      if (!document) return Fail(document.error());
+      policies.push_back(std::move(*document));
+    }
+  }
+  return policies;
+}
+
+}  // namespace
+
+ManifestUpdater::ManifestUpdater(std::shared_ptr<history::Store> store, StateGuard& guard, CoordinatorMetrics& metrics,
                                  std::shared_ptr<spdlog::logger> logger)
-    : history_(history), guard_(guard), metrics_(metrics), logger_(std::move(logger)) {}
+    : store_(std::move(store)), guard_(guard), metrics_(metrics), logger_(std::move(logger)) {}
+
+Result<std::unique_ptr<ManifestUpdater>> ManifestUpdater::Open(std::shared_ptr<history::Store> store, StateGuard& guard,
+                                                               CoordinatorMetrics& metrics,
+                                                               std::shared_ptr<spdlog::logger> logger) {
+  if (!store) return Fail(ErrorCode::kInvalidArgument, "history store is null");
+  auto exists = store->Has(history::kLatestKey);
+  if (!exists) return Fail(exists.error().Wrap("looking for a history"));
+  std::unique_ptr<ManifestUpdater> updater(new ManifestUpdater(std::move(store), guard, metrics, std::move(logger)));
+  if (*exists) {
+    guard.MarkStale(std::string(kAwaitingRecoveryReason));
+    metrics.awaiting_recovery.Set(1);
+    updater->logger_->warn("event=awaiting_recovery msg={}",
+                           LogValue(std::string(kAwaitingRecoveryReason) + "; the history is left untouched"));
+  }
+  return updater;
+}
 
 ApiResult<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& input) {
   std::unique_lock lock(update_mutex_);
   const std::shared_ptr<const State> current = guard_.Current();
   auto accepted = Accept(current.get(), input);
   if (!accepted) return tl::unexpected(accepted.error());
-  auto state = Commit(current, input, std::move(*accepted));
+  std::optional<seed::SeedShareDocument> shares;
+  auto state = Commit(current, input, std::move(*accepted), shares);
   if (!state) return tl::unexpected(state.error());
-  return SetManifestOutput{(*state)->ca.root_pem(), (*state)->ca.mesh_ca_pem(), (*state)->latest_transition};
+  return SetManifestOutput{(*state)->ca.root_pem(), (*state)->ca.mesh_ca_pem(), (*state)->latest_transition,
+                           std::move(shares)};
 }
 
 ApiResult<ManifestUpdater::Accepted> ManifestUpdater::Accept(const State* current,
@@ -131,22 +212,46 @@ ApiResult<ManifestUpdater::Accepted> ManifestUpdater::Accept(const State* curren
 }
 
 ApiResult<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_ptr<const State>& current,
-                                                                const SetManifestInput& input, Accepted accepted) {
-  // The CA first: if it cannot be made, nothing has been stored yet.
-  auto ca = current ? current->ca.Rotate() : ca::CertificateAuthority::Generate();
+                                                                const SetManifestInput& input, Accepted accepted,
+                                                                std::optional<seed::SeedShareDocument>& shares) {
+  // Keys, CA, seed shares and sealed state first: if any cannot be made,
+  // nothing has been stored yet.
+  std::shared_ptr<const seed::SeedEngine> engine = current ? current->seed : nullptr;
+  std::optional<history::History> first_history;
+  if (!engine) {
+    auto generated = seed::SeedEngine::Generate();
+    if (!generated) return RefuseInternal(generated.error().Wrap("drawing the seed"));
+    engine = std::move(*generated);
+    auto created = history::History::Create(store_, engine->history_signing_key().Share());
+    if (!created) return RefuseInternal(created.error().Wrap("opening the history"));
+    first_history.emplace(std::move(*created));
+    if (!accepted.manifest.seedshare_owner_pub_keys.empty()) {
+      auto document =
+          seed::EncryptSeedShares(engine->seed(), engine->salt(), accepted.manifest.seedshare_owner_pub_keys);
+      if (!document) return Refuse(document.error().Wrap("encrypting the seed to the seed-share owners"));
+      shares = std::move(*document);
+    }
+  }
+  auto ca = current ? current->ca.Rotate() : ca::CertificateAuthority::Create(engine->root_ca_key().Share());
   if (!ca) return RefuseInternal(ca.error().Wrap("creating the mesh CA"));
-  auto latest = history_.Append(input.manifest, accepted.documents,
-                                current ? std::optional(current->latest_transition) : std::nullopt);
+  const history::TransitionHash previous = current ? current->latest_transition : history::kNoPreviousTransition;
+  const history::SealState seal = [&](const history::LatestTransition& record) {
+    return SealCaState(*engine, record, *ca);
+  };
+  history::History& history = first_history ? *first_history : *history_;
+  auto latest =
+      history.Append(input.manifest, accepted.documents, current ? std::optional(previous) : std::nullopt, seal);
   if (!latest) {
     // update_mutex_ rules out a writer in this process: another one moved
     // the history (a second Coordinator on the same store).
     if (history::IsConcurrentUpdate(latest.error())) return Diverged(latest.error().message);
     return RefuseInternal(latest.error().Wrap("storing the manifest"));
   }
+  if (first_history) history_.emplace(std::move(*first_history));
   session::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(accepted.manifest);
   auto state = std::make_shared<const State>(State{input.manifest, std::move(accepted.manifest), std::move(workloads),
                                                    std::move(*ca), latest->transition_hash,
-                                                   current ? current->generation + 1 : 1});
+                                                   current ? current->generation + 1 : 1, engine});
   // Cannot fail while update_mutex_ is held: only SetManifest publishes.
   if (!guard_.Publish(current, state)) return RefusePrecondition("the state changed during the update");
   Published(*state, accepted.documents.size());
@@ -154,11 +259,16 @@ ApiResult<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::share
 }
 
 void ManifestUpdater::Published(const State& state, size_t policy_count) const {
-  metrics_.manifest_generation.Set(static_cast<int64_t>(state.generation));
-  metrics_.ready.Set(1);
   logger_->info("event=manifest_set generation={} transition={} manifest_sha256={} policies={} insecure={}",
                 state.generation, HexEncode(state.latest_transition),
                 HexEncode(manifest::ManifestHash(state.manifest_bytes)), policy_count, state.manifest.insecure());
+  Serving(state);
+}
+
+void ManifestUpdater::Serving(const State& state) const {
+  metrics_.manifest_generation.Set(static_cast<int64_t>(state.generation));
+  metrics_.ready.Set(1);
+  metrics_.awaiting_recovery.Set(0);
   if (state.manifest.insecure()) {
     logger_->warn("event=insecure_manifest generation={} msg={}", state.generation,
                   LogValue("INSECURE: the manifest trusts the emulated secure processor; attestation under it "
@@ -168,35 +278,125 @@ void ManifestUpdater::Published(const State& state, size_t policy_count) const {
 
 tl::unexpected<ApiError> ManifestUpdater::Diverged(const std::string& detail) const {
   guard_.MarkStale(std::string(kDivergedHistoryReason));
+  metrics_.awaiting_recovery.Set(1);
   logger_->error("event=history_diverged msg={} detail={}", LogValue(kDivergedHistoryReason), LogValue(detail));
   return RefusePrecondition(std::string(kDivergedHistoryReason) + ": " + detail);
 }
 
 ApiResult<ManifestHistory> ManifestUpdater::GetManifests() const {
   std::shared_lock lock(update_mutex_);
+  if (guard_.stale_reason()) return StoredHistory();
   auto state = guard_.Require();
   if (!state) return tl::unexpected(state.error());
-  auto entries = history_.Walk();
+  auto entries = history_->Walk();
   if (!entries && entries.error().code == ErrorCode::kSignatureInvalid) return Diverged(entries.error().message);
   if (!entries) return RefuseInternal(entries.error().Wrap("reading the manifest history"));
   if (entries->empty() || entries->back().transition_hash != (*state)->latest_transition) {
     return Diverged("the stored history does not end at this Coordinator's latest transition " +
                     HexEncode((*state)->latest_transition));
   }
-  ManifestHistory out{{}, {}, (*state)->ca.root_pem(), (*state)->ca.mesh_ca_pem(), (*state)->latest_transition};
-  std::set<manifest::PolicyHash> seen;
-  for (history::HistoryEntry& entry : *entries) {
-    auto parsed = manifest::ParseManifest(AsChars(entry.manifest));
-    if (!parsed) return RefuseInternal(parsed.error().Wrap("a stored manifest"));
-    for (const auto& [hash, policy] : parsed->policies) {
-      if (!seen.insert(hash).second) continue;
-      auto document = history_.GetPolicy(hash.bytes);
-      if (!document) return RefuseInternal(document.error().Wrap("reading policy " + hash.Hex()));
-      out.policies.push_back(std::move(*document));
-    }
-    out.manifests.push_back(std::move(entry.manifest));
-  }
+  auto policies = ReferencedPolicies(*store_, *entries);
+  if (!policies) return RefuseInternal(policies.error().Wrap("reading the policies of the history"));
+  ManifestHistory out{
+      {}, std::move(*policies), (*state)->ca.root_pem(), (*state)->ca.mesh_ca_pem(), (*state)->latest_transition, false,
+      ""};
+  for (history::HistoryEntry& entry : *entries) out.manifests.push_back(std::move(entry.manifest));
   return out;
+}
+
+ApiResult<ManifestHistory> ManifestUpdater::StoredHistory() const {
+  const std::string reason = guard_.stale_reason().value_or("");
+  auto latest = history::ReadLatestUnverified(*store_);
+  if (!latest) return RefusePrecondition(reason + "; the stored history cannot be read: " + latest.error().message);
+  if (!latest->has_value()) return RefusePrecondition(reason + "; the store holds no history");
+  auto entries = history::WalkChain(*store_, (*latest)->transition_hash);
+  if (!entries) return RefusePrecondition(reason + "; the stored history is inconsistent: " + entries.error().message);
+  auto policies = ReferencedPolicies(*store_, *entries);
+  if (!policies) {
+    return RefusePrecondition(reason + "; the stored history is inconsistent: " + policies.error().message);
+  }
+  ManifestHistory out{{}, std::move(*policies), "", "", (*latest)->transition_hash, true, reason};
+  for (history::HistoryEntry& entry : *entries) out.manifests.push_back(std::move(entry.manifest));
+  return out;
+}
+
+ApiResult<RecoverOutput> ManifestUpdater::Recover(const RecoverInput& input) {
+  std::unique_lock lock(update_mutex_);
+  auto recovered = RecoverLocked(input);
+  if (recovered) {
+    metrics_.recoveries.Increment("ok");
+    logger_->info("event=recovered generation={} transition={} force={}", recovered->generation,
+                  HexEncode(recovered->latest_transition), input.force);
+    Serving(*guard_.Current());
+  } else {
+    metrics_.recoveries.Increment(std::string(ErrorCodeName(recovered.error().error.code)));
+    logger_->warn("event=recovery_refused reason={} error={}", ErrorCodeName(recovered.error().error.code),
+                  LogValue(recovered.error().error.message));
+  }
+  return recovered;
+}
+
+ApiResult<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) {
+  const std::shared_ptr<const State> current = guard_.Current();
+  if (current && !guard_.stale_reason() && !input.force) {
+    return RefusePrecondition("the Coordinator is ready (manifest generation " + std::to_string(current->generation) +
+                              ", transition " + HexEncode(current->latest_transition) +
+                              "); recovering would replace its state with the stored history's: use --force");
+  }
+  auto engine = seed::SeedEngine::FromSeed(input.seed, input.salt);
+  if (!engine) return RefuseArgument(engine.error().message);
+
+  auto stored = history::ReadLatestUnverified(*store_);
+  if (!stored) return RefusePrecondition("transitions/latest cannot be read: " + stored.error().message);
+  if (!stored->has_value()) return RefusePrecondition("nothing to recover: the history store is empty");
+  auto history = history::History::Create(store_, (*engine)->history_signing_key().Share());
+  if (!history) return RefuseInternal(history.error().Wrap("opening the history"));
+  auto latest = history->Latest();
+  if (!latest && latest.error().code == ErrorCode::kSignatureInvalid) {
+    return RefusePermission(ErrorCode::kSignatureInvalid,
+                            "the seed does not belong to this history: the signature on transitions/latest "
+                            "(transition " +
+                                HexEncode((*stored)->transition_hash) +
+                                ") does not verify with the history key derived from it (the seed of another "
+                                "deployment, or transitions/latest was altered)");
+  }
+  if (!latest) return RefusePrecondition("transitions/latest: " + latest.error().message);
+  if (!latest->has_value()) return RefusePrecondition("nothing to recover: the history store is empty");
+  const history::TransitionHash transition = (*latest)->transition_hash;
+
+  auto entries = history::WalkChain(*store_, transition);
+  if (!entries) return RefusePrecondition("the stored history does not verify: " + entries.error().message);
+  if (entries->empty()) return RefusePrecondition("the stored history is empty");
+  if (auto policies = ReferencedPolicies(*store_, *entries); !policies) {
+    return RefusePrecondition("the stored history does not verify: " + policies.error().message);
+  }
+  auto manifest = manifest::ParseManifest(AsChars(entries->back().manifest));
+  if (!manifest) return RefusePrecondition("the latest stored manifest: " + manifest.error().message);
+
+  const auto& owners = manifest->seedshare_owner_pub_keys;
+  if (owners.empty()) {
+    return RefusePermission(ErrorCode::kPolicyViolation,
+                            "the latest manifest names no seed-share owners (SeedshareOwnerPubKeys is empty)");
+  }
+  if (std::find(owners.begin(), owners.end(), input.owner_public_key) == owners.end()) {
+    return RefusePermission(ErrorCode::kPolicyViolation,
+                            "owner_public_key is not one of the latest manifest's SeedshareOwnerPubKeys");
+  }
+  const Bytes message = seed::RecoverAuthorizationMessage(input.coordinator_spki, input.seed, input.salt, input.force);
+  if (auto ok = seed::VerifyOwnerSignature(input.owner_public_key, message, input.owner_signature); !ok) {
+    return RefusePermission(ErrorCode::kSignatureInvalid,
+                            "owner_signature does not authorize this recovery: " + ok.error().message);
+  }
+
+  auto ca = OpenCaState(*store_, **engine, **latest);
+  if (!ca) return RefusePrecondition("the sealed CA state does not verify: " + ca.error().message);
+  session::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(*manifest);
+  auto state = std::make_shared<const State>(State{std::move(entries->back().manifest), std::move(*manifest),
+                                                   std::move(workloads), std::move(*ca), transition,
+                                                   static_cast<uint64_t>(entries->size()), std::move(*engine)});
+  history_.emplace(std::move(*history));
+  guard_.Recovered(state);
+  return RecoverOutput{state->ca.root_pem(), state->ca.mesh_ca_pem(), transition, state->generation};
 }
 
 }  // namespace contrast::coordinator

@@ -18,18 +18,42 @@
 //        ComputeTransitionHash(ManifestHash(new bytes),
 //        current latest transition)                      PERMISSION_DENIED
 //      - SeedshareOwnerPubKeys are unchanged             PERMISSION_DENIED
-//   5. the new CA (first: a new root and mesh CA; update: the same root with
-//      a new mesh CA) is made before anything is stored, then History::Append
-//      (compare-and-swap on the latest transition), then the new state is
-//      published. Updates in this process are serialised, so a failed
+//   5. first manifest: a new seed (seed::SeedEngine) and, from it, the
+//      history key and the root CA key; the seed is encrypted to every
+//      seed-share owner (returned once, never stored). Every manifest: a new
+//      mesh CA key. The CA and the sealed CA state (seed/sealed.h, bound to
+//      the new transition) are made before anything is stored, then
+//      History::Append (the sealed state first, then compare-and-swap on the
+//      latest transition), then the new state is published. A crash at any
+//      point leaves the store at the old or at the new transition, each with
+//      its sealed state. Updates in this process are serialised, so a failed
 //      compare-and-swap means another writer changed the store: the
 //      Coordinator turns stale (kDivergedHistoryReason, FAILED_PRECONDITION).
 //      GetManifests does the same when the stored history no longer verifies
 //      or no longer ends at this Coordinator's latest transition.
 // The manifest is stored and served as the exact bytes received.
+//
+// Recover (a restarted Coordinator, or one whose store was changed by another
+// writer), in order; nothing changes unless every step passes:
+//   1. ready and not force                               FAILED_PRECONDITION
+//   2. seed and salt sizes                               INVALID_ARGUMENT
+//   3. the store has a latest transition                 FAILED_PRECONDITION
+//   4. its signature verifies with the history key
+//      derived from the seed (wrong seed, or a forged
+//      or altered transitions/latest)                    PERMISSION_DENIED
+//   5. the whole chain: every transition, manifest and
+//      policy document matches its hash                  FAILED_PRECONDITION
+//   6. the caller signed RecoverAuthorizationMessage
+//      with a SeedshareOwnerPubKeys key of the latest
+//      manifest                                          PERMISSION_DENIED
+//   7. the sealed CA state of the latest transition
+//      opens with the seed's sealing key and holds a
+//      consistent CA                                     FAILED_PRECONDITION
+// Then the state (same root, same mesh CA, same seed) is published.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -40,6 +64,7 @@
 #include "coordinator/state.h"
 #include "history/history.h"
 #include "manifest/manifest.h"
+#include "seed/shares.h"
 
 namespace spdlog {
 class logger;
@@ -59,14 +84,36 @@ struct SetManifestOutput {
   std::string root_ca_pem;
   std::string mesh_ca_pem;
   history::TransitionHash transition_hash{};
+  // First manifest with seed-share owners only.
+  std::optional<seed::SeedShareDocument> seed_shares;
+};
+
+struct RecoverInput {
+  Bytes seed;  // secret
+  Bytes salt;
+  bool force = false;
+  Bytes owner_public_key;  // PKCS#1 DER RSA
+  Bytes owner_signature;   // over seed::RecoverAuthorizationMessage
+  Bytes coordinator_spki;  // this Coordinator's session TLS key
+};
+
+struct RecoverOutput {
+  std::string root_ca_pem;
+  std::string mesh_ca_pem;
+  history::TransitionHash latest_transition{};
+  uint64_t generation = 0;
 };
 
 struct ManifestHistory {
   std::vector<Bytes> manifests;  // oldest first, exact bytes
   std::vector<Bytes> policies;   // every document referenced by any manifest
-  std::string root_ca_pem;
-  std::string mesh_ca_pem;
+  std::string root_ca_pem;       // empty while awaiting recovery
+  std::string mesh_ca_pem;       // empty while awaiting recovery
   history::TransitionHash latest_transition{};
+  // The Coordinator cannot check the history's signature (no seed); the
+  // hash chain was checked.
+  bool awaiting_recovery = false;
+  std::string reason;
 };
 
 // The documents for `manifest`'s policies, one per policy hash in hash order,
@@ -80,14 +127,20 @@ ApiResult<void> AuthorizeUpdate(const State& current, const manifest::Manifest& 
 class ManifestUpdater {
  public:
   // All references must outlive the updater.
-  ManifestUpdater(history::History& history, StateGuard& guard, CoordinatorMetrics& metrics,
-                  std::shared_ptr<spdlog::logger> logger);
+  // Starts awaiting recovery when `store` holds a history.
+  static Result<std::unique_ptr<ManifestUpdater>> Open(std::shared_ptr<history::Store> store, StateGuard& guard,
+                                                       CoordinatorMetrics& metrics,
+                                                       std::shared_ptr<spdlog::logger> logger);
 
   ApiResult<SetManifestOutput> SetManifest(const SetManifestInput& input);
 
   // The verified history up to the current state, its policies and CA
-  // certificates. FAILED_PRECONDITION when stale or without a manifest.
+  // certificates. While awaiting recovery: the stored history, its hash
+  // chain checked, without CA certificates. FAILED_PRECONDITION without a
+  // manifest, or when the store does not hold a consistent chain.
   ApiResult<ManifestHistory> GetManifests() const;
+
+  ApiResult<RecoverOutput> Recover(const RecoverInput& input);
 
  private:
   // A manifest that passed steps 1 to 4, with its policy documents.
@@ -98,13 +151,24 @@ class ManifestUpdater {
   ApiResult<Accepted> Accept(const State* current, const SetManifestInput& input) const;
   // Step 5: new CA, history append, publish.
   ApiResult<std::shared_ptr<const State>> Commit(const std::shared_ptr<const State>& current,
-                                                 const SetManifestInput& input, Accepted accepted);
+                                                 const SetManifestInput& input, Accepted accepted,
+                                                 std::optional<seed::SeedShareDocument>& shares);
+  ApiResult<ManifestHistory> StoredHistory() const;
+  ApiResult<RecoverOutput> RecoverLocked(const RecoverInput& input);
   void Published(const State& state, size_t policy_count) const;
+  // Metrics (and the insecure warning) for a state that is now served.
+  void Serving(const State& state) const;
   // The store no longer holds the history this process wrote: stop serving
   // (kDivergedHistoryReason) rather than certify under an outdated manifest.
   tl::unexpected<ApiError> Diverged(const std::string& detail) const;
 
-  history::History& history_;
+  ManifestUpdater(std::shared_ptr<history::Store> store, StateGuard& guard, CoordinatorMetrics& metrics,
+                  std::shared_ptr<spdlog::logger> logger);
+
+  std::shared_ptr<history::Store> store_;
+  // Signs with the seed's history key: none before the first manifest and
+  // while awaiting recovery.
+  std::optional<history::History> history_;
   StateGuard& guard_;
   CoordinatorMetrics& metrics_;
   std::shared_ptr<spdlog::logger> logger_;

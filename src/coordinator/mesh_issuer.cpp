@@ -16,14 +16,20 @@ ApiResult<MeshCertificateBundle> IssueMeshCertificate(const State& state, const 
   }
   auto claims = ca::SnpClaimExtensions(evidence.report(), evidence.verified_report().product());
   if (!claims) return RefuseInternal(claims.error().Wrap("report claims"));
+  Bytes workload_secret;
   if (!entry->workload_secret_id.empty()) {
     auto secret_id = ca::WorkloadSecretIdExtension(entry->workload_secret_id);
     if (!secret_id) return RefuseInternal(secret_id.error().Wrap("WorkloadSecretID extension"));
     claims->push_back(std::move(*secret_id));
+    if (!state.seed) return RefuseInternal(Error{ErrorCode::kInternal, "the state has no seed"});
+    auto secret = state.seed->WorkloadSecret(entry->workload_secret_id);
+    if (!secret) return RefuseInternal(secret.error().Wrap("deriving the workload secret"));
+    workload_secret = std::move(*secret);
   }
   auto certificate = state.ca.IssueMeshCertificate(peer_spki, entry->sans, *claims);
   if (!certificate) return Refuse(certificate.error().Wrap("issuing the mesh certificate"));
-  return MeshCertificateBundle{state.ca.mesh_ca_pem(), certificate->chain_pem, state.ca.root_pem()};
+  return MeshCertificateBundle{state.ca.mesh_ca_pem(), certificate->chain_pem, state.ca.root_pem(),
+                               std::move(workload_secret)};
 }
 
 }  // namespace contrast::coordinator

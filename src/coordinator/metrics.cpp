@@ -10,6 +10,9 @@ CoordinatorMetrics::CoordinatorMetrics(observability::Registry& registry)
           registry.AddCounter("contrast_mesh_certificates_issued_total", "Mesh certificates issued to workloads.")),
       manifest_generation(
           registry.AddGauge("contrast_manifest_generation", "Number of manifests in the history (0: none set).")),
-      ready(registry.AddGauge("contrast_ready", "1 when the Coordinator has a manifest and serves, else 0.")) {}
+      ready(registry.AddGauge("contrast_ready", "1 when the Coordinator has a manifest and serves, else 0.")),
+      awaiting_recovery(registry.AddGauge(
+          "contrast_awaiting_recovery", "1 while the Coordinator awaits `contrast recover` after a restart, else 0.")),
+      recoveries(registry.AddLabeledCounter("contrast_recoveries_total", "Recover calls, by result.", "result")) {}
 
 }  // namespace contrast::coordinator

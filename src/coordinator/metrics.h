@@ -21,6 +21,12 @@ struct CoordinatorMetrics {
   observability::Gauge& manifest_generation;
   // contrast_ready: 1 when serving mesh certificates, else 0.
   observability::Gauge& ready;
+  // contrast_awaiting_recovery: 1 while the Coordinator holds a history it
+  // has no seed for (after a restart), else 0.
+  observability::Gauge& awaiting_recovery;
+  // contrast_recoveries_total{result}: Recover calls, "ok" or the
+  // ErrorCodeName of the refusal.
+  observability::LabeledCounter& recoveries;
 };
 
 }  // namespace contrast::coordinator

@@ -1,5 +1,6 @@
 #include "coordinator/services.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <utility>
@@ -30,6 +31,32 @@ v1::SetManifestResponse ToProto(const SetManifestOutput& output) {
   response.set_root_ca(output.root_ca_pem);
   response.set_mesh_ca(output.mesh_ca_pem);
   response.set_transition_hash(ToString(output.transition_hash));
+  if (output.seed_shares) {
+    v1::SeedShareDocument* document = response.mutable_seed_share_document();
+    for (const seed::SeedShare& share : output.seed_shares->shares) {
+      v1::SeedShare* out = document->add_seed_shares();
+      out->set_public_key(ToString(share.public_key));
+      out->set_encrypted_seed(ToString(share.encrypted_seed));
+    }
+    document->set_salt(ToString(output.seed_shares->salt));
+  }
+  return response;
+}
+
+RecoverInput FromProto(const v1::RecoverRequest& request, ByteView coordinator_spki) {
+  return RecoverInput{ToBytes(request.seed()),
+                      ToBytes(request.salt()),
+                      request.force(),
+                      ToBytes(request.owner_public_key()),
+                      ToBytes(request.owner_signature()),
+                      Bytes(coordinator_spki.begin(), coordinator_spki.end())};
+}
+
+v1::RecoverResponse ToProto(const RecoverOutput& output) {
+  v1::RecoverResponse response;
+  response.set_root_ca(output.root_ca_pem);
+  response.set_mesh_ca(output.mesh_ca_pem);
+  response.set_latest_transition_hash(ToString(output.latest_transition));
   return response;
 }
 
@@ -40,6 +67,8 @@ v1::GetManifestsResponse ToProto(const ManifestHistory& history) {
   response.set_root_ca(history.root_ca_pem);
   response.set_mesh_ca(history.mesh_ca_pem);
   response.set_latest_transition_hash(ToString(history.latest_transition));
+  response.set_awaiting_recovery(history.awaiting_recovery);
+  response.set_reason(history.reason);
   return response;
 }
 
@@ -48,6 +77,7 @@ v1::NewMeshCertResponse ToProto(const MeshCertificateBundle& bundle) {
   response.set_mesh_ca(bundle.mesh_ca_pem);
   response.set_cert_chain(bundle.cert_chain_pem);
   response.set_root_ca(bundle.root_ca_pem);
+  response.set_workload_secret(ToString(bundle.workload_secret));
   return response;
 }
 
@@ -90,6 +120,20 @@ grpc::Status UserApiService::GetManifests(grpc::ServerContext* context, SessionS
   auto history = d_.updater.GetManifests();
   if (!history) return Refused(*context, "GetManifests", history.error());
   return Respond(*context, *stream, "GetManifests", ToProto(*history));
+}
+
+grpc::Status UserApiService::Recover(grpc::ServerContext* context, SessionStream* stream) {
+  v1::RecoverRequest request;
+  if (auto opened = OpenSession(*context, *stream, &request); !opened) {
+    return Refused(*context, "Recover", opened.error());
+  }
+  RecoverInput input = FromProto(request, d_.own_spki);
+  // The seed stays only as long as the call: the engine keeps its own copy.
+  request.mutable_seed()->assign(request.seed().size(), '\0');
+  auto recovered = d_.updater.Recover(input);
+  OPENSSL_cleanse(input.seed.data(), input.seed.size());
+  if (!recovered) return Refused(*context, "Recover", recovered.error());
+  return Respond(*context, *stream, "Recover", ToProto(*recovered));
 }
 
 ApiResult<void> UserApiService::OpenSession(grpc::ServerContext& context, SessionStream& stream,
@@ -154,7 +198,9 @@ ApiResult<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& c
   if (!bundle) return tl::unexpected(bundle.error());
   d_.logger->info("event=mesh_certificate_issued peer={} policy={} generation={} insecure={}", LogValue(context.peer()),
                   HexEncode(evidence->host_data()), (*state)->generation, evidence->insecure());
-  return ToProto(*bundle);
+  v1::NewMeshCertResponse response = ToProto(*bundle);
+  OPENSSL_cleanse(bundle->workload_secret.data(), bundle->workload_secret.size());
+  return response;
 }
 
 grpc::Status MeshApiService::Refused(const grpc::ServerContext& context, const ApiError& error) const {

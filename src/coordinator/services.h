@@ -31,7 +31,7 @@ namespace contrast::coordinator {
 using SessionStream = grpc::ServerReaderWriter<v1::SessionFrame, v1::SessionFrame>;
 
 // Port 1313. The Coordinator attests itself (role "coordinator") before it
-// reads a SetManifest or GetManifests request.
+// reads a SetManifest, GetManifests or Recover request.
 class UserApiService final : public v1::UserAPI::Service {
  public:
   struct Dependencies {
@@ -50,6 +50,7 @@ class UserApiService final : public v1::UserAPI::Service {
                           v1::VersionResponse* response) override;
   grpc::Status SetManifest(grpc::ServerContext* context, SessionStream* stream) override;
   grpc::Status GetManifests(grpc::ServerContext* context, SessionStream* stream) override;
+  grpc::Status Recover(grpc::ServerContext* context, SessionStream* stream) override;
 
  private:
   // Attests and reads the request: the common start of both session RPCs.

@@ -32,6 +32,12 @@ void StateGuard::MarkStale(std::string reason) {
   if (!stale_reason_) stale_reason_ = std::move(reason);
 }
 
+void StateGuard::Recovered(std::shared_ptr<const State> state) {
+  std::lock_guard lock(mutex_);
+  state_ = std::move(state);
+  stale_reason_.reset();
+}
+
 std::optional<std::string> StateGuard::stale_reason() const {
   std::lock_guard lock(mutex_);
   return stale_reason_;

@@ -18,18 +18,21 @@
 #include "coordinator/api_error.h"
 #include "history/history.h"
 #include "manifest/manifest.h"
+#include "seed/engine.h"
 #include "session/verifier.h"
 
 namespace contrast::coordinator {
 
-// Why a Coordinator that found history on disk at startup refuses to serve:
-// it holds fresh keys that cannot verify or continue that history, and
-// recovering the old keys is a later feature.
-inline constexpr std::string_view kStaleHistoryReason =
-    "history from a previous run exists; recovery is not implemented yet";
+// Why a Coordinator that found history in its store at startup refuses to
+// serve: its keys come from the seed, which only a seed-share owner can give
+// back.
+inline constexpr std::string_view kAwaitingRecoveryReason =
+    "awaiting recovery: the Coordinator restarted and holds the history of a previous run, but not its seed; a "
+    "seed-share owner must run `contrast recover`";
 // Why a Coordinator stops serving when the store changes under it.
 inline constexpr std::string_view kDivergedHistoryReason =
-    "the history was changed by another writer; recovery is not implemented yet";
+    "awaiting recovery: the history was changed by another writer; run `contrast recover` to continue from the "
+    "stored history";
 inline constexpr std::string_view kNoManifestReason = "no manifest set";
 
 // One manifest generation.
@@ -42,6 +45,8 @@ struct State {
   ca::CertificateAuthority ca;
   history::TransitionHash latest_transition{};
   uint64_t generation = 0;  // 1 for the first manifest
+  // Every key of this deployment comes from it (the same across manifests).
+  std::shared_ptr<const seed::SeedEngine> seed;
 };
 
 struct Readiness {
@@ -64,8 +69,11 @@ class StateGuard {
   // yet). False when another update came first.
   bool Publish(const std::shared_ptr<const State>& expected, std::shared_ptr<const State> next);
 
-  // From now on the Coordinator refuses to serve, for `reason`. Stays so.
+  // From now on the Coordinator refuses to serve, for `reason`, until
+  // Recovered.
   void MarkStale(std::string reason);
+  // Serves `state` from now on, whatever was there (recovery).
+  void Recovered(std::shared_ptr<const State> state);
   std::optional<std::string> stale_reason() const;
 
   Readiness readiness() const;

@@ -2,7 +2,9 @@
 
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 #include <limits>
@@ -11,6 +13,7 @@ namespace contrast::crypto {
 namespace {
 
 using DecoderCtxPtr = Owned<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>;
+using Pkcs8InfoPtr = Owned<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
 
 // The KeyType of a loaded key, or kUnsupported for anything else.
 Result<KeyType> ClassifyKey(EVP_PKEY* key) {
@@ -41,6 +44,7 @@ std::string_view KeyTypeName(KeyType type) {
     case KeyType::kEcP384: return "EC P-384";
     case KeyType::kRsa2048: return "RSA-2048";
     case KeyType::kRsa4096: return "RSA-4096";
+    case KeyType::kRsaOther: return "RSA";
   }
   return "unknown";
 }
@@ -51,6 +55,7 @@ Result<PrivateKey> PrivateKey::Generate(KeyType type) {
     case KeyType::kEcP384: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
     case KeyType::kRsa2048: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}); break;
     case KeyType::kRsa4096: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096}); break;
+    case KeyType::kRsaOther: return Fail(ErrorCode::kInvalidArgument, "generating RSA needs a size (2048 or 4096)");
   }
   if (raw == nullptr) {
     return Fail(OpensslError(ErrorCode::kCrypto, "generating " + std::string(KeyTypeName(type)) + " key"));
@@ -97,6 +102,103 @@ Result<std::string> PrivateKey::ToPkcs8Pem() const {
   std::string pem(data, static_cast<size_t>(length));
   OPENSSL_cleanse(data, static_cast<size_t>(length));
   return pem;
+}
+
+Result<PrivateKey> PrivateKey::FromPkcs8Der(ByteView der) {
+  if (der.empty() || der.size() > 64 * 1024) {
+    return Fail(ErrorCode::kParse, "PKCS#8 private key of " + std::to_string(der.size()) + " bytes");
+  }
+  const unsigned char* cursor = der.data();
+  Pkcs8InfoPtr info(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!info || cursor != der.data() + der.size()) {
+    ClearOpensslErrors();
+    return Fail(ErrorCode::kParse, "not an unencrypted DER PKCS#8 private key");
+  }
+  EvpPkeyPtr key(EVP_PKCS82PKEY(info.get()));
+  if (!key) {
+    ClearOpensslErrors();
+    return Fail(ErrorCode::kParse, "the PKCS#8 structure holds no usable private key");
+  }
+  auto type = ClassifyKey(key.get());
+  if (!type) return Fail(type.error());
+  return PrivateKey(std::move(key), *type);
+}
+
+Result<Bytes> PrivateKey::ToPkcs8Der() const {
+  Pkcs8InfoPtr info(EVP_PKEY2PKCS8(key_.get()));
+  if (!info) return Fail(OpensslError(ErrorCode::kCrypto, "encoding a PKCS#8 private key"));
+  unsigned char* der = nullptr;
+  const int length = i2d_PKCS8_PRIV_KEY_INFO(info.get(), &der);
+  if (length <= 0) return Fail(OpensslError(ErrorCode::kCrypto, "encoding a PKCS#8 private key"));
+  Bytes out(der, der + length);
+  OPENSSL_clear_free(der, static_cast<size_t>(length));
+  return out;
+}
+
+Result<PrivateKey> PrivateKey::FromEcP384Scalar(ByteView scalar) {
+  if (scalar.size() != 48) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "an EC P-384 private scalar is 48 bytes, got " + std::to_string(scalar.size()));
+  }
+  using EcGroupPtr = Owned<EC_GROUP, EC_GROUP_free>;
+  using EcPointPtr = Owned<EC_POINT, EC_POINT_free>;
+  using SecretBignumPtr = Owned<BIGNUM, BN_clear_free>;
+  using ParamBuildPtr = Owned<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+  using ParamsPtr = Owned<OSSL_PARAM, OSSL_PARAM_free>;
+  EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp384r1));
+  // Secure memory: OSSL_PARAM_BLD then keeps its copy of the scalar there and
+  // OSSL_PARAM_free wipes it.
+  SecretBignumPtr d(BN_secure_new());
+  BnCtxPtr bn_ctx(BN_CTX_secure_new());
+  if (!group || !d || !bn_ctx) return Fail(OpensslError(ErrorCode::kCrypto, "allocating EC P-384 key parts"));
+  if (BN_bin2bn(scalar.data(), static_cast<int>(scalar.size()), d.get()) == nullptr) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "reading the private scalar"));
+  }
+  if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
+    return Fail(ErrorCode::kInvalidArgument, "the private scalar is not in [1, n-1] of P-384");
+  }
+  EcPointPtr q(EC_POINT_new(group.get()));
+  if (!q || EC_POINT_mul(group.get(), q.get(), d.get(), nullptr, nullptr, bn_ctx.get()) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "computing the public point"));
+  }
+  unsigned char point[97];  // uncompressed: 0x04 || x || y
+  if (EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, point, sizeof point, bn_ctx.get()) !=
+      sizeof point) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "encoding the public point"));
+  }
+  ParamBuildPtr build(OSSL_PARAM_BLD_new());
+  if (!build || OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME, "secp384r1", 0) != 1 ||
+      OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "building EC key parameters"));
+  }
+  ParamsPtr params(OSSL_PARAM_BLD_to_param(build.get()));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "preparing an EC key import"));
+  }
+  EVP_PKEY* raw = nullptr;
+  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1 || raw == nullptr) {
+    return Fail(OpensslError(ErrorCode::kCrypto, "importing the EC P-384 key"));
+  }
+  return PrivateKey(EvpPkeyPtr(raw), KeyType::kEcP384);
+}
+
+Result<PrivateKey> PrivateKey::FromRsaKey(EvpPkeyPtr key) {
+  if (!key || !EVP_PKEY_is_a(key.get(), "RSA")) {
+    return Fail(ErrorCode::kUnsupported, "not an RSA key");
+  }
+  const int bits = EVP_PKEY_get_bits(key.get());
+  if (bits < 2048 || bits > 8192) {
+    return Fail(ErrorCode::kUnsupported, "RSA key of " + std::to_string(bits) + " bits, expected 2048 to 8192");
+  }
+  const KeyType type = bits == 2048 ? KeyType::kRsa2048 : bits == 4096 ? KeyType::kRsa4096 : KeyType::kRsaOther;
+  return PrivateKey(std::move(key), type);
+}
+
+PrivateKey PrivateKey::Share() const {
+  EVP_PKEY_up_ref(key_.get());
+  return PrivateKey(EvpPkeyPtr(key_.get()), type_);
 }
 
 Result<Bytes> PrivateKey::PublicKeyDer() const {

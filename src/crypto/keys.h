@@ -16,6 +16,9 @@ enum class KeyType {
   kEcP384,   // report signing (VCEK), mesh keys
   kRsa2048,  // fast RSA for tests
   kRsa4096,  // AMD-shaped roots (ARK, ASK)
+  // RSA of another size from 2048 to 8192 bits (e.g. 3072): seed-share owner
+  // keys, which users bring in whatever size they use. Not for Generate.
+  kRsaOther,
 };
 
 std::string_view KeyTypeName(KeyType type);
@@ -31,8 +34,22 @@ class PrivateKey {
   KeyType type() const { return type_; }
   EVP_PKEY* get() const { return key_.get(); }
 
+  // Unencrypted PKCS#8 DER (PrivateKeyInfo), as ToPkcs8Der writes it.
+  static Result<PrivateKey> FromPkcs8Der(ByteView der);
+  // The EC P-384 key with private scalar `scalar` (48 bytes, big-endian, in
+  // [1, n-1]; kInvalidArgument otherwise); the public point is computed.
+  static Result<PrivateKey> FromEcP384Scalar(ByteView scalar);
+  // An already decoded RSA private key of 2048 to 8192 bits (kUnsupported
+  // otherwise); 2048 and 4096 bits keep their own KeyType.
+  static Result<PrivateKey> FromRsaKey(EvpPkeyPtr key);
+
   // Unencrypted PKCS#8 PEM. Secret: store with mode 0400.
   Result<std::string> ToPkcs8Pem() const;
+  // Unencrypted PKCS#8 DER. Secret.
+  Result<Bytes> ToPkcs8Der() const;
+  // Another owner of the same key (EVP_PKEY is reference counted and not
+  // modified after construction).
+  PrivateKey Share() const;
   // DER SubjectPublicKeyInfo of the public half.
   Result<Bytes> PublicKeyDer() const;
   // True when `public_key` is the public half of this key.

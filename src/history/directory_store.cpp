@@ -16,7 +16,7 @@
 namespace contrast::history {
 namespace {
 
-constexpr const char* kSubdirectories[] = {"manifests", "policies", "transitions"};
+constexpr const char* kSubdirectories[] = {"manifests", "policies", "transitions", "sealed"};
 constexpr const char* kLockFile = ".lock";
 
 Error ErrnoError(std::string_view what, const std::filesystem::path& path) {

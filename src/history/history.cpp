@@ -180,6 +180,91 @@ Bytes LatestTransition::Encode() const {
   return record;
 }
 
+// ---- Keyless reads -----------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kSealedPrefix = "sealed/";
+
+Result<Bytes> ReadContentAddressed(Store& store, std::string_view prefix, const crypto::Sha256Digest& hash) {
+  const std::string key = Key(prefix, hash);
+  auto value = store.Get(key);
+  if (!value) return Fail(value.error().Wrap("reading " + key));
+  if (!value->has_value()) return Fail(ErrorCode::kNotFound, key + " is missing from the history store");
+  const crypto::Sha256Digest actual = crypto::Sha256(**value);
+  if (actual != hash) {
+    return Fail(ErrorCode::kValidationFailed, "hash mismatch: " + key + " holds " + std::to_string((*value)->size()) +
+                                                  " bytes with SHA-256 " + HexEncode(actual) + ", expected " +
+                                                  HexEncode(hash));
+  }
+  return std::move(**value);
+}
+
+}  // namespace
+
+Result<std::optional<UnverifiedLatest>> ReadLatestUnverified(Store& store) {
+  auto record = store.Get(kLatestKey);
+  if (!record) return Fail(record.error().Wrap("reading transitions/latest"));
+  if (!record->has_value()) return std::optional<UnverifiedLatest>();
+  auto latest = ParseLatestRecord(**record);
+  if (!latest) return Fail(latest.error());
+  return std::optional<UnverifiedLatest>(std::move(*latest));
+}
+
+Result<Bytes> ReadManifest(Store& store, const ManifestHash& hash) {
+  return ReadContentAddressed(store, kManifestsPrefix, hash);
+}
+
+Result<Bytes> ReadPolicy(Store& store, const PolicyHash& hash) {
+  return ReadContentAddressed(store, kPoliciesPrefix, hash);
+}
+
+Result<Transition> ReadTransition(Store& store, const TransitionHash& hash) {
+  auto record = ReadContentAddressed(store, kTransitionsPrefix, hash);
+  if (!record) return Fail(record.error());
+  auto transition = ParseTransition(*record);
+  if (!transition) return Fail(transition.error().Wrap("transitions/" + HexEncode(hash)));
+  return transition;
+}
+
+Result<std::vector<HistoryEntry>> WalkChain(Store& store, const TransitionHash& latest, const HistoryOptions& options) {
+  // Newest to oldest along the hash links. A cycle would need a SHA-256
+  // collision once every record is checked against its hash; the visited set
+  // and the length bound keep a broken store from making this loop forever.
+  std::vector<HistoryEntry> entries;
+  std::set<TransitionHash> visited;
+  TransitionHash current = latest;
+  while (!IsZero(current)) {
+    if (entries.size() >= options.max_chain_length) {
+      return Fail(ErrorCode::kValidationFailed,
+                  "the history has more than " + std::to_string(options.max_chain_length) + " transitions (the limit)");
+    }
+    if (!visited.insert(current).second) {
+      return Fail(ErrorCode::kValidationFailed, "the history contains a cycle at transition " + HexEncode(current));
+    }
+    auto transition = ReadTransition(store, current);
+    if (!transition) return Fail(transition.error());
+    entries.push_back(HistoryEntry{current, *transition, {}});
+    current = transition->previous_transition_hash;
+  }
+  std::reverse(entries.begin(), entries.end());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto manifest = ReadManifest(store, entries[i].transition.manifest_hash);
+    if (!manifest) return Fail(manifest.error().Wrap("manifest " + std::to_string(i) + " of the history"));
+    entries[i].manifest = std::move(*manifest);
+  }
+  return entries;
+}
+
+crypto::Sha256Digest SealedStateBinding(const LatestTransition& latest) { return crypto::Sha256(latest.Encode()); }
+
+Result<std::optional<Bytes>> ReadSealed(Store& store, const crypto::Sha256Digest& binding) {
+  const std::string key = Key(kSealedPrefix, binding);
+  auto value = store.Get(key);
+  if (!value) return Fail(value.error().Wrap("reading " + key));
+  return std::move(*value);
+}
+
 // ---- HistoryReader ---------------------------------------------------------
 
 Result<HistoryReader> HistoryReader::Create(std::shared_ptr<Store> store, ByteView coordinator_public_key,
@@ -200,12 +285,7 @@ Result<bool> HistoryReader::HasHistory() const {
 }
 
 Result<std::optional<UnverifiedLatest>> HistoryReader::LatestUnverified() const {
-  auto record = store_->Get(kLatestKey);
-  if (!record) return Fail(record.error().Wrap("reading transitions/latest"));
-  if (!record->has_value()) return std::optional<UnverifiedLatest>();
-  auto latest = ParseLatestRecord(**record);
-  if (!latest) return Fail(latest.error());
-  return std::optional<UnverifiedLatest>(std::move(*latest));
+  return ReadLatestUnverified(*store_);
 }
 
 Status HistoryReader::VerifyLatest(const UnverifiedLatest& latest) const {
@@ -227,68 +307,19 @@ Result<std::optional<LatestTransition>> HistoryReader::Latest() const {
   return std::optional<LatestTransition>(LatestTransition{(*latest)->transition_hash, std::move((*latest)->signature)});
 }
 
-Result<Bytes> HistoryReader::GetContentAddressed(std::string_view prefix, const crypto::Sha256Digest& hash) const {
-  const std::string key = Key(prefix, hash);
-  auto value = store_->Get(key);
-  if (!value) return Fail(value.error().Wrap("reading " + key));
-  if (!value->has_value()) return Fail(ErrorCode::kNotFound, key + " is missing from the history store");
-  const crypto::Sha256Digest actual = crypto::Sha256(**value);
-  if (actual != hash) {
-    return Fail(ErrorCode::kValidationFailed, "hash mismatch: " + key + " holds " + std::to_string((*value)->size()) +
-                                                  " bytes with SHA-256 " + HexEncode(actual) + ", expected " +
-                                                  HexEncode(hash));
-  }
-  return std::move(**value);
-}
+Result<Bytes> HistoryReader::GetManifest(const ManifestHash& hash) const { return ReadManifest(*store_, hash); }
 
-Result<Bytes> HistoryReader::GetManifest(const ManifestHash& hash) const {
-  return GetContentAddressed(kManifestsPrefix, hash);
-}
-
-Result<Bytes> HistoryReader::GetPolicy(const PolicyHash& hash) const {
-  return GetContentAddressed(kPoliciesPrefix, hash);
-}
+Result<Bytes> HistoryReader::GetPolicy(const PolicyHash& hash) const { return ReadPolicy(*store_, hash); }
 
 Result<Transition> HistoryReader::GetTransition(const TransitionHash& hash) const {
-  auto record = GetContentAddressed(kTransitionsPrefix, hash);
-  if (!record) return Fail(record.error());
-  auto transition = ParseTransition(*record);
-  if (!transition) return Fail(transition.error().Wrap("transitions/" + HexEncode(hash)));
-  return transition;
+  return ReadTransition(*store_, hash);
 }
 
 Result<std::vector<HistoryEntry>> HistoryReader::Walk() const {
   auto latest = Latest();
   if (!latest) return Fail(latest.error());
-  std::vector<HistoryEntry> entries;
-  if (!latest->has_value()) return entries;
-
-  // Newest to oldest along the hash links. A cycle would need a SHA-256
-  // collision once every record is checked against its hash; the visited set
-  // and the length bound keep a broken store from making this loop forever.
-  std::set<TransitionHash> visited;
-  TransitionHash current = (*latest)->transition_hash;
-  while (!IsZero(current)) {
-    if (entries.size() >= options_.max_chain_length) {
-      return Fail(
-          ErrorCode::kValidationFailed,
-          "the history has more than " + std::to_string(options_.max_chain_length) + " transitions (the limit)");
-    }
-    if (!visited.insert(current).second) {
-      return Fail(ErrorCode::kValidationFailed, "the history contains a cycle at transition " + HexEncode(current));
-    }
-    auto transition = GetTransition(current);
-    if (!transition) return Fail(transition.error());
-    entries.push_back(HistoryEntry{current, *transition, {}});
-    current = transition->previous_transition_hash;
-  }
-  std::reverse(entries.begin(), entries.end());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    auto manifest = GetManifest(entries[i].transition.manifest_hash);
-    if (!manifest) return Fail(manifest.error().Wrap("manifest " + std::to_string(i) + " of the history"));
-    entries[i].manifest = std::move(*manifest);
-  }
-  return entries;
+  if (!latest->has_value()) return std::vector<HistoryEntry>();
+  return WalkChain(*store_, (*latest)->transition_hash, options_);
 }
 
 // ---- History ---------------------------------------------------------------
@@ -304,7 +335,8 @@ Result<History> History::Create(std::shared_ptr<Store> store, crypto::PrivateKey
 }
 
 Result<LatestTransition> History::Append(ByteView manifest, const std::vector<Bytes>& policies,
-                                         const std::optional<TransitionHash>& expected_previous) {
+                                         const std::optional<TransitionHash>& expected_previous,
+                                         const SealState& seal) {
   const bool expect_none = !expected_previous || IsZero(*expected_previous);
 
   // The caller's view must still be current, and the current pointer ours.
@@ -338,6 +370,12 @@ Result<LatestTransition> History::Append(ByteView manifest, const std::vector<By
   auto signature = SignDigest(signing_key_.get(), transition_hash);
   if (!signature) return Fail(signature.error().Wrap("signing the latest transition"));
   LatestTransition latest{transition_hash, std::move(*signature)};
+  if (seal) {
+    auto sealed = seal(latest);
+    if (!sealed) return Fail(sealed.error().Wrap("sealing the state"));
+    const std::string key = Key(kSealedPrefix, SealedStateBinding(latest));
+    if (auto ok = store_->Set(key, *sealed); !ok) return Fail(ok.error().Wrap("storing " + key));
+  }
   const Bytes record = latest.Encode();
   auto swapped = store_->CompareAndSwap(
       kLatestKey, current_record ? std::optional<ByteView>(*current_record) : std::nullopt, record);

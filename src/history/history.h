@@ -14,6 +14,12 @@
 //                              digest, by the Coordinator's history key. T is a
 //                              SHA-256, so this equals ECDSA-with-SHA-256 over
 //                              the 64-byte transition record.
+//   sealed/<hex B>             the Coordinator's state for the latest record
+//                              whose SHA-256 is B (B = SealedStateBinding:
+//                              one per signed attempt, so two writers racing
+//                              for the same transition never share a slot),
+//                              sealed under a seed-derived key (seed/sealed.h;
+//                              opaque here). Ours, not upstream's.
 //
 // Everything read back is checked: a blob against the hash that names it, a
 // transition record against its hash, the latest pointer against the
@@ -27,6 +33,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -100,6 +107,27 @@ struct HistoryOptions {
   size_t max_chain_length = kDefaultMaxChainLength;
 };
 
+// Reads that need no key, for a Coordinator that has not got its seed back
+// yet (and for the keyed reader below). Every value is still checked against
+// the hash that names it; only the signature on transitions/latest is not.
+Result<std::optional<UnverifiedLatest>> ReadLatestUnverified(Store& store);
+// kNotFound when absent, kValidationFailed ("hash mismatch") when the stored
+// bytes differ.
+Result<Bytes> ReadManifest(Store& store, const ManifestHash& hash);
+Result<Bytes> ReadPolicy(Store& store, const PolicyHash& hash);
+Result<Transition> ReadTransition(Store& store, const TransitionHash& hash);
+// Every manifest from the first to the one of `latest` (oldest first), each
+// checked against its transition and each transition against the hash that
+// links it. Whether `latest` itself is authentic is the caller's business.
+Result<std::vector<HistoryEntry>> WalkChain(Store& store, const TransitionHash& latest,
+                                            const HistoryOptions& options = {});
+// What a sealed state is bound to and stored under: SHA-256 of the latest
+// record (transition hash ‖ signature) it was written with.
+crypto::Sha256Digest SealedStateBinding(const LatestTransition& latest);
+// sealed/<binding>: nullopt when absent. Opaque bytes, authenticated by
+// whoever opens them (seed::Open).
+Result<std::optional<Bytes>> ReadSealed(Store& store, const crypto::Sha256Digest& binding);
+
 // Verification-only access: for whoever holds the Coordinator's public key.
 // Safe to use from several threads when the Store is.
 class HistoryReader {
@@ -138,13 +166,15 @@ class HistoryReader {
   HistoryReader(std::shared_ptr<Store> store, crypto::EvpPkeyPtr verification_key, HistoryOptions options)
       : store_(std::move(store)), verification_key_(std::move(verification_key)), options_(options) {}
 
-  Result<Bytes> GetContentAddressed(std::string_view prefix, const crypto::Sha256Digest& hash) const;
   Status VerifyLatest(const UnverifiedLatest& latest) const;
 
   std::shared_ptr<Store> store_;
   crypto::EvpPkeyPtr verification_key_;
   HistoryOptions options_;
 };
+
+// Makes the sealed state for a latest record (History::Append).
+using SealState = std::function<Result<Bytes>(const LatestTransition& latest)>;
 
 // The Coordinator's read-write view: it signs new latest pointers.
 class History : public HistoryReader {
@@ -157,6 +187,12 @@ class History : public HistoryReader {
   // `expected_previous` to the manifest, signs it and moves
   // transitions/latest to it with a compare-and-swap.
   //
+  // `seal`, when given, is called with the signed record about to become
+  // latest; what it returns is stored as sealed/<SealedStateBinding(record)>
+  // before the pointer moves, so a reader who finds a latest record finds its
+  // sealed state too. A writer that loses the race leaves its own sealed
+  // record behind, unreferenced, and never touches the winner's.
+  //
   // `expected_previous` is the caller's view of the latest transition;
   // nullopt (or kNoPreviousTransition) means "no history yet". When the
   // latest transition is a different one, or changes during the call, nothing
@@ -164,7 +200,8 @@ class History : public HistoryReader {
   // kInvalidArgument; map it to FAILED_PRECONDITION). kSignatureInvalid when
   // the current latest pointer is not signed by this key.
   Result<LatestTransition> Append(ByteView manifest, const std::vector<Bytes>& policies,
-                                  const std::optional<TransitionHash>& expected_previous);
+                                  const std::optional<TransitionHash>& expected_previous,
+                                  const SealState& seal = nullptr);
 
   // DER SubjectPublicKeyInfo of the signing key (for HistoryReader users).
   Result<Bytes> PublicKeyDer() const { return signing_key_.PublicKeyDer(); }

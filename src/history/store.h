@@ -11,6 +11,8 @@
 //   policies/<64 lower-case hex>     policy documents, addressed by SHA-256
 //   transitions/<64 lower-case hex>  64-byte transition records
 //   transitions/latest               the signed pointer to the newest transition
+//   sealed/<64 lower-case hex>       the Coordinator's sealed state for the
+//                                    transition of that hash (seed/sealed.h)
 #pragma once
 
 #include <optional>
@@ -38,7 +40,10 @@ inline Status ValidateStoreKey(std::string_view key) {
   if (slash != std::string_view::npos) {
     const std::string_view prefix = key.substr(0, slash);
     const std::string_view name = key.substr(slash + 1);
-    if ((prefix == "manifests" || prefix == "policies" || prefix == "transitions") && is_hex64(name)) return {};
+    if ((prefix == "manifests" || prefix == "policies" || prefix == "transitions" || prefix == "sealed") &&
+        is_hex64(name)) {
+      return {};
+    }
     if (key == kLatestKey) return {};
   }
   std::string shown(key.substr(0, 100));
@@ -47,7 +52,8 @@ inline Status ValidateStoreKey(std::string_view key) {
   }
   return Fail(ErrorCode::kInvalidArgument,
               "store key \"" + shown +
-                  "\" is invalid: expected manifests|policies|transitions/<64 lower-case hex> or transitions/latest");
+                  "\" is invalid: expected manifests|policies|transitions|sealed/<64 lower-case hex> or "
+                  "transitions/latest");
 }
 
 class Store {

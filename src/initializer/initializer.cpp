@@ -1,5 +1,7 @@
 #include "initializer/initializer.h"
 
+#include <openssl/crypto.h>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -108,7 +110,12 @@ Result<MeshCredentials> CheckAnswer(const v1::NewMeshCertResponse& response, con
   if (auto ok = (*chain)[1].VerifySignedBy((*root)[0]); !ok) {
     return Fail(ok.error().Wrap("cert_chain: the intermediate is not issued by the root CA"));
   }
+  if (!response.workload_secret().empty() && response.workload_secret().size() != 64) {
+    return Fail(ErrorCode::kParse, "workload_secret: " + std::to_string(response.workload_secret().size()) +
+                                       " bytes, expected 64 or none");
+  }
   MeshCredentials credentials;
+  credentials.workload_secret_hex = HexEncode(AsBytes(response.workload_secret()));
   credentials.mesh_ca_pem = response.mesh_ca();
   credentials.cert_chain_pem = response.cert_chain();
   credentials.root_ca_pem = response.root_ca();
@@ -322,6 +329,15 @@ Result<MeshCredentials> RequestMeshCredentials(const std::string& target, const 
 Status WriteMeshCredentials(const fs::path& root_dir, const MeshCredentials& credentials) {
   const fs::path dir = root_dir / "tls-config";
   std::error_code error;
+  if (!credentials.workload_secret_hex.empty()) {
+    const fs::path secrets = root_dir / "secrets";
+    fs::create_directories(secrets, error);
+    if (error) return Fail(ErrorCode::kIo, "cannot create " + secrets.string() + ": " + error.message());
+    if (auto written = WriteFileAtomic(secrets / "workload-secret-seed", credentials.workload_secret_hex, kKeyMode);
+        !written) {
+      return Fail(written.error());
+    }
+  }
   fs::create_directories(dir, error);
   if (error) return Fail(ErrorCode::kIo, "cannot create " + dir.string() + ": " + error.message());
   // The key first: a reader that finds the certificate finds its key too.
@@ -352,7 +368,11 @@ Status RunInitializer(const InitializerConfig& config, session::EvidenceIssuer& 
   if (!credentials) return Fail(credentials.error());
   if (auto written = WriteMeshCredentials(config.root_dir, *credentials); !written) return Fail(written.error());
   config.log("wrote mesh-ca.pem, certChain.pem, key.pem and coordinator-root-ca.pem to " +
-             (config.root_dir / "tls-config").string());
+             (config.root_dir / "tls-config").string() +
+             (credentials->workload_secret_hex.empty()
+                  ? std::string()
+                  : " and the workload secret to " + (config.root_dir / "secrets/workload-secret-seed").string()));
+  OPENSSL_cleanse(credentials->workload_secret_hex.data(), credentials->workload_secret_hex.size());
   return {};
 }
 

@@ -7,6 +7,10 @@
 //   <root>/tls-config/certChain.pem             0444  leaf, then intermediate
 //   <root>/tls-config/key.pem                   0400  the leaf's key, PKCS#8 PEM
 //   <root>/tls-config/coordinator-root-ca.pem   0444  Coordinator root CA
+//   <root>/secrets/workload-secret-seed         0400  the workload secret, hex
+//                                                     (only when the pod's
+//                                                     manifest entry has a
+//                                                     WorkloadSecretID)
 //
 // It does not attest the Coordinator (like upstream): what it receives is only
 // useful together with the key it generated itself, and the workload's peers
@@ -62,21 +66,23 @@ struct MeshCredentials {
   std::string cert_chain_pem;  // leaf, then intermediate
   std::string private_key_pem;
   std::string root_ca_pem;
+  std::string workload_secret_hex;  // 128 hex digits, or empty; secret
 };
 
 // One NewMeshCert exchange with the Coordinator at `target` over a session
 // with `identity`, attesting with `issuer` as a workload. The answer is
 // checked before it is accepted (it is untrusted until the workload uses it):
 // one mesh CA and one root certificate, a chain of leaf and intermediate,
-// the leaf for identity's key and signed by the mesh CA (kParse,
-// kCertificateInvalid otherwise). Other errors: those of the session
+// the leaf for identity's key and signed by the mesh CA, a workload secret
+// of 64 bytes or none (kParse, kCertificateInvalid otherwise). Other errors: those of the session
 // (server errors with their code restored, e.g. kValidationFailed for a
 // policy the manifest does not list; kNetwork; kTimeout).
 Result<MeshCredentials> RequestMeshCredentials(const std::string& target, const session::SessionIdentity& identity,
                                                session::EvidenceIssuer& issuer, std::chrono::milliseconds deadline);
 
-// Writes the four files under <root_dir>/tls-config (created if needed),
-// each atomically, with the modes above.
+// Writes the four files under <root_dir>/tls-config and the workload secret
+// under <root_dir>/secrets (directories created if needed), each atomically,
+// with the modes above.
 Status WriteMeshCredentials(const std::filesystem::path& root_dir, const MeshCredentials& credentials);
 
 // The whole Initializer: a fresh session identity, RequestMeshCredentials

@@ -55,6 +55,9 @@ inline constexpr size_t kMaxManifestSize = size_t{4} << 20;
 inline constexpr int kMaxManifestJsonDepth = 64;
 // Seed shares are RSA-OAEP encrypted to these keys; smaller keys are refused.
 inline constexpr int kMinSeedshareKeyBits = 2048;
+// A WorkloadSecretID becomes HKDF info ("WORKLOAD SECRET ID: " + ID), which
+// OpenSSL 3.0 bounds at 1024 bytes; well below that, and plenty for a name.
+inline constexpr size_t kMaxWorkloadSecretIdLength = 512;
 
 // SHA-256 of a policy document (the Kata agent policy text, DESIGN.md §8). It
 // is what the platform reports as SNP HOST_DATA / TDX MRCONFIGID[0:32], so

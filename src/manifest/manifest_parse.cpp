@@ -252,7 +252,11 @@ PolicyEntry ReadPolicyEntry(Problems& p, const json& v, const std::string& path)
                                      [&p](const json& e, const std::string& at) { return ReadSan(p, e, at); });
   }
   if (const json* id = Member(v, "WorkloadSecretID")) {
-    if (id->is_string()) {
+    if (id->is_string() && id->get_ref<const std::string&>().size() > kMaxWorkloadSecretIdLength) {
+      p.Add(Join(path, "WorkloadSecretID"), "is " + std::to_string(id->get_ref<const std::string&>().size()) +
+                                                " bytes long, at most " + std::to_string(kMaxWorkloadSecretIdLength) +
+                                                " are allowed");
+    } else if (id->is_string()) {
       out.workload_secret_id = id->get<std::string>();
     } else {
       p.Add(Join(path, "WorkloadSecretID"), "expected a string, got " + Describe(*id));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,8 @@
 #include "crypto/keys.h"
 #include "history/history.h"
 #include "manifest/manifest.h"
+#include "seed/engine.h"
+#include "seed/shares.h"
 #include "session/credentials.h"
 #include "session/evidence.h"
 #include "session/nonce.h"
@@ -113,6 +116,8 @@ inline const std::string kCoordinatorPolicy = "package agent_policy\n# coordinat
 inline const std::string kWebPolicy = "package agent_policy\n# web\n";
 inline const std::string kDbPolicy = "package agent_policy\n# db\n";
 inline const std::string kUnlistedPolicy = "package agent_policy\n# not in any manifest\n";
+// Only in SecretsManifest: a workload without a WorkloadSecretID.
+inline const std::string kCachePolicy = "package agent_policy\n# cache\n";
 
 inline manifest::PolicyHash HashOf(const std::string& policy) { return manifest::PolicyHashOf(AsBytes(policy)); }
 
@@ -168,6 +173,82 @@ inline manifest::Manifest BaseManifest() {
 }
 
 inline std::vector<std::string> AllPolicies() { return {kCoordinatorPolicy, kWebPolicy, kDbPolicy}; }
+
+// ---- Seed-share owners and workload secrets ---------------------------------
+
+// RSA-2048 seed-share owner keys: 0 and 1 are listed by SeededManifest, 2 is
+// listed nowhere. Made once per process (RSA key generation is slow).
+inline const crypto::PrivateKey& SeedshareOwnerKey(size_t index) {
+  static const std::vector<crypto::PrivateKey> keys = [] {
+    std::vector<crypto::PrivateKey> made;
+    for (int i = 0; i < 3; ++i) made.push_back(Must(crypto::PrivateKey::Generate(crypto::KeyType::kRsa2048)));
+    return made;
+  }();
+  return keys.at(index);
+}
+// What SeedshareOwnerPubKeys lists for `key`: PKCS#1 DER (hex in the JSON).
+inline Bytes SeedsharePublicKey(const crypto::PrivateKey& key) { return Must(seed::RsaPublicKeyPkcs1Der(key)); }
+
+// BaseManifest with seed-share owners 0 and 1.
+inline manifest::Manifest SeededManifest() {
+  manifest::Manifest m = BaseManifest();
+  m.seedshare_owner_pub_keys = {SeedsharePublicKey(SeedshareOwnerKey(0)), SeedsharePublicKey(SeedshareOwnerKey(1))};
+  return m;
+}
+
+// SeededManifest with workload secrets: web "web", db "db", and cache (a
+// fourth policy) without a WorkloadSecretID.
+inline manifest::Manifest SecretsManifest() {
+  manifest::Manifest m = SeededManifest();
+  m.policies[HashOf(kWebPolicy)].workload_secret_id = "web";
+  m.policies[HashOf(kDbPolicy)].workload_secret_id = "db";
+  m.policies[HashOf(kCachePolicy)] = {{"cache"}, "", manifest::Role::kNone};
+  return m;
+}
+
+// The seed and salt a seed-share owner holds.
+struct SeedAndSalt {
+  Bytes seed;
+  Bytes salt;
+};
+
+inline seed::SeedShareDocument FromProto(const v1::SeedShareDocument& proto) {
+  seed::SeedShareDocument document;
+  for (const v1::SeedShare& share : proto.seed_shares()) {
+    document.shares.push_back({ToBytes(share.public_key()), ToBytes(share.encrypted_seed())});
+  }
+  document.salt = ToBytes(proto.salt());
+  return document;
+}
+
+// The seed from `owner`'s share of a SetManifest response's document.
+inline SeedAndSalt DecryptShare(const v1::SeedShareDocument& proto, const crypto::PrivateKey& owner) {
+  const seed::SeedShareDocument document = FromProto(proto);
+  return SeedAndSalt{Must(seed::DecryptSeedShare(document, owner)), document.salt};
+}
+
+// Builds a Recover request once the Coordinator is attested, from the
+// Coordinator's session TLS key on that very connection.
+using RecoverRequestBuilder = std::function<v1::RecoverRequest(ByteView coordinator_spki)>;
+
+// A request a seed-share owner would send: `owner` signs
+// seed::RecoverAuthorizationMessage for the Coordinator's key.
+inline v1::RecoverRequest SignedRecoverRequest(ByteView coordinator_spki, const SeedAndSalt& secret,
+                                               const crypto::PrivateKey& owner, bool force) {
+  v1::RecoverRequest request;
+  request.set_seed(ToString(secret.seed));
+  request.set_salt(ToString(secret.salt));
+  request.set_force(force);
+  request.set_owner_public_key(ToString(SeedsharePublicKey(owner)));
+  const Bytes message = seed::RecoverAuthorizationMessage(coordinator_spki, secret.seed, secret.salt, force);
+  request.set_owner_signature(ToString(Must(seed::SignWithOwnerKey(owner, message))));
+  return request;
+}
+inline RecoverRequestBuilder SignedRecover(SeedAndSalt secret, const crypto::PrivateKey& owner, bool force = false) {
+  return [secret = std::move(secret), &owner, force](ByteView spki) {
+    return SignedRecoverRequest(spki, secret, owner, force);
+  };
+}
 
 // A SetManifest request for `manifest_text` carrying `policies`.
 inline v1::SetManifestRequest Request(const std::string& manifest_text,
@@ -235,15 +316,38 @@ class UserClient {
     return Exchange<v1::GetManifestsResponse>(call, v1::GetManifestsRequest{}, trusted);
   }
 
+  // `build` makes the request after the Coordinator is attested, from its
+  // session TLS key on this connection (what a recovery signature binds).
+  Result<v1::RecoverResponse> Recover(const RecoverRequestBuilder& build, const manifest::Manifest& trusted) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->Recover(c); });
+    auto spki = AttestCoordinator(call, trusted);
+    if (!spki) return Fail(spki.error());
+    return SendAndReceive<v1::RecoverResponse>(call, build(*spki));
+  }
+
   v1::UserAPI::Stub& stub() { return *stub_; }
 
  private:
   template <typename Response>
   Result<Response> Exchange(session::ClientSession& call, const google::protobuf::MessageLite& request,
                             const manifest::Manifest& trusted) {
+    if (auto attested = AttestCoordinator(call, trusted); !attested) return Fail(attested.error());
+    return SendAndReceive<Response>(call, request);
+  }
+
+  // Verifies the Coordinator against `trusted`; its session TLS key (DER
+  // SubjectPublicKeyInfo) as seen on this connection.
+  static Result<Bytes> AttestCoordinator(session::ClientSession& call, const manifest::Manifest& trusted) {
     auto coordinator = call.AttestPeer(session::Role::kCoordinator, ClientVerifier(),
                                        attestation_policy::CoordinatorReferenceValues(trusted), ClientNonces());
     if (!coordinator) return Fail(coordinator.error());
+    const std::shared_ptr<const grpc::AuthContext> auth = call.context().auth_context();
+    if (!auth) return Fail(ErrorCode::kCertificateInvalid, "the call has no TLS peer");
+    return session::PeerSpkiDer(*auth);
+  }
+
+  template <typename Response>
+  static Result<Response> SendAndReceive(session::ClientSession& call, const google::protobuf::MessageLite& request) {
     if (auto sent = call.Send(request); !sent) return Fail(sent.error());
     Response response;
     if (auto received = call.Receive(&response); !received) return Fail(received.error());

@@ -41,7 +41,7 @@ TEST(SelectPolicyDocuments, NamesEveryMissingHash) {
 
 State StateFor(const manifest::Manifest& m, const history::TransitionHash& latest) {
   const std::string text = manifest::SerializeManifest(m);
-  return State{ToBytes(text), m, {}, Must(ca::CertificateAuthority::Generate()), latest, 1};
+  return State{ToBytes(text), m, {}, Must(ca::CertificateAuthority::Generate()), latest, 1, nullptr};
 }
 
 SetManifestInput SignedInput(const manifest::Manifest& next, const OwnerKey& owner,
@@ -108,24 +108,35 @@ TEST(StateGuard, RequireExplainsWhyNot) {
 TEST(ManifestUpdater, AppendsToTheStoreAndPublishes) {
   TempDir dir;
   auto store = Must(history::DirectoryStore::Open(dir.path()));
-  auto history = Must(history::History::Create(store, Must(crypto::PrivateKey::Generate(crypto::KeyType::kEcP384))));
   StateGuard guard;
   observability::Registry registry;
   CoordinatorMetrics metrics(registry);
-  ManifestUpdater updater(history, guard, metrics, QuietLogger());
+  auto updater = Must(ManifestUpdater::Open(store, guard, metrics, QuietLogger()));
+  EXPECT_TRUE(guard.readiness().reason == "no manifest set");
 
   SetManifestInput first;
   first.manifest = ToBytes(manifest::SerializeManifest(BaseManifest()));
   for (const std::string& p : AllPolicies()) first.policies.push_back(ToBytes(p));
-  auto set = updater.SetManifest(first);
+  auto set = updater->SetManifest(first);
   ASSERT_TRUE(set) << set.error().error.message;
   EXPECT_EQ(guard.Current()->generation, 1u);
   EXPECT_EQ(metrics.manifest_generation.value(), 1);
-  auto latest = Must(history.Latest());
+  // The history is signed with the key derived from the new seed, and the
+  // sealed CA state of the transition is stored beside it.
+  const auto& seed = guard.Current()->seed;
+  ASSERT_NE(seed, nullptr);
+  auto reader = Must(history::HistoryReader::Create(store, Must(seed->history_signing_key().PublicKeyDer())));
+  auto latest = Must(reader.Latest());
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->transition_hash, set->transition_hash);
+  EXPECT_TRUE(Must(history::ReadSealed(*store, history::SealedStateBinding(*latest))).has_value());
+  EXPECT_FALSE(Must(history::ReadSealed(*store, set->transition_hash)).has_value());
+  EXPECT_TRUE(guard.Current()->ca.root().PublicKey() != nullptr);
+  EXPECT_TRUE(seed->root_ca_key().Matches(guard.Current()->ca.root().PublicKey()));
+  // No seed-share owners in the manifest: no shares.
+  EXPECT_FALSE(set->seed_shares.has_value());
 
-  auto listed = updater.GetManifests();
+  auto listed = updater->GetManifests();
   ASSERT_TRUE(listed);
   EXPECT_THAT(listed->manifests, ElementsAre(first.manifest));
   EXPECT_EQ(listed->policies.size(), 3u);

@@ -339,14 +339,14 @@ std::map<std::string, Bytes> FilesBelow(const std::filesystem::path& root) {
   return files;
 }
 
-TEST_F(UserApi, RestartOnExistingHistoryIsNotReadyAndLeavesItAlone) {
+TEST_F(UserApi, RestartOnExistingHistoryAwaitsRecoveryAndLeavesItAlone) {
   const v1::SetManifestResponse first = SetFirstManifest();
   StopCoordinator();
   const auto before = FilesBelow(dir_.path() / "history");
   ASSERT_TRUE(before.count("transitions/latest"));
 
   StartCoordinator();
-  const std::string reason = "history from a previous run exists; recovery is not implemented yet";
+  const std::string reason(kAwaitingRecoveryReason);
   auto version = Must(UserClient(UserTarget()).GetVersion());
   EXPECT_FALSE(version.ready());
   EXPECT_EQ(version.reason(), reason);
@@ -364,9 +364,14 @@ TEST_F(UserApi, RestartOnExistingHistoryIsNotReadyAndLeavesItAlone) {
                                                HashFromBytes(first.transition_hash())),
                                         BaseManifest());
   EXPECT_THAT(signed_update, RefusedWith("FAILED_PRECONDITION"));
+  // The history is public: served as stored, marked as awaiting recovery.
   auto get = UserClient(UserTarget()).GetManifests(BaseManifest());
-  EXPECT_THAT(get, RefusedWith("FAILED_PRECONDITION"));
-  EXPECT_THAT(get.error().message, HasSubstr(reason));
+  ASSERT_TRUE(get) << get.error().message;
+  EXPECT_TRUE(get->awaiting_recovery());
+  EXPECT_EQ(get->reason(), reason);
+  EXPECT_EQ(get->latest_transition_hash(), first.transition_hash());
+  EXPECT_EQ(get->manifests_size(), 1);
+  EXPECT_TRUE(get->root_ca().empty());
   auto workload = IssuerFor(kWebPolicy);
   auto cert = MeshClient(MeshTarget()).NewMeshCert(*workload);
   EXPECT_THAT(cert, RefusedWith("FAILED_PRECONDITION"));
@@ -415,10 +420,15 @@ TEST_F(UserApi, HistoryReplacedUnderneathIsDetected) {
   std::filesystem::copy(options.state_dir, dir_.path() / "history",
                         std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
 
+  // The first GetManifests finds the forged signature and stops serving;
+  // the next one serves the stored history, marked as awaiting recovery.
   auto history = UserClient(UserTarget()).GetManifests(BaseManifest());
   EXPECT_THAT(history, RefusedWith("FAILED_PRECONDITION"));
   EXPECT_THAT(history.error().message, HasSubstr("another writer"));
   EXPECT_FALSE(coordinator_->readiness().ready);
+  auto stored = UserClient(UserTarget()).GetManifests(BaseManifest());
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_TRUE(stored->awaiting_recovery());
   auto cert = MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy));
   EXPECT_THAT(cert, RefusedWith("FAILED_PRECONDITION"));
 }

@@ -99,6 +99,13 @@ int ChildProcess::Stop(std::chrono::milliseconds grace) {
   return Wait(std::chrono::seconds(10)).value_or(-1);
 }
 
+int ChildProcess::Kill() {
+  if (pid_ <= 0) return -1;
+  if (exit_code_) return *exit_code_;
+  ::kill(-pid_, SIGKILL);
+  return Wait(std::chrono::seconds(10)).value_or(-1);
+}
+
 std::string ChildProcess::Output() const {
   std::ifstream in(log_);
   std::stringstream s;

@@ -28,6 +28,9 @@ class ChildProcess {
   std::optional<int> Wait(std::chrono::milliseconds timeout);
   // SIGTERM, then SIGKILL after `grace`; returns the exit code.
   int Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // SIGKILL to the whole process group at once (a crash: nothing gets to
+  // clean up); returns 128+9 once it is gone.
+  int Kill();
   bool running();
   // Polls `ready` until it holds (true), the process exits or `timeout`
   // passes (false). The condition, not the time, is what a test checks.

@@ -42,6 +42,8 @@ class PodGenerator {
   json Generate();
 
  private:
+  // True when `name` is one of a StatefulSet's spec.volumeClaimTemplates.
+  bool IsClaimTemplate(const std::string& name) const;
   [[noreturn]] void Error(const YAML::Node& node, const std::string& what) const {
     throw GenError{pod_.Where(node) + ": " + what};
   }
@@ -601,6 +603,16 @@ json PodGenerator::User(const YAML::Node& c, const image::ResolvedImage& image) 
   return {{"uid", uid}, {"gid", primary}, {"additional_gids", additional}};
 }
 
+bool PodGenerator::IsClaimTemplate(const std::string& name) const {
+  if (pod_.kind != kube::WorkloadKind::kStatefulSet) return false;
+  YAML::Node templates = Get(Get(pod_.object, "spec"), "volumeClaimTemplates");
+  if (!templates || !templates.IsSequence()) return false;
+  for (const auto& claim : templates) {
+    if (OptStr(Get(claim, "metadata"), "name") == name) return true;
+  }
+  return false;
+}
+
 void PodGenerator::AddVolumes(const YAML::Node& c, const image::ImageConfig& config, bool read_only_root, json& mounts,
                               json& storages) {
   (void)read_only_root;
@@ -613,7 +625,15 @@ void PodGenerator::AddVolumes(const YAML::Node& c, const image::ImageConfig& con
     YAML::Node volume(YAML::NodeType::Undefined);
     for (const auto& v : List(Get(spec_, "volumes"), "volumes"))
       if (OptStr(v, "name") == name) volume.reset(v);
-    if (!volume) Error(vm, "volume \"" + name + "\" is not in spec.volumes");
+    if (!volume && IsClaimTemplate(name)) {
+      // A StatefulSet's per-replica claim: a persistent volume like any
+      // other, shared from the host.
+      mounts.push_back(Mount(s_.shared_file, path, name, read_only));
+      continue;
+    }
+    if (!volume)
+      Error(vm, "volume \"" + name + "\" is not in spec.volumes" +
+                    (pod_.kind == kube::WorkloadKind::kStatefulSet ? " or spec.volumeClaimTemplates" : ""));
 
     if (YAML::Node empty_dir = Get(volume, "emptyDir")) {
       std::string medium = OptStr(empty_dir, "medium");
