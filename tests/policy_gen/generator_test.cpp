@@ -275,6 +275,35 @@ TEST(Generator, SandboxNamesOfControllers) {
   }
 }
 
+// A StatefulSet's volumeClaimTemplates are volumes of its pods (how
+// deploy/coordinator.yml keeps the Coordinator's history); elsewhere a mount
+// of an undeclared volume stays an error.
+TEST(Generator, StatefulSetClaimTemplatesAreVolumes) {
+  const std::string pod_spec =
+      "\nmetadata: {name: db}\nspec:\n  template:\n    spec:\n      containers:\n"
+      "        - name: a\n          image: quay.io/prometheus/busybox:latest\n"
+      "          volumeMounts: [{name: state, mountPath: /var/lib/db}]\n";
+  auto stateful = Generate("apiVersion: apps/v1\nkind: StatefulSet" + pod_spec +
+                           "  volumeClaimTemplates:\n    - metadata: {name: state}\n"
+                           "      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n");
+  ASSERT_TRUE(stateful) << stateful.error().message;
+  int claim_mounts = 0;
+  const json data = PolicyData(stateful->text);
+  for (auto& container : data["containers"]) {
+    for (auto& m : container["mounts"])
+      if (m["destination"] == "/var/lib/db") ++claim_mounts;
+  }
+  EXPECT_EQ(claim_mounts, 1);
+
+  auto deployment = Generate("apiVersion: apps/v1\nkind: Deployment" + pod_spec);
+  ASSERT_FALSE(deployment);
+  EXPECT_THAT(deployment.error().message, HasSubstr("volume \"state\" is not in spec.volumes"));
+  auto other_claim = Generate("apiVersion: apps/v1\nkind: StatefulSet" + pod_spec +
+                              "  volumeClaimTemplates:\n    - metadata: {name: other}\n");
+  ASSERT_FALSE(other_claim);
+  EXPECT_THAT(other_claim.error().message, HasSubstr("spec.volumes or spec.volumeClaimTemplates"));
+}
+
 TEST(Generator, ErrorsNameFileAndLine) {
   auto nfs = Generate(R"yaml(apiVersion: v1
 kind: Pod

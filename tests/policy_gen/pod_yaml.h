@@ -27,12 +27,12 @@ inline kube::PodTemplate PodFromYaml(const std::string& yaml, const std::string&
     pod.name = Scalar(doc["metadata"]["name"]);
     pod.generate_name = Scalar(doc["metadata"]["generateName"]);
     pod.ns = Scalar(doc["metadata"]["namespace"]);
-    YAML::Node holder = doc;
-    if (*kind == kube::WorkloadKind::kCronJob) {
-      holder = doc["spec"]["jobTemplate"]["spec"]["template"];
-    } else if (*kind != kube::WorkloadKind::kPod) {
-      holder = doc["spec"]["template"];
-    }
+    pod.object = doc;
+    // One initialisation: assigning to a yaml-cpp handle would rebind the
+    // node it shares with `doc`.
+    YAML::Node holder = *kind == kube::WorkloadKind::kCronJob ? doc["spec"]["jobTemplate"]["spec"]["template"]
+                        : *kind != kube::WorkloadKind::kPod   ? doc["spec"]["template"]
+                                                              : doc;
     if (!holder["metadata"]) holder["metadata"] = YAML::Node(YAML::NodeType::Map);
     pod.metadata = holder["metadata"];
     pod.spec = holder["spec"];
