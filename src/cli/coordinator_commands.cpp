@@ -230,6 +230,11 @@ int RunSet(const SetCommand& command, std::ostream& out, std::ostream& err) {
   }
   PrintAttested(out, command.coordinator, *attested);
   int code = kExitOk;
+  if (local->parsed.seedshare_owner_pub_keys.empty()) {
+    err << "warning: the manifest names no seed-share owners (SeedshareOwnerPubKeys): if the Coordinator restarts, "
+           "nobody can recover it and the deployment must be set up anew. Owners can only be named in the first "
+           "manifest (`contrast generate --add-seedshare-owner-key`).\n";
+  }
   if (response.has_seed_share_document()) {
     if (auto written = SaveSeedShares(response.seed_share_document(), command.workspace, out, err); !written) {
       code = Failed(err, written.error());
