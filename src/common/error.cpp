@@ -1,34 +1,67 @@
 #include "common/result.h"
 
+#include <iterator>
+
 namespace contrast {
 
-std::string_view ErrorCodeName(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid-argument";
-    case ErrorCode::kParse: return "parse";
-    case ErrorCode::kIo: return "io";
-    case ErrorCode::kNotFound: return "not-found";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kInternal: return "internal";
-    case ErrorCode::kFailedPrecondition: return "failed-precondition";
-    case ErrorCode::kCrypto: return "crypto";
-    case ErrorCode::kNetwork: return "network";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kHttpStatus: return "http-status";
-    case ErrorCode::kSignatureInvalid: return "signature-invalid";
-    case ErrorCode::kCertificateInvalid: return "certificate-invalid";
-    case ErrorCode::kCertificateExpired: return "certificate-expired";
-    case ErrorCode::kCertificateRevoked: return "certificate-revoked";
-    case ErrorCode::kUntrustedRoot: return "untrusted-root";
-    case ErrorCode::kTcbMismatch: return "tcb-mismatch";
-    case ErrorCode::kChipIdMismatch: return "chip-id-mismatch";
-    case ErrorCode::kProductMismatch: return "product-mismatch";
-    case ErrorCode::kValidationFailed: return "validation-failed";
-    case ErrorCode::kMeasurementMismatch: return "measurement-mismatch";
-    case ErrorCode::kTcbTooLow: return "tcb-too-low";
-    case ErrorCode::kPolicyViolation: return "policy-violation";
+namespace {
+
+struct NamedCode {
+  ErrorCode code;
+  std::string_view name;
+};
+
+// Every code once, in enum order (checked below): one table for both
+// directions.
+constexpr NamedCode kCodeNames[] = {
+    {ErrorCode::kInvalidArgument, "invalid-argument"},
+    {ErrorCode::kParse, "parse"},
+    {ErrorCode::kIo, "io"},
+    {ErrorCode::kNotFound, "not-found"},
+    {ErrorCode::kUnsupported, "unsupported"},
+    {ErrorCode::kInternal, "internal"},
+    {ErrorCode::kFailedPrecondition, "failed-precondition"},
+    {ErrorCode::kConflict, "conflict"},
+    {ErrorCode::kCrypto, "crypto"},
+    {ErrorCode::kNetwork, "network"},
+    {ErrorCode::kTimeout, "timeout"},
+    {ErrorCode::kHttpStatus, "http-status"},
+    {ErrorCode::kSignatureInvalid, "signature-invalid"},
+    {ErrorCode::kCertificateInvalid, "certificate-invalid"},
+    {ErrorCode::kCertificateExpired, "certificate-expired"},
+    {ErrorCode::kCertificateRevoked, "certificate-revoked"},
+    {ErrorCode::kUntrustedRoot, "untrusted-root"},
+    {ErrorCode::kTcbMismatch, "tcb-mismatch"},
+    {ErrorCode::kChipIdMismatch, "chip-id-mismatch"},
+    {ErrorCode::kProductMismatch, "product-mismatch"},
+    {ErrorCode::kValidationFailed, "validation-failed"},
+    {ErrorCode::kMeasurementMismatch, "measurement-mismatch"},
+    {ErrorCode::kTcbTooLow, "tcb-too-low"},
+    {ErrorCode::kPolicyViolation, "policy-violation"},
+};
+
+constexpr bool InEnumOrder() {
+  for (size_t i = 0; i < std::size(kCodeNames); ++i) {
+    if (static_cast<size_t>(kCodeNames[i].code) != i) return false;
   }
-  return "unknown";
+  return true;
+}
+static_assert(InEnumOrder(), "kCodeNames must list every ErrorCode in enum order");
+static_assert(std::size(kCodeNames) == static_cast<size_t>(ErrorCode::kPolicyViolation) + 1,
+              "kCodeNames must end at the last ErrorCode");
+
+}  // namespace
+
+std::string_view ErrorCodeName(ErrorCode code) {
+  const auto index = static_cast<size_t>(code);
+  return index < std::size(kCodeNames) ? kCodeNames[index].name : "unknown";
+}
+
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
+  for (const NamedCode& entry : kCodeNames) {
+    if (entry.name == name) return entry.code;
+  }
+  return std::nullopt;
 }
 
 bool IsAttestationVerdict(ErrorCode code) {

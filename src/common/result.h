@@ -4,6 +4,7 @@
 // granular code; exceptions never cross a module's public API.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +22,7 @@ enum class ErrorCode {
   kUnsupported,         // a valid input we deliberately do not handle
   kInternal,            // a bug or an unexpected library failure
   kFailedPrecondition,  // the system is not in a state that allows this (e.g. not ready)
+  kConflict,            // a conditional change lost: something changed it first (compare-and-swap)
   kCrypto,              // an OpenSSL operation failed unexpectedly
   // Networking.
   kNetwork,     // connection, DNS, TLS failure
@@ -42,8 +44,11 @@ enum class ErrorCode {
   kPolicyViolation,
 };
 
-// A short stable name for a code ("signature-invalid"), for logs and metrics.
+// A short stable name for a code ("signature-invalid"), for logs and metrics
+// (and, over gRPC, the status details a client restores the code from).
 std::string_view ErrorCodeName(ErrorCode code);
+// The code of such a name; nullopt for anything else.
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name);
 
 // True for the verdicts of attestation: the evidence was checked and is not
 // authentic or not acceptable (as opposed to malformed input or a failure to

@@ -4,6 +4,8 @@ namespace contrast::coordinator {
 
 CoordinatorMetrics::CoordinatorMetrics(observability::Registry& registry)
     : sessions(registry.AddCounter("contrast_sessions_total", "Attested session RPCs that completed successfully.")),
+      sessions_started(registry.AddCounter("contrast_sessions_started_total",
+                                           "Session RPCs that reached the Coordinator, whatever their outcome.")),
       attestation_failures(registry.AddLabeledCounter("contrast_attestation_failures_total",
                                                       "Workload attestations that failed, by reason.", "reason")),
       mesh_certificates_issued(

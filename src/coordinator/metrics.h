@@ -10,8 +10,11 @@ struct CoordinatorMetrics {
   explicit CoordinatorMetrics(observability::Registry& registry);
 
   // contrast_sessions_total: attested session RPCs (SetManifest,
-  // GetManifests, NewMeshCert) that completed successfully.
+  // GetManifests, Recover, NewMeshCert) that completed successfully.
   observability::Counter& sessions;
+  // contrast_sessions_started_total: session RPCs that reached a handler,
+  // whatever became of them.
+  observability::Counter& sessions_started;
   // contrast_attestation_failures_total{reason}: workloads whose attestation
   // failed, by ErrorCodeName of the failure ("validation-failed", ...).
   observability::LabeledCounter& attestation_failures;

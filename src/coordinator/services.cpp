@@ -103,6 +103,7 @@ grpc::Status UserApiService::GetVersion(grpc::ServerContext* /*context*/, const 
 }
 
 grpc::Status UserApiService::SetManifest(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
   v1::SetManifestRequest request;
   if (auto opened = OpenSession(*context, *stream, &request); !opened) {
     return Refused(*context, "SetManifest", opened.error());
@@ -113,6 +114,7 @@ grpc::Status UserApiService::SetManifest(grpc::ServerContext* context, SessionSt
 }
 
 grpc::Status UserApiService::GetManifests(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
   v1::GetManifestsRequest request;
   if (auto opened = OpenSession(*context, *stream, &request); !opened) {
     return Refused(*context, "GetManifests", opened.error());
@@ -123,6 +125,7 @@ grpc::Status UserApiService::GetManifests(grpc::ServerContext* context, SessionS
 }
 
 grpc::Status UserApiService::Recover(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
   v1::RecoverRequest request;
   if (auto opened = OpenSession(*context, *stream, &request); !opened) {
     return Refused(*context, "Recover", opened.error());
@@ -167,6 +170,7 @@ grpc::Status UserApiService::Refused(const grpc::ServerContext& context, std::st
 // ---- MeshAPI -----------------------------------------------------------
 
 grpc::Status MeshApiService::NewMeshCert(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
   auto response = Handle(*context, *stream);
   if (!response) return Refused(*context, response.error());
   if (auto written = session::WriteMessage(stream, *context, *response, d_.session_options); !written) {
@@ -189,6 +193,19 @@ ApiResult<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& c
   if (!evidence) {
     d_.metrics.attestation_failures.Increment(std::string(ErrorCodeName(evidence.error().code)));
     return Refuse(evidence.error());
+  }
+  // Attestation can take long (a slow peer, up to the session's step
+  // deadline): a manifest update or a recovery may have landed meanwhile.
+  // The evidence was only checked against the state read before, so it must
+  // not be certified under any other one, and a workload the update removed
+  // must not get a certificate at all. The caller retries against the state
+  // in force now.
+  auto now = d_.guard.Require();
+  if (!now) return tl::unexpected(now.error());
+  if (*now != *state) {
+    return RefusePrecondition("the manifest changed while this workload attested (generation " +
+                              std::to_string((*state)->generation) + " -> " + std::to_string((*now)->generation) +
+                              "); attest again");
   }
   // AttestPeerOnServer checked the evidence against this very key.
   auto auth = context.auth_context();

@@ -13,7 +13,6 @@ namespace {
 constexpr std::string_view kManifestsPrefix = "manifests/";
 constexpr std::string_view kPoliciesPrefix = "policies/";
 constexpr std::string_view kTransitionsPrefix = "transitions/";
-constexpr std::string_view kConcurrentUpdateMarker = "concurrent update: ";
 constexpr size_t kMaxPublicKeySize = 16 * 1024;
 
 std::string Key(std::string_view prefix, const crypto::Sha256Digest& hash) {
@@ -28,9 +27,8 @@ std::string Describe(const std::optional<TransitionHash>& hash) {
 
 tl::unexpected<Error> ConcurrentUpdate(const std::optional<TransitionHash>& expected,
                                        const std::optional<TransitionHash>& actual) {
-  return Fail(ErrorCode::kInvalidArgument, std::string(kConcurrentUpdateMarker) +
-                                               "the latest transition changed (expected " + Describe(expected) +
-                                               ", found " + Describe(actual) + ")");
+  return Fail(ErrorCode::kConflict, "concurrent update: the latest transition changed (expected " + Describe(expected) +
+                                        ", found " + Describe(actual) + ")");
 }
 
 // Only EC keys on the named curves.
@@ -390,9 +388,7 @@ Result<LatestTransition> History::Append(ByteView manifest, const std::vector<By
   return latest;
 }
 
-bool IsConcurrentUpdate(const Error& error) {
-  return error.code == ErrorCode::kInvalidArgument && error.message.find(kConcurrentUpdateMarker) != std::string::npos;
-}
+bool IsConcurrentUpdate(const Error& error) { return error.code == ErrorCode::kConflict; }
 
 // ---- Workload-owner signatures ----------------------------------------------
 

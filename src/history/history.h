@@ -196,8 +196,7 @@ class History : public HistoryReader {
   // `expected_previous` is the caller's view of the latest transition;
   // nullopt (or kNoPreviousTransition) means "no history yet". When the
   // latest transition is a different one, or changes during the call, nothing
-  // is published and the error satisfies IsConcurrentUpdate() (code
-  // kInvalidArgument; map it to FAILED_PRECONDITION). kSignatureInvalid when
+  // is published and the error has code kConflict (IsConcurrentUpdate). kSignatureInvalid when
   // the current latest pointer is not signed by this key.
   Result<LatestTransition> Append(ByteView manifest, const std::vector<Bytes>& policies,
                                   const std::optional<TransitionHash>& expected_previous,

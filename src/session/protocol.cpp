@@ -229,6 +229,7 @@ grpc::StatusCode GrpcCodeFor(ErrorCode code) {
     case ErrorCode::kParse: return grpc::StatusCode::INVALID_ARGUMENT;
     case ErrorCode::kNotFound: return grpc::StatusCode::NOT_FOUND;
     case ErrorCode::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case ErrorCode::kConflict: return grpc::StatusCode::ABORTED;
     case ErrorCode::kUnsupported: return grpc::StatusCode::UNIMPLEMENTED;
     case ErrorCode::kTimeout: return grpc::StatusCode::DEADLINE_EXCEEDED;
     case ErrorCode::kNetwork: return grpc::StatusCode::UNAVAILABLE;
@@ -260,16 +261,6 @@ std::string_view GrpcCodeName(grpc::StatusCode code) {
 }
 
 // The code whose ErrorCodeName is `name`, if any.
-std::optional<ErrorCode> ErrorCodeByName(std::string_view name) {
-  // ErrorCode is a dense enum starting at 0; names of values past its end are "unknown".
-  for (int i = 0; i < 256; ++i) {
-    const auto code = static_cast<ErrorCode>(i);
-    const std::string_view candidate = ErrorCodeName(code);
-    if (candidate == "unknown") break;
-    if (candidate == name) return code;
-  }
-  return std::nullopt;
-}
 
 ErrorCode ErrorCodeForGrpc(grpc::StatusCode code) {
   switch (code) {
@@ -339,7 +330,7 @@ grpc::Status ToGrpcStatus(const Error& error) {
 }
 
 Error FromGrpcStatus(const grpc::Status& status) {
-  const std::optional<ErrorCode> named = ErrorCodeByName(status.error_details());
+  const std::optional<ErrorCode> named = ErrorCodeFromName(status.error_details());
   const ErrorCode code = named ? *named : ErrorCodeForGrpc(status.error_code());
   return Error{code, "server: " + std::string(GrpcCodeName(status.error_code())) + ": " + status.error_message()};
 }

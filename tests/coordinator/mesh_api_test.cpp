@@ -3,8 +3,11 @@
 #include <openssl/x509v3.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -120,6 +123,46 @@ TEST_F(MeshApi, AfterAnUpdateCertificatesChainToTheNewMeshCa) {
   const auto root = Must(crypto::Certificate::ParsePem(first_.root_ca()));
   EXPECT_TRUE(crypto::VerifyChain(leaf, Must(crypto::Certificate::ParsePemChain(response.cert_chain())),
                                   std::vector{root}, Now()));
+}
+
+// An issuer that lets `during` run while the workload is attesting: after
+// the Coordinator took its state and sent the challenge, before the evidence
+// arrives.
+class IssuerWithPause final : public session::EvidenceIssuer {
+ public:
+  IssuerWithPause(session::EvidenceIssuer& inner, std::function<void()> during)
+      : inner_(inner), during_(std::move(during)) {}
+  Result<session::Evidence> Issue(const session::ReportData& report_data) override {
+    if (during_) std::exchange(during_, nullptr)();
+    return inner_.Issue(report_data);
+  }
+
+ private:
+  session::EvidenceIssuer& inner_;
+  std::function<void()> during_;
+};
+
+// A manifest update lands while a workload attests. The workload was removed
+// by the update: it gets no certificate, neither under the old manifest it
+// attested against nor under the new one.
+TEST_F(MeshApi, UpdateDuringAttestationIsNotBypassed) {
+  manifest::Manifest next = BaseManifest();
+  next.policies.erase(HashOf(kWebPolicy));
+  auto web = IssuerFor(kWebPolicy);
+  std::optional<Result<v1::SetManifestResponse>> update;
+  IssuerWithPause pausing(*web, [&] {
+    update = UserClient(UserTarget())
+                 .SetManifest(Signed(Request(manifest::SerializeManifest(next)), Owner(),
+                                     HashFromBytes(first_.transition_hash())),
+                              next);
+  });
+  auto raced = MeshClient(MeshTarget()).NewMeshCert(pausing);
+  ASSERT_TRUE(update.has_value() && *update) << (update ? update->error().message : "no update");
+  EXPECT_THAT(raced, RefusedWith("FAILED_PRECONDITION"));
+  EXPECT_THAT(raced.error().message, HasSubstr("changed while this workload attested"));
+  // Attesting again, now against the new manifest: refused for good.
+  EXPECT_THAT(MeshClient(MeshTarget()).NewMeshCert(*web), RefusedWith("PERMISSION_DENIED"));
+  EXPECT_THAT(coordinator_->RenderMetrics(), HasSubstr("contrast_mesh_certificates_issued_total 0\n"));
 }
 
 TEST_F(MeshApi, WorkloadWithAnUnlistedPolicyIsDenied) {

@@ -85,6 +85,9 @@ TEST_F(AttestationE2e, RealReportVerdictAndExitCodes) {
   const Process wrong = Contrast("attestation verify --report " + Quote(snp / "trustee_azure_genoa_report.bin") +
                                  " --vcek " + Quote(snp / "virtee_vcek_milan.der") + " --at 2026-01-01T00:00:00Z");
   EXPECT_EQ(wrong.code, 1) << wrong.output;
+  // Refused for the right reason: the VCEK is a Milan chip's.
+  EXPECT_THAT(wrong.output, HasSubstr("product-mismatch"));
+  EXPECT_THAT(wrong.output, HasSubstr("Milan"));
   EXPECT_EQ(Contrast("attestation verify --report " + Quote(dir_ / "missing")).code, 2);
 }
 
