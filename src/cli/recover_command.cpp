@@ -13,7 +13,6 @@
 #include "common/files.h"
 #include "crypto/hash.h"
 #include "history/history.h"
-#include "seed/engine.h"
 #include "seed/shares.h"
 #include "session/credentials.h"
 
@@ -79,16 +78,10 @@ Result<OwnerShare> LoadOwnerShare(const RecoverCommand& command, const manifest:
                                           " public key(s) of the document): use the seed-shares.json that "
                                           "`contrast set` wrote for this deployment, or another owner's key");
   }
+  // DecryptSeedShare only returns seeds of a valid size.
   if (!seed)
     return Fail(ErrorCode::kCrypto, "cannot decrypt the share of " + key_path.string() + " in " + shares_path.string() +
                                         ": " + seed.error().message);
-  if (seed->size() < seed::kMinSeedSize || seed->size() > seed::kSeedSize) {
-    const size_t size = seed->size();
-    OPENSSL_cleanse(seed->data(), seed->size());
-    return Fail(ErrorCode::kParse, "the share in " + shares_path.string() + " decrypts to " + std::to_string(size) +
-                                       " bytes, not a seed of " + std::to_string(seed::kMinSeedSize) + " to " +
-                                       std::to_string(seed::kSeedSize) + " bytes");
-  }
   return OwnerShare{std::move(*key), std::move(*public_key), std::move(*seed), std::move(document->salt)};
 }
 

@@ -123,7 +123,7 @@ Result<Bytes> SealCaState(const seed::SeedEngine& engine, const history::LatestT
 Result<ca::CertificateAuthority> OpenCaState(history::Store& store, const seed::SeedEngine& engine,
                                              const history::LatestTransition& latest) {
   const crypto::Sha256Digest binding = history::SealedStateBinding(latest);
-  const std::string key = "sealed/" + HexEncode(binding);
+  const std::string key = history::SealedStateKey(binding);
   auto record = history::ReadSealed(store, binding);
   if (!record) return Fail(record.error());
   if (!record->has_value()) return Fail(ErrorCode::kNotFound, key + " is missing from the history store");

@@ -256,8 +256,10 @@ Result<std::vector<HistoryEntry>> WalkChain(Store& store, const TransitionHash& 
 
 crypto::Sha256Digest SealedStateBinding(const LatestTransition& latest) { return crypto::Sha256(latest.Encode()); }
 
+std::string SealedStateKey(const crypto::Sha256Digest& binding) { return Key(kSealedPrefix, binding); }
+
 Result<std::optional<Bytes>> ReadSealed(Store& store, const crypto::Sha256Digest& binding) {
-  const std::string key = Key(kSealedPrefix, binding);
+  const std::string key = SealedStateKey(binding);
   auto value = store.Get(key);
   if (!value) return Fail(value.error().Wrap("reading " + key));
   return std::move(*value);
@@ -371,7 +373,7 @@ Result<LatestTransition> History::Append(ByteView manifest, const std::vector<By
   if (seal) {
     auto sealed = seal(latest);
     if (!sealed) return Fail(sealed.error().Wrap("sealing the state"));
-    const std::string key = Key(kSealedPrefix, SealedStateBinding(latest));
+    const std::string key = SealedStateKey(SealedStateBinding(latest));
     if (auto ok = store_->Set(key, *sealed); !ok) return Fail(ok.error().Wrap("storing " + key));
   }
   const Bytes record = latest.Encode();

@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -124,6 +125,8 @@ Result<std::vector<HistoryEntry>> WalkChain(Store& store, const TransitionHash& 
 // What a sealed state is bound to and stored under: SHA-256 of the latest
 // record (transition hash ‖ signature) it was written with.
 crypto::Sha256Digest SealedStateBinding(const LatestTransition& latest);
+// The store key of a sealed state: "sealed/<hex binding>".
+std::string SealedStateKey(const crypto::Sha256Digest& binding);
 // sealed/<binding>: nullopt when absent. Opaque bytes, authenticated by
 // whoever opens them (seed::Open).
 Result<std::optional<Bytes>> ReadSealed(Store& store, const crypto::Sha256Digest& binding);
