@@ -7,7 +7,9 @@
 // One session = a fresh TLS connection and client identity, NewMeshCert
 // request, challenge, emulated evidence (one ECDSA P-384 signature by the
 // emulated secure processor), the Coordinator's verification (ECDSA verify of
-// the report; chain checks cached) and leaf issuance (ECDSA sign), response.
+// the report; chain checks cached), then the same in the other direction
+// (the Coordinator's evidence, verified by the client as the Initializer
+// does), leaf issuance (ECDSA sign), response.
 //
 // Usage: mesh_cert_load [--seconds N] (per concurrency level, default 5)
 #include <openssl/evp.h>
@@ -99,6 +101,10 @@ struct Setup {
   std::unique_ptr<coordinator::Coordinator> coordinator;
   std::shared_ptr<session::EvidenceIssuer> workload_issuer;
   std::string mesh_target;
+  // What the workload checks the Coordinator against, as the Initializer does.
+  session::AcceptableReferenceValues coordinator_values;
+  std::unique_ptr<session::EvidenceVerifier> verifier = std::make_unique<session::EvidenceVerifier>();
+  std::unique_ptr<session::NonceTracker> nonces = std::make_unique<session::NonceTracker>();
 };
 
 Setup StartCoordinator(const std::filesystem::path& state_dir) {
@@ -156,10 +162,12 @@ Setup StartCoordinator(const std::filesystem::path& state_dir) {
     std::exit(1);
   }
   s.mesh_target = "127.0.0.1:" + std::to_string(s.coordinator->mesh_api_port());
+  s.coordinator_values = attestation_policy::CoordinatorReferenceValues(m);
   return s;
 }
 
-// One complete mesh-certificate session, as an Initializer runs it.
+// One complete mesh-certificate session, as an Initializer runs it (both
+// ends attest).
 bool OneSession(const Setup& s) {
   auto identity = session::SessionIdentity::Generate();
   if (!identity) return false;
@@ -170,6 +178,7 @@ bool OneSession(const Setup& s) {
   v1::NewMeshCertResponse response;
   return call.Send(v1::NewMeshCertRequest{}) &&
          call.AttestSelf(session::Role::kWorkload, *s.workload_issuer, identity->spki_der()) &&
+         call.AttestPeer(session::Role::kCoordinator, *s.verifier, s.coordinator_values, *s.nonces) &&
          call.Receive(&response) && call.Finish() && !response.cert_chain().empty();
 }
 

@@ -28,17 +28,17 @@
 #include <string>
 #include <string_view>
 
+#include "../tests/support/memory_store.h"
 #include "contrast/userapi.pb.h"
 #include "coordinator/manifest_updater.h"
 #include "crypto/keys.h"
-#include "memory_store.h"
 #include "seed/shares.h"
 
 namespace {
 
 using contrast::Bytes;
 using contrast::ByteView;
-using contrast::fuzz::MemoryStore;
+using contrast::testing::MemoryStore;
 using namespace contrast::coordinator;
 
 constexpr std::string_view kCoordinatorPolicy = "package agent_policy\n# coordinator\n";

@@ -16,15 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "../tests/support/memory_store.h"
 #include "coordinator/manifest_updater.h"
 #include "history/history.h"
-#include "memory_store.h"
 
 namespace {
 
 using contrast::Bytes;
 using contrast::ByteView;
-using contrast::fuzz::MemoryStore;
+using contrast::testing::MemoryStore;
 
 const std::shared_ptr<spdlog::logger>& NullLogger() {
   static const auto logger = std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_st>());
@@ -60,8 +60,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const SetManifestInput input = Split(ByteView(data, size));
   if (!updater.SetManifest(input)) return 0;
   auto listed = updater.GetManifests();
-  if (!listed || listed->manifests.size() != 1 || listed->manifests[0] != input.manifest) std::abort();
+  if (!listed || listed->entries.size() != 1 || listed->more || listed->entries[0].manifest != input.manifest) {
+    std::abort();
+  }
   auto again = updater.SetManifest(input);
-  if (again || again.error().status_code != grpc::StatusCode::PERMISSION_DENIED) std::abort();
+  if (again || again.error().code != contrast::ErrorCode::kSignatureInvalid) std::abort();
   return 0;
 }

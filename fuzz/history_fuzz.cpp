@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "../tests/support/memory_store.h"
 #include "history/history.h"
-#include "memory_store.h"
 
 namespace {
 
@@ -17,7 +17,7 @@ using contrast::Bytes;
 using contrast::ByteView;
 using namespace contrast::history;
 
-using contrast::fuzz::MemoryStore;
+using contrast::testing::MemoryStore;
 
 const contrast::crypto::PrivateKey& SigningKey() {
   static const contrast::crypto::PrivateKey key = [] {
@@ -92,7 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Owner signatures: the input as key and as signature.
   const TransitionHash transition = ComputeTransitionHash(contrast::crypto::Sha256(input), kNoPreviousTransition);
-  (void)VerifyTransitionSignature(input, transition, input);
-  (void)VerifyTransitionSignature(*key_der, transition, input);
+  const contrast::history::RootKeyDigest root_key = contrast::crypto::Sha256(input);
+  (void)VerifyTransitionSignature(input, root_key, transition, input);
+  (void)VerifyTransitionSignature(*key_der, root_key, transition, input);
   return 0;
 }

@@ -28,7 +28,52 @@ struct Flags {
   std::string state_dir = "/var/lib/contrast/history";
   std::string log_level = "info";
   int shutdown_timeout_seconds = 20;
+  // Admission and connection limits (docs/security.md, "Starvation").
+  int evidence_timeout_seconds = 5;
+  int handshake_timeout_seconds = 10;
+  int max_connection_idle_seconds = 30;
 };
+
+// Each API server (user, mesh) applies these on its own.
+void AddLimitFlags(CLI::App& app, Flags& flags) {
+  contrast::session::AdmissionLimits& admission = flags.options.admission;
+  contrast::coordinator::ConnectionLimits& connections = flags.options.connections;
+  app.add_option("--max-sessions-per-peer", admission.max_sessions_per_peer,
+                 "Session calls one client address (IPv4 address or IPv6 /64) may hold at once; 0: no limit")
+      ->envname("CONTRAST_MAX_SESSIONS_PER_PEER")
+      ->capture_default_str();
+  app.add_option("--max-unattested-sessions", admission.max_unattested_sessions,
+                 "Session calls that may be waiting for their request and evidence at once, over all clients; "
+                 "0: no limit")
+      ->envname("CONTRAST_MAX_UNATTESTED_SESSIONS")
+      ->capture_default_str();
+  app.add_option("--evidence-timeout", flags.evidence_timeout_seconds,
+                 "Seconds from a session call's start until its request and evidence must have arrived; later "
+                 "steps get 30 s each; 0: no such bound")
+      ->envname("CONTRAST_EVIDENCE_TIMEOUT")
+      ->check(CLI::Range(0, 300))
+      ->capture_default_str();
+  app.add_option("--handshake-timeout", flags.handshake_timeout_seconds,
+                 "Seconds a new connection has to complete its TLS handshake; 0: gRPC's default (120)")
+      ->envname("CONTRAST_HANDSHAKE_TIMEOUT")
+      ->check(CLI::Range(0, 300))
+      ->capture_default_str();
+  app.add_option("--max-connection-idle", flags.max_connection_idle_seconds,
+                 "Seconds a connection may stay without a call before it is closed; 0: no limit")
+      ->envname("CONTRAST_MAX_CONNECTION_IDLE")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  app.add_option("--max-streams-per-connection", connections.max_streams_per_connection,
+                 "Concurrent calls on one connection; 0: gRPC's default (unlimited)")
+      ->envname("CONTRAST_MAX_STREAMS_PER_CONNECTION")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  app.add_option("--max-threads", flags.options.max_threads_per_server,
+                 "Handler threads per API server; calls beyond them are refused")
+      ->envname("CONTRAST_MAX_THREADS")
+      ->check(CLI::Range(2, 65536))
+      ->capture_default_str();
+}
 
 void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--user-api-address", flags.options.user_api_address, "Listen address of the user API (host:port)")
@@ -53,6 +98,7 @@ void AddFlags(CLI::App& app, Flags& flags) {
       ->envname("CONTRAST_SHUTDOWN_TIMEOUT")
       ->check(CLI::Range(0, 300))
       ->capture_default_str();
+  AddLimitFlags(app, flags);
 }
 
 // One line per event on stderr, UTC timestamps, key=value messages.
@@ -69,6 +115,9 @@ int Run(Flags& flags, const sigset_t& stop_signals) {
   auto logger = MakeLogger(flags.log_level);
   flags.options.state_dir = flags.state_dir;
   flags.options.shutdown_timeout = std::chrono::seconds(flags.shutdown_timeout_seconds);
+  flags.options.admission.opening_timeout = std::chrono::seconds(flags.evidence_timeout_seconds);
+  flags.options.connections.handshake_timeout = std::chrono::seconds(flags.handshake_timeout_seconds);
+  flags.options.connections.max_connection_idle = std::chrono::seconds(flags.max_connection_idle_seconds);
   flags.options.logger = logger;
 
   auto issuer = contrast::platform::IssuerFromEnvironment();

@@ -124,7 +124,9 @@ void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostr
   run_cmd
       ->add_option("--pod", run.pod,
                    "FILE[:NAME]: set HOST_DATA to the digest of the policy `contrast generate` attached to the "
-                   "workload NAME in FILE, as the Kata runtime would")
+                   "workload NAME in FILE, as the Kata runtime would, and give COMMAND the Coordinator's expected "
+                   "identity pinned in the pod's Initializer (CONTRAST_COORDINATOR_POLICY_HASHES, "
+                   "CONTRAST_COORDINATOR_REFERENCE_VALUES)")
       ->excludes(run_host_data)
       ->excludes(run_policy);
   run_cmd->add_option("--measurement", run.measurement, "Launch MEASUREMENT, 48 bytes hex (default zero)");

@@ -7,6 +7,7 @@
 #include "cli/policy_commands.h"
 #include "cli/yaml_nodes.h"
 #include "common/files.h"
+#include "kube/patch.h"
 
 namespace contrast::cli {
 namespace {
@@ -26,6 +27,33 @@ YAML::Node PodMetadata(const YAML::Node& object) {
   if (kind == "Pod") return Child(object, "metadata");
   if (kind == "CronJob") return ChildPath(object, {"spec", "jobTemplate", "spec", "template", "metadata"});
   return ChildPath(object, {"spec", "template", "metadata"});
+}
+
+// The pod spec of a workload object, wherever its kind keeps it.
+YAML::Node PodSpec(const YAML::Node& object) {
+  const std::string kind = ScalarOr(Child(object, "kind"));
+  if (kind == "Pod") return Child(object, "spec");
+  if (kind == "CronJob") return ChildPath(object, {"spec", "jobTemplate", "spec", "template", "spec"});
+  return ChildPath(object, {"spec", "template", "spec"});
+}
+
+// The name/value entries of the init container named contrast-initializer.
+std::vector<std::pair<std::string, std::string>> InitializerEnv(const YAML::Node& object) {
+  std::vector<std::pair<std::string, std::string>> env;
+  const YAML::Node init_containers = Child(PodSpec(object), "initContainers");
+  if (!init_containers.IsSequence()) return env;
+  for (const YAML::Node& container : init_containers) {
+    if (ScalarOr(Child(container, "name")) != kube::kInitializerName) continue;
+    const YAML::Node entries = Child(container, "env");
+    if (!entries.IsSequence()) break;
+    for (const YAML::Node& entry : entries) {
+      const YAML::Node name = Child(entry, "name");
+      const YAML::Node value = Child(entry, "value");
+      if (name.IsScalar() && value.IsScalar()) env.emplace_back(name.Scalar(), value.Scalar());
+    }
+    break;
+  }
+  return env;
 }
 
 Status Collect(const YAML::Node& object, const std::string& file, std::vector<AttachedPolicy>& out) {
@@ -52,6 +80,7 @@ Status Collect(const YAML::Node& object, const std::string& file, std::vector<At
     }
     policy.hashed_document = std::move(*document);
     policy.hash = manifest::PolicyHashOf(AsBytes(policy.hashed_document));
+    policy.initializer_env = InitializerEnv(object);
     out.push_back(std::move(policy));
     return {};  // one policy per pod: initdata wins
   }

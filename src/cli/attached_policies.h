@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -22,6 +23,11 @@ struct AttachedPolicy {
   // policy text of the 2024 annotation.
   std::string hashed_document;
   manifest::PolicyHash hash;
+  // The literal `env` entries (name, value) of the pod's injected
+  // Initializer (init container contrast-initializer), in order; empty
+  // without one. `emulate run --pod` gives the command the Coordinator's
+  // expected identity from them, as the runtime gives the container its env.
+  std::vector<std::pair<std::string, std::string>> initializer_env;
 
   // "Deployment default/web (web.yml:12)"
   std::string Describe() const;

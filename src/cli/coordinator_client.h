@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "attestation_policy/reference_values.h"
 #include "common/bytes.h"
@@ -66,15 +67,28 @@ class CoordinatorClient {
         response);
   }
 
+  // As Call, and `follow_ups` are sent after the request, each in its own
+  // frame (a request too large for one frame, such as SetManifest's policy
+  // documents).
+  template <typename Request, typename Response, typename Start>
+  Result<Attested> CallWithFollowUps(Start start, const Request& request,
+                                     const std::vector<const google::protobuf::MessageLite*>& follow_ups,
+                                     Response* response) {
+    return CallBuilt(
+        start, [&](session::ClientSession&) -> Result<const google::protobuf::MessageLite*> { return &request; },
+        response, follow_ups);
+  }
+
   // As Call, but the request is made after the attestation, on the attested
   // call: `build(call)` returns Result<const MessageLite*>, a request the
   // caller owns (and may wipe afterwards). For requests bound to this
   // connection, such as a signature over the Coordinator's session key.
   template <typename Build, typename Response, typename Start>
-  Result<Attested> CallBuilt(Start start, Build build, Response* response) {
+  Result<Attested> CallBuilt(Start start, Build build, Response* response,
+                             const std::vector<const google::protobuf::MessageLite*>& follow_ups = {}) {
     auto backoff = std::chrono::milliseconds(500);
     for (;;) {
-      auto attested = CallOnce(start, build, response);
+      auto attested = CallOnce(start, build, response, follow_ups);
       if (attested || !Retryable(attested.error()) || std::chrono::steady_clock::now() + backoff > deadline_) {
         return attested;
       }
@@ -92,7 +106,8 @@ class CoordinatorClient {
   }
 
   template <typename Build, typename Response, typename Start>
-  Result<Attested> CallOnce(Start start, Build& build, Response* response) {
+  Result<Attested> CallOnce(Start start, Build& build, Response* response,
+                            const std::vector<const google::protobuf::MessageLite*>& follow_ups) {
     auto identity = session::SessionIdentity::Generate();
     if (!identity) return Fail(identity.error());
     auto channel = session::CreateSessionChannel(target_, *identity);
@@ -104,6 +119,9 @@ class CoordinatorClient {
     auto request = build(call);
     if (!request) return Fail(request.error());
     if (auto sent = call.Send(**request); !sent) return Fail(sent.error());
+    for (const google::protobuf::MessageLite* follow_up : follow_ups) {
+      if (auto sent = call.Send(*follow_up); !sent) return Fail(sent.error());
+    }
     if (auto received = call.Receive(response); !received) return Fail(received.error());
     if (auto finished = call.Finish(); !finished) return Fail(finished.error());
     return Attested{coordinator->platform(), coordinator->insecure(), HexEncode(coordinator->host_data()),
@@ -121,8 +139,14 @@ class CoordinatorClient {
 inline auto StartSetManifest = [](v1::UserAPI::Stub& stub, grpc::ClientContext* context) {
   return stub.SetManifest(context);
 };
+inline auto StartGetLatestTransition = [](v1::UserAPI::Stub& stub, grpc::ClientContext* context) {
+  return stub.GetLatestTransition(context);
+};
 inline auto StartGetManifests = [](v1::UserAPI::Stub& stub, grpc::ClientContext* context) {
   return stub.GetManifests(context);
+};
+inline auto StartGetPolicies = [](v1::UserAPI::Stub& stub, grpc::ClientContext* context) {
+  return stub.GetPolicies(context);
 };
 inline auto StartRecover = [](v1::UserAPI::Stub& stub, grpc::ClientContext* context) { return stub.Recover(context); };
 

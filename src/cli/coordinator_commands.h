@@ -3,10 +3,14 @@
 // local manifest (its Role "coordinator" policy hash and the reference
 // values) before anything else crosses the connection.
 //
-// `verify` checks the history's hash chain itself, refuses a history that no
-// longer contains the transition the previous run saved (rollback), and saves
-// the latest transition in verify/latest-transition; `set --atomic` and
-// `contrast sign` build on it.
+// `verify` fetches the history a page at a time, checks its hash chain
+// itself, refuses a history that no longer contains the transition the
+// previous run saved (rollback), and saves the latest transition in
+// verify/latest-transition. `set` shows the manifest it builds on and
+// refuses any other base than that saved transition (unless
+// --allow-unverified-base), signs for this Coordinator's root key, and saves
+// the transition it made there; `set --atomic` and `contrast sign` build on
+// it.
 #pragma once
 
 #include <chrono>
@@ -34,6 +38,9 @@ struct SetCommand {
   bool atomic = false;
   std::optional<std::string> latest_transition;    // hex; only with atomic
   std::optional<std::filesystem::path> signature;  // DER, from `contrast sign`
+  // Build on the Coordinator's latest transition even when it is not the
+  // one this workspace last verified (or set).
+  bool allow_unverified_base = false;
   std::filesystem::path workspace = ".";
   std::chrono::seconds timeout{120};  // how long to retry an unavailable Coordinator
 };

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "common/files.h"
 #include "crypto/hash.h"
 #include "crypto/x509_builder.h"
+#include "initializer/expected_coordinator.h"
 
 namespace contrast::cli {
 namespace {
@@ -284,18 +286,21 @@ int RunEmulateRootHash(const EmulateRootHashCommand& command, std::ostream& out,
 
 namespace {
 
-// The current environment with the emulated VM's variables set to ours.
-std::vector<std::string> ChildEnvironment(const std::filesystem::path& socket, const std::string& token) {
-  const std::string socket_prefix = std::string(attest::emulated::kSocketEnv) + "=";
-  const std::string token_prefix = std::string(attest::emulated::kVmTokenEnv) + "=";
+// The current environment with the emulated VM's variables, and `pinned`
+// (what the pod's spec sets), set to ours.
+std::vector<std::string> ChildEnvironment(const std::filesystem::path& socket, const std::string& token,
+                                          const std::vector<std::pair<std::string, std::string>>& pinned) {
+  std::vector<std::pair<std::string, std::string>> ours = pinned;
+  ours.emplace_back(attest::emulated::kSocketEnv, socket.string());
+  ours.emplace_back(attest::emulated::kVmTokenEnv, token);
   std::vector<std::string> env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view item(*entry);
-    if (item.starts_with(socket_prefix) || item.starts_with(token_prefix)) continue;
+    const std::string_view name = item.substr(0, item.find('='));
+    if (std::any_of(ours.begin(), ours.end(), [&](const auto& variable) { return variable.first == name; })) continue;
     env.emplace_back(item);
   }
-  env.push_back(socket_prefix + socket.string());
-  env.push_back(token_prefix + token);
+  for (const auto& [name, value] : ours) env.push_back(name + "=" + value);
   return env;
 }
 
@@ -316,9 +321,9 @@ int ExitCodeOf(int status) {
 
 namespace {
 
-// HOST_DATA of a generated pod: the digest of its policy annotation, as the
-// Kata runtime would compute it ("FILE[:NAME]").
-Result<snp::ByteArray<32>> PodPolicyDigest(const std::string& spec) {
+// A generated pod ("FILE[:NAME]"): its HOST_DATA is the digest of its
+// policy annotation, as the Kata runtime would compute it.
+Result<AttachedPolicy> FindPod(const std::string& spec) {
   std::filesystem::path file = spec;
   std::string name;
   if (const size_t colon = spec.rfind(':'); colon != std::string::npos && !IsResourcePath(spec)) {
@@ -342,7 +347,19 @@ Result<snp::ByteArray<32>> PodPolicyDigest(const std::string& spec) {
     return Fail(ErrorCode::kInvalidArgument,
                 file.string() + " holds several annotated workloads; name one as FILE:NAME (found:" + names + ")");
   }
-  return matches.front()->hash.bytes;
+  return *matches.front();
+}
+
+// The Coordinator's expected identity `generate` pinned in the pod's
+// Initializer: the runtime gives the container these values.
+std::vector<std::pair<std::string, std::string>> ExpectedCoordinatorOf(const AttachedPolicy& pod) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : pod.initializer_env) {
+    if (name == initializer::kCoordinatorPolicyHashesEnv || name == initializer::kCoordinatorReferenceValuesEnv) {
+      out.emplace_back(name, value);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -358,10 +375,12 @@ int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::
                       Error{ErrorCode::kInvalidArgument, "exactly one of --policy, --host-data and --pod is required"});
   }
   snp::ByteArray<32> host_data{};
+  std::vector<std::pair<std::string, std::string>> pinned_env;
   if (!command.pod.empty()) {
-    auto digest = PodPolicyDigest(command.pod);
-    if (!digest) return UsageError(err, digest.error().Wrap("--pod"));
-    host_data = *digest;
+    auto pod = FindPod(command.pod);
+    if (!pod) return UsageError(err, pod.error().Wrap("--pod"));
+    host_data = pod->hash.bytes;
+    pinned_env = ExpectedCoordinatorOf(*pod);
   } else if (command.policy) {
     auto policy = ReadFile(*command.policy);
     if (!policy) return UsageError(err, policy.error().Wrap("--policy"));
@@ -383,7 +402,7 @@ int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::
   if (!token) return Failed(err, token.error());
 
   std::vector<std::string> args = command.command;
-  std::vector<std::string> env = ChildEnvironment(socket, *token);
+  std::vector<std::string> env = ChildEnvironment(socket, *token, pinned_env);
   std::vector<char*> argv = Pointers(args);
   std::vector<char*> envp = Pointers(env);
 

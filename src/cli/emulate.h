@@ -52,7 +52,10 @@ struct EmulateRunCommand {
   std::string host_data;                        // 32 bytes hex
   // "FILE[:NAME]": HOST_DATA = the digest of the policy annotation of the
   // workload NAME in the Kubernetes YAML FILE (NAME may be left out when the
-  // file holds one annotated workload).
+  // file holds one annotated workload). The command also gets the
+  // Coordinator's expected identity (CONTRAST_COORDINATOR_POLICY_HASHES and
+  // CONTRAST_COORDINATOR_REFERENCE_VALUES) that `generate` pinned in the
+  // pod's Initializer, as the runtime would give that container.
   std::string pod;
   std::string measurement;  // 48 bytes hex; default all zero
   std::vector<std::string> command;

@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "crypto/keys.h"
 #include "image/image.h"
+#include "initializer/expected_coordinator.h"
 #include "kube/patch.h"
 #include "kube/resources.h"
 #include "policy/gen/generator.h"
@@ -70,6 +71,19 @@ std::vector<YAML::Node> Containers(const kube::PodTemplate& pod) {
 std::string ContainerImage(const YAML::Node& container) {
   const YAML::Node image = Child(container, "image");
   return image.IsScalar() ? image.Scalar() : std::string();
+}
+
+std::string NameOf(const YAML::Node& item) {
+  const YAML::Node name = Child(item, "name");
+  return name.IsScalar() ? name.Scalar() : std::string();
+}
+
+// A new string scalar that stays a string when written (a digest of only
+// digits would otherwise read back as a number).
+YAML::Node StringScalar(const std::string& value) {
+  YAML::Node node(value);
+  node.SetTag("!");
+  return node;
 }
 
 // The namespace the Coordinator runs in: that of the workload marked as the
@@ -340,6 +354,7 @@ class Generation {
     const std::string coordinator_namespace = CoordinatorNamespace(workloads_).value_or("");
     for (kube::PodTemplate* pod : confidential_) {
       kube::ContrastAnnotations annotations;
+      kube::InitializerState initializer = kube::InitializerState::kSkippedByAnnotation;
       if (command_.skip_initializer) {
         auto read = kube::ReadContrastAnnotations(*pod);
         if (!read) return Fail(read.error());
@@ -355,9 +370,12 @@ class Generation {
                            << " (it writes to " << kube::kLegacyTlsMountPath << ")\n";
         }
         annotations = std::move(result->annotations);
+        initializer = result->initializer;
       }
+      const bool injected = !command_.skip_initializer && initializer == kube::InitializerState::kInjected;
       patched_.push_back(Patched{annotations.role == kube::kCoordinatorRole,
-                                 annotations.workload_secret_id.value_or(kube::DefaultWorkloadSecretId(*pod))});
+                                 annotations.workload_secret_id.value_or(kube::DefaultWorkloadSecretId(*pod)),
+                                 injected});
     }
     return {};
   }
@@ -439,20 +457,91 @@ class Generation {
     return out;
   }
 
-  // 5. One policy per pod, attached as the runtime expects.
+  // 5. One policy per pod, attached as the runtime expects. The
+  // Coordinator's first: every Initializer added here pins its digest (and
+  // the reference values), which become part of that workload's policy.
   Status AttachPolicies() {
+    std::vector<size_t> coordinators;
+    std::vector<size_t> workloads;
+    for (size_t i = 0; i < confidential_.size(); ++i) (patched_[i].coordinator ? coordinators : workloads).push_back(i);
+    if (auto done = AttachPoliciesOf(coordinators); !done) return done;
+    if (auto done = PinExpectedCoordinator(); !done) return done;
+    return AttachPoliciesOf(workloads);
+  }
+
+  // The policies of the confidential workloads at `indices`, on every core.
+  Status AttachPoliciesOf(const std::vector<size_t>& indices) {
     const policy::gen::ImageLookup lookup = [this](std::string_view image) -> const image::ResolvedImage* {
       auto it = images_.find(std::string(image));
       return it == images_.end() ? nullptr : &it->second;
     };
     policy::gen::GeneratorOptions options;
     options.settings = settings_.get();
+    std::vector<kube::PodTemplate*> pods;
+    for (size_t i : indices) pods.push_back(confidential_[i]);
     const std::vector<Result<policy::gen::Attachment>> attachments =
-        GenerateAll(confidential_, lookup, configs_, options, command_.legacy_policy_annotation);
-    for (size_t i = 0; i < confidential_.size(); ++i) {
-      if (!attachments[i]) return Fail(attachments[i].error().Wrap(Describe(*confidential_[i])));
-      if (auto done = Annotate(i, *attachments[i]); !done) return done;
+        GenerateAll(pods, lookup, configs_, options, command_.legacy_policy_annotation);
+    for (size_t k = 0; k < indices.size(); ++k) {
+      if (!attachments[k]) return Fail(attachments[k].error().Wrap(Describe(*confidential_[indices[k]])));
+      if (auto done = Annotate(indices[k], *attachments[k]); !done) return done;
     }
+    return {};
+  }
+
+  // The Coordinator's expected identity (its policy digests from step 5 and
+  // the new manifest's reference values) in the environment of every
+  // Initializer this run added, and the flag that makes it required on its
+  // command line: the runtime policy pins both, and the command line
+  // completely (a variable the host left out would go unnoticed).
+  Status PinExpectedCoordinator() {
+    std::vector<manifest::PolicyHash> hashes;
+    for (const GeneratedPolicy& policy : generated_) {
+      if (policy.role == manifest::Role::kCoordinator) hashes.push_back(policy.hash);
+    }
+    const manifest::ReferenceValues& reference_values =
+        reference_values_ ? *reference_values_ : existing_->reference_values;  // LoadLocalInputs checked one is there
+    const auto env = initializer::ExpectedCoordinatorEnv(hashes, reference_values);
+    // What the Initializers will read must parse there.
+    if (auto parsed = initializer::ParseExpectedCoordinator(env[0].second, env[1].second); !parsed) {
+      return Fail(parsed.error().Wrap("the Coordinator's expected identity for the Initializers"));
+    }
+    for (size_t i = 0; i < confidential_.size(); ++i) {
+      if (!patched_[i].injected_initializer) continue;
+      if (auto pinned = PinInInitializer(*confidential_[i], env); !pinned) return pinned;
+    }
+    return {};
+  }
+
+  static Status PinInInitializer(kube::PodTemplate& pod,
+                                 const std::vector<std::pair<std::string, std::string>>& variables) {
+    YAML::Node initializer;
+    const YAML::Node init_containers = Child(pod.spec, "initContainers");
+    if (init_containers.IsSequence()) {
+      for (YAML::Node container : init_containers) {
+        if (NameOf(container) == kube::kInitializerName) initializer.reset(container);
+      }
+    }
+    if (!initializer.IsMap()) {
+      return Fail(ErrorCode::kInternal, Describe(pod) + ": the injected Initializer is missing");
+    }
+    YAML::Node env = initializer["env"];
+    YAML::Node kept(YAML::NodeType::Sequence);
+    for (const YAML::Node& entry : env) {
+      const std::string name = NameOf(entry);
+      if (std::none_of(variables.begin(), variables.end(), [&](const auto& v) { return v.first == name; })) {
+        kept.push_back(entry);
+      }
+    }
+    for (const auto& [name, value] : variables) {
+      YAML::Node entry(YAML::NodeType::Map);
+      entry["name"] = StringScalar(name);
+      entry["value"] = StringScalar(value);
+      kept.push_back(entry);
+    }
+    initializer["env"] = kept;
+    YAML::Node args(YAML::NodeType::Sequence);
+    args.push_back(StringScalar(initializer::kRequireCoordinatorAttestationFlag));
+    initializer["args"] = args;
     return {};
   }
 
@@ -544,6 +633,7 @@ class Generation {
   struct Patched {
     bool coordinator = false;
     std::string workload_secret_id;
+    bool injected_initializer = false;  // ours, so it gets the Coordinator's expected identity
   };
 
   const GenerateCommand& command_;

@@ -2,7 +2,10 @@
 // workloads. For every workload whose runtimeClassName is contrast-cc (or
 // contrast-cc-*, or AKS's kata-cc-isolation) it injects the Initializer, pins
 // every image by digest, writes the Kata agent policy as an annotation, and
-// lists the policy's digest in manifest.json. Everything is computed first and
+// lists the policy's digest in manifest.json. The Coordinator's policy comes
+// first: every injected Initializer carries the Coordinator's expected
+// identity (initializer/expected_coordinator.h), so it is part of each
+// workload's policy. Everything is computed first and
 // written at the end, each file atomically; a second run changes no byte.
 #pragma once
 

@@ -1,9 +1,13 @@
 #include "cli/history_check.h"
 
 #include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/files.h"
+#include "crypto/hash.h"
 #include "manifest/manifest.h"
 
 namespace contrast::cli {
@@ -67,30 +71,142 @@ Result<PreviousTransition> ResolvePreviousTransition(const std::optional<std::st
   return PreviousTransition{history::kNoPreviousTransition, "no manifest yet"};
 }
 
-Result<std::vector<history::TransitionHash>> LinkHistory(const v1::GetManifestsResponse& response) {
-  const std::string& latest_bytes = response.latest_transition_hash();
+Result<std::vector<history::PolicyHash>> PolicyHashesOf(std::string_view manifest) {
+  const nlohmann::json parsed = nlohmann::json::parse(manifest, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return Fail(ErrorCode::kParse, "not a JSON object");
+  const auto policies = parsed.find("Policies");
+  if (policies == parsed.end()) return std::vector<history::PolicyHash>();
+  if (!policies->is_object()) return Fail(ErrorCode::kParse, "Policies is not an object");
+  std::vector<history::PolicyHash> hashes;
+  for (auto it = policies->begin(); it != policies->end(); ++it) {
+    auto hash = ParseTransitionHashHex(it.key());  // the same shape: 64 hex characters
+    if (!hash || Trim(it.key()).size() != it.key().size()) {
+      return Fail(ErrorCode::kParse, "Policies has a key that is not a SHA-256 in hex");
+    }
+    hashes.push_back(*hash);
+  }
+  return hashes;
+}
+
+namespace {
+
+Result<history::TransitionHash> HashField(const std::string& bytes, std::string_view what) {
+  history::TransitionHash hash{};
+  if (bytes.size() != hash.size()) {
+    return Fail(ErrorCode::kParse, "the Coordinator sent " + std::string(what) + " of " + std::to_string(bytes.size()) +
+                                       " bytes (expected 32)");
+  }
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
+}
+
+// Pages from the latest transition back to the first manifest, oldest first.
+Status FetchManifests(const FetchManifestPage& fetch_page, size_t max_manifests, CoordinatorHistory& out) {
+  v1::GetManifestsRequest request;
+  for (bool first = true;; first = false) {
+    auto page = fetch_page(request);
+    if (!page) return Fail(page.error());
+    if (first) {
+      out.latest_transition_hash = page->latest_transition_hash();
+      out.root_ca = page->root_ca();
+      out.mesh_ca = page->mesh_ca();
+      out.awaiting_recovery = page->awaiting_recovery();
+      out.reason = page->reason();
+    }
+    if (page->entries_size() == 0) {
+      if (first && out.latest_transition_hash.empty()) return {};  // no history
+      return Fail(ErrorCode::kValidationFailed, "the Coordinator sent an empty page of its history after " +
+                                                    std::to_string(out.manifests.size()) + " manifest(s)");
+    }
+    if (out.manifests.size() + static_cast<size_t>(page->entries_size()) > max_manifests) {
+      return Fail(ErrorCode::kValidationFailed,
+                  "the history has more than " + std::to_string(max_manifests) + " manifests (the limit)");
+    }
+    for (const v1::ManifestHistoryEntry& entry : page->entries()) out.manifests.push_back(entry.manifest());
+    auto previous =
+        HashField(page->entries(page->entries_size() - 1).previous_transition_hash(), "a previous transition hash");
+    if (!previous) return Fail(previous.error());
+    if (page->more() != !IsZero(*previous)) {
+      return Fail(ErrorCode::kValidationFailed, page->more()
+                                                    ? "the Coordinator said more manifests follow the first one"
+                                                    : "the Coordinator's history stops at transition " +
+                                                          HexEncode(*previous) + " before reaching the first manifest");
+    }
+    if (!page->more()) break;
+    request.set_from_transition_hash(std::string(AsChars(*previous)));
+  }
+  std::reverse(out.manifests.begin(), out.manifests.end());
+  return {};
+}
+
+// The documents of every policy the manifests name, each once.
+Status FetchPolicyDocuments(const FetchPolicies& fetch_policies, CoordinatorHistory& out) {
+  std::vector<history::PolicyHash> wanted;
+  std::set<history::PolicyHash> seen;
+  for (size_t i = 0; i < out.manifests.size(); ++i) {
+    auto hashes = PolicyHashesOf(out.manifests[i]);
+    if (!hashes) return Fail(hashes.error().Wrap("manifest " + std::to_string(i) + " of the history"));
+    for (const history::PolicyHash& hash : *hashes) {
+      if (seen.insert(hash).second) wanted.push_back(hash);
+    }
+  }
+  size_t next = 0;
+  while (next < wanted.size()) {
+    v1::GetPoliciesRequest request;
+    const size_t batch = std::min(wanted.size() - next, history::kMaxPolicyHashesPerRequest);
+    for (size_t i = next; i < next + batch; ++i) request.add_policy_hashes(std::string(AsChars(wanted[i])));
+    auto response = fetch_policies(request);
+    if (!response) return Fail(response.error());
+    if (response->policies_size() == 0 || static_cast<size_t>(response->policies_size()) > batch) {
+      return Fail(ErrorCode::kValidationFailed, "the Coordinator answered " +
+                                                    std::to_string(response->policies_size()) +
+                                                    " policy documents for a request of " + std::to_string(batch));
+    }
+    for (const std::string& document : response->policies()) {
+      if (crypto::Sha256(AsBytes(document)) != wanted[next]) {
+        return Fail(ErrorCode::kValidationFailed, "the Coordinator sent a document for policy " +
+                                                      HexEncode(wanted[next]) + " whose SHA-256 is " +
+                                                      HexEncode(crypto::Sha256(AsBytes(document))));
+      }
+      out.policies.push_back(document);
+      ++next;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<CoordinatorHistory> FetchHistory(const FetchManifestPage& fetch_page, const FetchPolicies& fetch_policies,
+                                        size_t max_manifests) {
+  CoordinatorHistory history;
+  if (auto ok = FetchManifests(fetch_page, max_manifests, history); !ok) return Fail(ok.error());
+  if (auto ok = FetchPolicyDocuments(fetch_policies, history); !ok) return Fail(ok.error());
+  return history;
+}
+
+Result<std::vector<history::TransitionHash>> LinkHistory(const CoordinatorHistory& history) {
+  const std::string& latest_bytes = history.latest_transition_hash;
   history::TransitionHash latest{};
   if (!latest_bytes.empty()) {
-    if (latest_bytes.size() != latest.size()) {
-      return Fail(ErrorCode::kParse, "the Coordinator sent a latest transition hash of " +
-                                         std::to_string(latest_bytes.size()) + " bytes (expected 32)");
-    }
-    std::copy(latest_bytes.begin(), latest_bytes.end(), latest.begin());
-  } else if (response.manifests_size() > 0) {
+    auto parsed = HashField(latest_bytes, "a latest transition hash");
+    if (!parsed) return Fail(parsed.error());
+    latest = *parsed;
+  } else if (!history.manifests.empty()) {
     return Fail(ErrorCode::kParse, "the Coordinator sent a history without its latest transition hash");
   }
 
   std::vector<history::TransitionHash> chain;
-  chain.reserve(static_cast<size_t>(response.manifests_size()));
+  chain.reserve(history.manifests.size());
   history::TransitionHash previous = history::kNoPreviousTransition;
-  for (const std::string& manifest : response.manifests()) {
+  for (const std::string& manifest : history.manifests) {
     previous = history::ComputeTransitionHash(manifest::ManifestHash(AsBytes(manifest)), previous);
     chain.push_back(previous);
   }
   if (previous != latest) {
     return Fail(ErrorCode::kValidationFailed,
                 "the history does not link up to the latest transition: its " +
-                    std::to_string(response.manifests_size()) + " manifest(s) chain to " + HexEncode(previous) +
+                    std::to_string(history.manifests.size()) + " manifest(s) chain to " + HexEncode(previous) +
                     ", but the Coordinator names " + HexEncode(latest) +
                     " as its latest transition (the history is incomplete or was altered)");
   }

@@ -22,6 +22,7 @@ constexpr NamedCode kCodeNames[] = {
     {ErrorCode::kInternal, "internal"},
     {ErrorCode::kFailedPrecondition, "failed-precondition"},
     {ErrorCode::kConflict, "conflict"},
+    {ErrorCode::kResourceExhausted, "resource-exhausted"},
     {ErrorCode::kCrypto, "crypto"},
     {ErrorCode::kNetwork, "network"},
     {ErrorCode::kTimeout, "timeout"},

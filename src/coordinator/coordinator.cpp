@@ -5,7 +5,13 @@
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -50,6 +56,28 @@ Result<HostPort> ParseHostPort(std::string_view address) {
   return HostPort{std::string(host), static_cast<uint16_t>(port)};
 }
 
+// Every connection, idle or not, holds a descriptor: the soft limit (1,024
+// on Debian by default) would let a few thousand idle connections stop the
+// Coordinator from accepting anyone. Raising it to the hard limit needs no
+// privilege.
+void RaiseFileDescriptorLimit(spdlog::logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    logger.warn("event=fd_limit_unknown error={}", LogValue(std::strerror(errno)));
+    return;
+  }
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur != limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      logger.warn("event=fd_limit_not_raised soft={} hard={} error={}", before, limit.rlim_max,
+                  LogValue(std::strerror(errno)));
+      return;
+    }
+  }
+  logger.info("event=fd_limit soft={} was={} hard={}", limit.rlim_cur, before, limit.rlim_max);
+}
+
 observability::HttpResponse Probe(bool ok, std::string_view reason) {
   if (ok) return {200, "text/plain; charset=utf-8", "ok\n"};
   return {503, "text/plain; charset=utf-8", std::string(reason) + "\n"};
@@ -72,6 +100,9 @@ struct Coordinator::Parts {
   session::NonceTracker nonces;
   std::optional<session::SessionIdentity> identity;
   std::unique_ptr<ManifestUpdater> updater;
+  // Before the services: their handlers hold tickets until they return.
+  std::optional<session::AdmissionControl> user_admission;
+  std::optional<session::AdmissionControl> mesh_admission;
   std::unique_ptr<UserApiService> user_service;
   std::unique_ptr<MeshApiService> mesh_service;
   std::unique_ptr<grpc::Server> user_server;
@@ -95,6 +126,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions optio
     return Fail(ErrorCode::kInvalidArgument, "max_threads_per_server must be at least 2");
   }
   std::unique_ptr<Coordinator> coordinator(new Coordinator(std::move(options), std::move(issuer)));
+  RaiseFileDescriptorLimit(*coordinator->parts_->logger);
   if (auto ok = coordinator->OpenHistory(); !ok) return Fail(ok.error());
   if (auto ok = coordinator->StartApiServers(); !ok) return Fail(ok.error());
   if (auto ok = coordinator->StartProbeServer(); !ok) return Fail(ok.error());
@@ -123,15 +155,48 @@ Status Coordinator::OpenHistory() {
 
 namespace {
 
+int Milliseconds(std::chrono::milliseconds duration) {
+  return static_cast<int>(std::clamp<int64_t>(duration.count(), 0, std::numeric_limits<int>::max()));
+}
+
+// Transport limits (docs/security.md, "Starvation"): what a connection may
+// hold before any handler, and so any admission check, sees it.
+void ApplyConnectionLimits(grpc::ServerBuilder& builder, const ConnectionLimits& limits) {
+  if (limits.max_streams_per_connection > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_streams_per_connection);
+  }
+  if (limits.handshake_timeout.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Milliseconds(limits.handshake_timeout));
+  }
+  if (limits.max_connection_idle.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Milliseconds(limits.max_connection_idle));
+  }
+  if (limits.max_connection_age.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Milliseconds(limits.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, Milliseconds(limits.max_connection_age_grace));
+  }
+  // Keepalive: the server pings a connection silent for a minute and drops
+  // it when the ping goes unanswered for 20 s (a peer that vanished without
+  // a FIN); a client may ping at most every 30 s without calls, and a
+  // connection that pings more often is closed after two strikes (a ping
+  // flood costs the server a write each).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+}
+
 Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address,
                                                   const std::shared_ptr<grpc::ServerCredentials>& credentials,
-                                                  grpc::Service& service, int max_threads, uint16_t& bound_port) {
+                                                  grpc::Service& service, int max_threads,
+                                                  const ConnectionLimits& limits, uint16_t& bound_port) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(address, credentials, &port);
   session::ConfigureSessionServer(builder);
   // A port another process already serves must be an error, not shared.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  ApplyConnectionLimits(builder, limits);
   grpc::ResourceQuota quota("contrast-coordinator");
   quota.SetMaxThreads(max_threads);
   builder.SetResourceQuota(quota);
@@ -154,18 +219,24 @@ Status Coordinator::StartApiServers() {
   p.identity = std::move(*identity);
   auto credentials = session::SessionServerCredentials(*p.identity);
   if (!credentials) return Fail(credentials.error());
+  auto count_refusal = [&metrics = p.metrics](std::string_view reason) {
+    metrics.sessions_refused.Increment(std::string(reason));
+  };
+  p.user_admission.emplace(options_.admission, count_refusal);
+  p.mesh_admission.emplace(options_.admission, count_refusal);
 
-  p.user_service = std::make_unique<UserApiService>(
-      UserApiService::Dependencies{*p.updater, p.guard, *p.issuer, p.identity->spki_der(), p.metrics,
-                                   options_.session_options, p.logger, std::string(CoordinatorVersion())});
+  p.user_service = std::make_unique<UserApiService>(UserApiService::Dependencies{
+      *p.updater, p.guard, *p.issuer, p.identity->spki_der(), p.metrics, options_.session_options, p.logger,
+      std::string(CoordinatorVersion()), *p.user_admission});
   p.mesh_service = std::make_unique<MeshApiService>(
-      MeshApiService::Dependencies{p.guard, p.verifier, p.nonces, p.metrics, options_.session_options, p.logger});
+      MeshApiService::Dependencies{p.guard, p.verifier, p.nonces, *p.issuer, p.identity->spki_der(), p.metrics,
+                                   options_.session_options, p.logger, *p.mesh_admission});
   auto user = StartServer(options_.user_api_address, *credentials, *p.user_service, options_.max_threads_per_server,
-                          user_api_port_);
+                          options_.connections, user_api_port_);
   if (!user) return Fail(user.error().Wrap("user API"));
   p.user_server = std::move(*user);
   auto mesh = StartServer(options_.mesh_api_address, *credentials, *p.mesh_service, options_.max_threads_per_server,
-                          mesh_api_port_);
+                          options_.connections, mesh_api_port_);
   if (!mesh) return Fail(mesh.error().Wrap("mesh API"));
   p.mesh_server = std::move(*mesh);
   return {};

@@ -40,6 +40,7 @@
 #include "common/result.h"
 #include "coordinator/state.h"
 #include "history/store.h"
+#include "session/admission.h"
 #include "session/evidence.h"
 #include "session/protocol.h"
 
@@ -55,6 +56,22 @@ inline constexpr uint16_t kDefaultProbePort = 9102;
 
 // The version GetVersion reports (the project version).
 std::string_view CoordinatorVersion();
+
+// Limits on the gRPC connections of the user and mesh API (docs/security.md,
+// "Starvation"). Zero disables a limit.
+struct ConnectionLimits {
+  // Concurrent streams on one connection (HTTP/2 MAX_CONCURRENT_STREAMS);
+  // further ones are refused by the transport before any handler runs.
+  int max_streams_per_connection = 8;
+  // TCP accepted to TLS done; a connection that stays silent is closed.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  // A connection without a call for this long is closed.
+  std::chrono::milliseconds max_connection_idle{std::chrono::seconds(30)};
+  // Every connection is closed after this long (after max_connection_age_grace
+  // for calls still running); clients reconnect.
+  std::chrono::milliseconds max_connection_age{std::chrono::minutes(10)};
+  std::chrono::milliseconds max_connection_age_grace{std::chrono::seconds(30)};
+};
 
 struct CoordinatorOptions {
   // "host:port" (IPv6 as "[::]:1313"); port 0 picks a free port. The probe
@@ -73,6 +90,11 @@ struct CoordinatorOptions {
   // Upper bound of handler threads per gRPC server (each in-flight session
   // RPC holds one); calls beyond it fail with RESOURCE_EXHAUSTED.
   int max_threads_per_server = 1024;
+  // Admission of session RPCs, per server (each API has its own budget):
+  // sessions per client address, unattested sessions, opening deadline.
+  session::AdmissionLimits admission;
+  // Connection limits of both gRPC servers.
+  ConnectionLimits connections;
   // Where logs go; spdlog's default logger when unset.
   std::shared_ptr<spdlog::logger> logger;
 };

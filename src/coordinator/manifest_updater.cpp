@@ -30,23 +30,27 @@ bool IsZero(ByteView bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
-ApiResult<manifest::Manifest> ParseNewManifest(const Bytes& bytes) {
+Result<manifest::Manifest> ParseNewManifest(const Bytes& bytes) {
   auto parsed = manifest::ParseManifestReportingProblems(AsChars(bytes));
-  if (!parsed) return RefuseArgument("invalid manifest:\n" + Join(parsed.error(), "\n"));
+  if (!parsed) return Fail(ErrorCode::kInvalidArgument, "invalid manifest:\n" + Join(parsed.error(), "\n"));
   return std::move(*parsed);
 }
 
+// As StateGuard::Require.
+tl::unexpected<Error> NoManifest() { return Fail(ErrorCode::kFailedPrecondition, std::string(kNoManifestReason)); }
+
 // A first manifest builds on nothing: it may not claim a predecessor.
-ApiResult<void> CheckFirstManifest(const SetManifestInput& input) {
+Result<void> CheckFirstManifest(const SetManifestInput& input) {
   if (IsZero(input.previous_transition_hash)) return {};
-  return RefusePrecondition("previous_transition_hash is " + HexEncode(input.previous_transition_hash) +
-                            ", but no manifest has been set yet");
+  return Fail(ErrorCode::kFailedPrecondition, "previous_transition_hash is " +
+                                                  HexEncode(input.previous_transition_hash) +
+                                                  ", but no manifest has been set yet");
 }
 
 }  // namespace
 
-ApiResult<std::vector<Bytes>> SelectPolicyDocuments(const manifest::Manifest& manifest,
-                                                    const std::vector<Bytes>& documents) {
+Result<std::vector<Bytes>> SelectPolicyDocuments(const manifest::Manifest& manifest,
+                                                 const std::vector<Bytes>& documents) {
   std::map<crypto::Sha256Digest, const Bytes*> by_hash;
   for (const Bytes& document : documents) by_hash.emplace(crypto::Sha256(document), &document);
   std::vector<Bytes> selected;
@@ -60,44 +64,75 @@ ApiResult<std::vector<Bytes>> SelectPolicyDocuments(const manifest::Manifest& ma
     }
   }
   if (!missing.empty()) {
-    return RefuseArgument("policies: no document for the manifest's policy hash(es) " + Join(missing, ", ") +
-                          " (a document is found by its SHA-256)");
+    return Fail(ErrorCode::kInvalidArgument, "policies: no document for the manifest's policy hash(es) " +
+                                                 Join(missing, ", ") + " (a document is found by its SHA-256)");
   }
   return selected;
 }
 
-ApiResult<void> AuthorizeUpdate(const State& current, const manifest::Manifest& next, const SetManifestInput& input) {
+Result<void> CheckPolicyDocumentBounds(const std::vector<Bytes>& documents) {
+  if (documents.size() > manifest::kMaxPolicies) {
+    return Fail(ErrorCode::kInvalidArgument, "policies: " + std::to_string(documents.size()) + " documents, at most " +
+                                                 std::to_string(manifest::kMaxPolicies) + " are allowed");
+  }
+  size_t total = 0;
+  for (const Bytes& document : documents) {
+    if (document.size() > manifest::kMaxPolicyDocumentSize) {
+      return Fail(ErrorCode::kInvalidArgument, "policies: the document with SHA-256 " +
+                                                   HexEncode(crypto::Sha256(document)) + " is " +
+                                                   std::to_string(document.size()) + " bytes, at most " +
+                                                   std::to_string(manifest::kMaxPolicyDocumentSize) + " are allowed");
+    }
+    total += document.size();
+  }
+  if (total > manifest::kMaxPolicyBytes) {
+    return Fail(ErrorCode::kInvalidArgument, "policies: " + std::to_string(total) + " bytes of documents, at most " +
+                                                 std::to_string(manifest::kMaxPolicyBytes) +
+                                                 " are allowed in one update");
+  }
+  return {};
+}
+
+Result<void> AuthorizeUpdate(const State& current, const manifest::Manifest& next, const SetManifestInput& input) {
   const manifest::Manifest& in_force = current.manifest;
   if (in_force.workload_owner_key_digests.empty()) {
-    return RefusePermission(ErrorCode::kPolicyViolation,
-                            "manifest updates are disabled: the current manifest lists no workload owner keys");
+    return Fail(ErrorCode::kPolicyViolation,
+                "manifest updates are disabled: the current manifest lists no workload owner keys");
   }
   if (!input.previous_transition_hash.empty() &&
       !std::equal(input.previous_transition_hash.begin(), input.previous_transition_hash.end(),
                   current.latest_transition.begin(), current.latest_transition.end())) {
-    return RefusePrecondition("previous_transition_hash " + HexEncode(input.previous_transition_hash) +
-                              " is not the latest transition " + HexEncode(current.latest_transition) +
-                              ": the manifest changed since this update was prepared");
+    return Fail(ErrorCode::kFailedPrecondition,
+                "previous_transition_hash " + HexEncode(input.previous_transition_hash) +
+                    " is not the latest transition " + HexEncode(current.latest_transition) +
+                    ": the manifest changed since this update was prepared");
   }
   if (input.owner_public_key.empty() || input.owner_signature.empty()) {
-    return RefusePermission(ErrorCode::kSignatureInvalid,
-                            "the manifest update is not signed: owner_public_key and owner_signature are required "
-                            "to replace the current manifest");
+    return Fail(ErrorCode::kSignatureInvalid,
+                "the manifest update is not signed: owner_public_key and owner_signature are required "
+                "to replace the current manifest");
   }
   if (!in_force.HasWorkloadOwnerKey(input.owner_public_key)) {
-    return RefusePermission(ErrorCode::kSignatureInvalid, "owner_public_key (SHA-256 " +
-                                                              HexEncode(crypto::Sha256(input.owner_public_key)) +
-                                                              ") is not a workload owner key of the current manifest");
+    return Fail(ErrorCode::kSignatureInvalid, "owner_public_key (SHA-256 " +
+                                                  HexEncode(crypto::Sha256(input.owner_public_key)) +
+                                                  ") is not a workload owner key of the current manifest");
   }
   const history::TransitionHash transition =
       history::ComputeTransitionHash(manifest::ManifestHash(input.manifest), current.latest_transition);
-  if (auto ok = history::VerifyTransitionSignature(input.owner_public_key, transition, input.owner_signature); !ok) {
-    return RefusePermission(ErrorCode::kSignatureInvalid, "owner_signature does not authorize the transition " +
-                                                              HexEncode(transition) + ": " + ok.error().message);
+  // The signature names this deployment (its root key), so one made for
+  // another Coordinator at the same transition does not authorize anything
+  // here.
+  auto root_key = history::RootKeyDigestOf(current.ca.root());
+  if (!root_key) return Fail(ErrorCode::kInternal, (root_key.error()).message);
+  if (auto ok =
+          history::VerifyTransitionSignature(input.owner_public_key, *root_key, transition, input.owner_signature);
+      !ok) {
+    return Fail(ErrorCode::kSignatureInvalid, "owner_signature does not authorize the transition " +
+                                                  HexEncode(transition) +
+                                                  " at this Coordinator: " + ok.error().message);
   }
   if (next.seedshare_owner_pub_keys != in_force.seedshare_owner_pub_keys) {
-    return RefusePermission(ErrorCode::kPolicyViolation,
-                            "SeedshareOwnerPubKeys cannot change after the first manifest");
+    return Fail(ErrorCode::kPolicyViolation, "SeedshareOwnerPubKeys cannot change after the first manifest");
   }
   return {};
 }
@@ -183,7 +218,7 @@ Result<std::unique_ptr<ManifestUpdater>> ManifestUpdater::Open(std::shared_ptr<h
   return updater;
 }
 
-ApiResult<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& input) {
+Result<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& input) {
   std::unique_lock lock(update_mutex_);
   const std::shared_ptr<const State> current = guard_.Current();
   auto accepted = Accept(current.get(), input);
@@ -195,15 +230,15 @@ ApiResult<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput
                            std::move(shares)};
 }
 
-ApiResult<ManifestUpdater::Accepted> ManifestUpdater::Accept(const State* current,
-                                                             const SetManifestInput& input) const {
-  if (auto stale = guard_.stale_reason()) return RefusePrecondition(*stale);
+Result<ManifestUpdater::Accepted> ManifestUpdater::Accept(const State* current, const SetManifestInput& input) const {
+  if (auto stale = guard_.stale_reason()) return Fail(ErrorCode::kFailedPrecondition, *stale);
   if (!input.previous_transition_hash.empty() && input.previous_transition_hash.size() != 32) {
-    return RefuseArgument("previous_transition_hash: expected 32 bytes or none, got " +
-                          std::to_string(input.previous_transition_hash.size()));
+    return Fail(ErrorCode::kInvalidArgument, "previous_transition_hash: expected 32 bytes or none, got " +
+                                                 std::to_string(input.previous_transition_hash.size()));
   }
   auto next = ParseNewManifest(input.manifest);
   if (!next) return tl::unexpected(next.error());
+  if (auto bounded = CheckPolicyDocumentBounds(input.policies); !bounded) return tl::unexpected(bounded.error());
   auto documents = SelectPolicyDocuments(*next, input.policies);
   if (!documents) return tl::unexpected(documents.error());
   auto authorized = current ? AuthorizeUpdate(*current, *next, input) : CheckFirstManifest(input);
@@ -211,29 +246,38 @@ ApiResult<ManifestUpdater::Accepted> ManifestUpdater::Accept(const State* curren
   return Accepted{std::move(*next), std::move(*documents)};
 }
 
-ApiResult<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_ptr<const State>& current,
-                                                                const SetManifestInput& input, Accepted accepted,
-                                                                std::optional<seed::SeedShareDocument>& shares) {
+Result<void> ManifestUpdater::CheckBeforePolicies(const SetManifestInput& input) const {
+  if (auto stale = guard_.stale_reason()) return Fail(ErrorCode::kFailedPrecondition, *stale);
+  auto next = ParseNewManifest(input.manifest);
+  if (!next) return tl::unexpected(next.error());
+  if (auto bounded = CheckPolicyDocumentBounds(input.policies); !bounded) return tl::unexpected(bounded.error());
+  const std::shared_ptr<const State> current = guard_.Current();
+  return current ? AuthorizeUpdate(*current, *next, input) : CheckFirstManifest(input);
+}
+
+Result<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_ptr<const State>& current,
+                                                             const SetManifestInput& input, Accepted accepted,
+                                                             std::optional<seed::SeedShareDocument>& shares) {
   // Keys, CA, seed shares and sealed state first: if any cannot be made,
   // nothing has been stored yet.
   std::shared_ptr<const seed::SeedEngine> engine = current ? current->seed : nullptr;
   std::optional<history::History> first_history;
   if (!engine) {
     auto generated = seed::SeedEngine::Generate();
-    if (!generated) return RefuseInternal(generated.error().Wrap("drawing the seed"));
+    if (!generated) return Fail(ErrorCode::kInternal, (generated.error().Wrap("drawing the seed")).message);
     engine = std::move(*generated);
     auto created = history::History::Create(store_, engine->history_signing_key().Share());
-    if (!created) return RefuseInternal(created.error().Wrap("opening the history"));
+    if (!created) return Fail(ErrorCode::kInternal, (created.error().Wrap("opening the history")).message);
     first_history.emplace(std::move(*created));
     if (!accepted.manifest.seedshare_owner_pub_keys.empty()) {
       auto document =
           seed::EncryptSeedShares(engine->seed(), engine->salt(), accepted.manifest.seedshare_owner_pub_keys);
-      if (!document) return Refuse(document.error().Wrap("encrypting the seed to the seed-share owners"));
+      if (!document) return Fail(document.error().Wrap("encrypting the seed to the seed-share owners"));
       shares = std::move(*document);
     }
   }
   auto ca = current ? current->ca.Rotate() : ca::CertificateAuthority::Create(engine->root_ca_key().Share());
-  if (!ca) return RefuseInternal(ca.error().Wrap("creating the mesh CA"));
+  if (!ca) return Fail(ErrorCode::kInternal, (ca.error().Wrap("creating the mesh CA")).message);
   const history::TransitionHash previous = current ? current->latest_transition : history::kNoPreviousTransition;
   const history::SealState seal = [&](const history::LatestTransition& record) {
     return SealCaState(*engine, record, *ca);
@@ -245,7 +289,7 @@ ApiResult<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::share
     // update_mutex_ rules out a writer in this process: another one moved
     // the history (a second Coordinator on the same store).
     if (history::IsConcurrentUpdate(latest.error())) return Diverged(latest.error().message);
-    return RefuseInternal(latest.error().Wrap("storing the manifest"));
+    return Fail(ErrorCode::kInternal, (latest.error().Wrap("storing the manifest")).message);
   }
   if (first_history) history_.emplace(std::move(*first_history));
   session::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(accepted.manifest);
@@ -253,7 +297,8 @@ ApiResult<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::share
                                                    std::move(*ca), latest->transition_hash,
                                                    current ? current->generation + 1 : 1, engine});
   // Cannot fail while update_mutex_ is held: only SetManifest publishes.
-  if (!guard_.Publish(current, state)) return RefusePrecondition("the state changed during the update");
+  if (!guard_.Publish(current, state))
+    return Fail(ErrorCode::kFailedPrecondition, "the state changed during the update");
   Published(*state, accepted.documents.size());
   return state;
 }
@@ -276,51 +321,117 @@ void ManifestUpdater::Serving(const State& state) const {
   }
 }
 
-tl::unexpected<ApiError> ManifestUpdater::Diverged(const std::string& detail) const {
+tl::unexpected<Error> ManifestUpdater::Diverged(const std::string& detail) const {
   guard_.MarkStale(std::string(kDivergedHistoryReason));
   metrics_.awaiting_recovery.Set(1);
   logger_->error("event=history_diverged msg={} detail={}", LogValue(kDivergedHistoryReason), LogValue(detail));
-  return RefusePrecondition(std::string(kDivergedHistoryReason) + ": " + detail);
+  return Fail(ErrorCode::kFailedPrecondition, std::string(kDivergedHistoryReason) + ": " + detail);
 }
 
-ApiResult<ManifestHistory> ManifestUpdater::GetManifests() const {
-  std::shared_lock lock(update_mutex_);
-  if (guard_.stale_reason()) return StoredHistory();
-  auto state = guard_.Require();
-  if (!state) return tl::unexpected(state.error());
-  auto entries = history_->Walk();
-  if (!entries && entries.error().code == ErrorCode::kSignatureInvalid) return Diverged(entries.error().message);
-  if (!entries) return RefuseInternal(entries.error().Wrap("reading the manifest history"));
-  if (entries->empty() || entries->back().transition_hash != (*state)->latest_transition) {
+Result<history::TransitionHash> ManifestUpdater::ServedLatest(const State* state) const {
+  if (const auto reason = guard_.stale_reason(); reason || !state) {
+    if (!reason) return NoManifest();
+    auto latest = history::ReadLatestUnverified(*store_);
+    if (!latest)
+      return Fail(ErrorCode::kFailedPrecondition,
+                  *reason + "; the stored history cannot be read: " + latest.error().message);
+    if (!latest->has_value()) return Fail(ErrorCode::kFailedPrecondition, *reason + "; the store holds no history");
+    return (*latest)->transition_hash;
+  }
+  auto latest = history_->Latest();
+  if (!latest && latest.error().code == ErrorCode::kSignatureInvalid) return Diverged(latest.error().message);
+  if (!latest) return Fail(ErrorCode::kInternal, (latest.error().Wrap("reading the latest transition")).message);
+  if (!latest->has_value() || (*latest)->transition_hash != state->latest_transition) {
     return Diverged("the stored history does not end at this Coordinator's latest transition " +
-                    HexEncode((*state)->latest_transition));
+                    HexEncode(state->latest_transition));
   }
-  auto policies = ReferencedPolicies(*store_, *entries);
-  if (!policies) return RefuseInternal(policies.error().Wrap("reading the policies of the history"));
-  ManifestHistory out{
-      {}, std::move(*policies), (*state)->ca.root_pem(), (*state)->ca.mesh_ca_pem(), (*state)->latest_transition, false,
-      ""};
-  for (history::HistoryEntry& entry : *entries) out.manifests.push_back(std::move(entry.manifest));
+  return state->latest_transition;
+}
+
+Result<LatestTransitionInfo> ManifestUpdater::GetLatestTransition() const {
+  std::shared_lock lock(update_mutex_);
+  const std::shared_ptr<const State> state = guard_.Current();
+  const std::optional<std::string> stale = guard_.stale_reason();
+  if (!state && !stale) return LatestTransitionInfo{};
+  auto latest = ServedLatest(stale ? nullptr : state.get());
+  if (!latest) return tl::unexpected(latest.error());
+  LatestTransitionInfo out;
+  out.latest_transition = *latest;
+  if (stale) {
+    auto transition = history::ReadTransition(*store_, *latest);
+    if (!transition)
+      return Fail(ErrorCode::kFailedPrecondition,
+                  *stale + "; the stored history is inconsistent: " + transition.error().message);
+    out.manifest_hash = transition->manifest_hash;
+    out.awaiting_recovery = true;
+    out.reason = *stale;
+    return out;
+  }
+  out.manifest_hash = manifest::ManifestHash(state->manifest_bytes);
+  out.root_ca_pem = state->ca.root_pem();
+  out.mesh_ca_pem = state->ca.mesh_ca_pem();
   return out;
 }
 
-ApiResult<ManifestHistory> ManifestUpdater::StoredHistory() const {
-  const std::string reason = guard_.stale_reason().value_or("");
-  auto latest = history::ReadLatestUnverified(*store_);
-  if (!latest) return RefusePrecondition(reason + "; the stored history cannot be read: " + latest.error().message);
-  if (!latest->has_value()) return RefusePrecondition(reason + "; the store holds no history");
-  auto entries = history::WalkChain(*store_, (*latest)->transition_hash);
-  if (!entries) return RefusePrecondition(reason + "; the stored history is inconsistent: " + entries.error().message);
-  auto policies = ReferencedPolicies(*store_, *entries);
-  if (!policies) {
-    return RefusePrecondition(reason + "; the stored history is inconsistent: " + policies.error().message);
+Result<ManifestPage> ManifestUpdater::GetManifests(const std::optional<history::TransitionHash>& from) const {
+  std::shared_lock lock(update_mutex_);
+  const std::optional<std::string> stale = guard_.stale_reason();
+  const std::shared_ptr<const State> state = stale ? nullptr : guard_.Current();
+  if (!stale && !state) return NoManifest();
+  auto latest = ServedLatest(state.get());
+  if (!latest) return tl::unexpected(latest.error());
+  // A later page starts wherever the client's walk has got to: any
+  // transition the store holds, read as the first page is, against the hash
+  // that names it. The client checks the whole chain against the latest
+  // transition of its first page.
+  auto page = history::ReadHistoryPage(*store_, from.value_or(*latest));
+  if (!page) {
+    const std::string where = from ? "the history from transition " + HexEncode(*from) : "the history";
+    if (page.error().code == ErrorCode::kNotFound && from) return Fail(page.error().Wrap(where));
+    if (stale)
+      return Fail(ErrorCode::kFailedPrecondition,
+                  *stale + "; the stored history is inconsistent: " + page.error().message);
+    return Fail(ErrorCode::kInternal, (page.error().Wrap("reading " + where)).message);
   }
-  ManifestHistory out{{}, std::move(*policies), "", "", (*latest)->transition_hash, true, reason};
-  for (history::HistoryEntry& entry : *entries) out.manifests.push_back(std::move(entry.manifest));
+  ManifestPage out;
+  out.entries = std::move(page->entries);
+  out.more = page->more;
+  out.latest_transition = *latest;
+  if (stale) {
+    out.awaiting_recovery = true;
+    out.reason = *stale;
+  } else {
+    out.root_ca_pem = state->ca.root_pem();
+    out.mesh_ca_pem = state->ca.mesh_ca_pem();
+  }
   return out;
 }
 
-ApiResult<RecoverOutput> ManifestUpdater::Recover(const RecoverInput& input) {
+Result<std::vector<Bytes>> ManifestUpdater::GetPolicies(const std::vector<Bytes>& hashes) const {
+  if (hashes.size() > history::kMaxPolicyHashesPerRequest) {
+    return Fail(ErrorCode::kInvalidArgument, "policy_hashes: " + std::to_string(hashes.size()) + " hashes, at most " +
+                                                 std::to_string(history::kMaxPolicyHashesPerRequest) + " per request");
+  }
+  std::vector<Bytes> documents;
+  size_t bytes = 0;
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (hashes[i].size() != sizeof(history::PolicyHash)) {
+      return Fail(ErrorCode::kInvalidArgument, "policy_hashes[" + std::to_string(i) + "]: expected 32 bytes, got " +
+                                                   std::to_string(hashes[i].size()));
+    }
+    history::PolicyHash hash{};
+    std::copy(hashes[i].begin(), hashes[i].end(), hash.begin());
+    auto document = history::ReadPolicy(*store_, hash);
+    if (!document && document.error().code == ErrorCode::kNotFound) return Fail(document.error());
+    if (!document) return Fail(ErrorCode::kInternal, (document.error()).message);
+    if (!documents.empty() && bytes + document->size() > history::kMaxPageBytes) break;
+    bytes += document->size();
+    documents.push_back(std::move(*document));
+  }
+  return documents;
+}
+
+Result<RecoverOutput> ManifestUpdater::Recover(const RecoverInput& input) {
   std::unique_lock lock(update_mutex_);
   auto recovered = RecoverLocked(input);
   if (recovered) {
@@ -329,67 +440,72 @@ ApiResult<RecoverOutput> ManifestUpdater::Recover(const RecoverInput& input) {
                   HexEncode(recovered->latest_transition), input.force);
     Serving(*guard_.Current());
   } else {
-    metrics_.recoveries.Increment(std::string(ErrorCodeName(recovered.error().error.code)));
-    logger_->warn("event=recovery_refused reason={} error={}", ErrorCodeName(recovered.error().error.code),
-                  LogValue(recovered.error().error.message));
+    metrics_.recoveries.Increment(std::string(ErrorCodeName(recovered.error().code)));
+    logger_->warn("event=recovery_refused reason={} error={}", ErrorCodeName(recovered.error().code),
+                  LogValue(recovered.error().message));
   }
   return recovered;
 }
 
-ApiResult<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) {
+Result<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) {
   const std::shared_ptr<const State> current = guard_.Current();
   if (current && !guard_.stale_reason() && !input.force) {
-    return RefusePrecondition("the Coordinator is ready (manifest generation " + std::to_string(current->generation) +
-                              ", transition " + HexEncode(current->latest_transition) +
-                              "); recovering would replace its state with the stored history's: use --force");
+    return Fail(ErrorCode::kFailedPrecondition,
+                "the Coordinator is ready (manifest generation " + std::to_string(current->generation) +
+                    ", transition " + HexEncode(current->latest_transition) +
+                    "); recovering would replace its state with the stored history's: use --force");
   }
   auto engine = seed::SeedEngine::FromSeed(input.seed, input.salt);
-  if (!engine) return RefuseArgument(engine.error().message);
+  if (!engine) return Fail(ErrorCode::kInvalidArgument, engine.error().message);
 
   auto stored = history::ReadLatestUnverified(*store_);
-  if (!stored) return RefusePrecondition("transitions/latest cannot be read: " + stored.error().message);
-  if (!stored->has_value()) return RefusePrecondition("nothing to recover: the history store is empty");
+  if (!stored)
+    return Fail(ErrorCode::kFailedPrecondition, "transitions/latest cannot be read: " + stored.error().message);
+  if (!stored->has_value())
+    return Fail(ErrorCode::kFailedPrecondition, "nothing to recover: the history store is empty");
   auto history = history::History::Create(store_, (*engine)->history_signing_key().Share());
-  if (!history) return RefuseInternal(history.error().Wrap("opening the history"));
+  if (!history) return Fail(ErrorCode::kInternal, (history.error().Wrap("opening the history")).message);
   auto latest = history->Latest();
   if (!latest && latest.error().code == ErrorCode::kSignatureInvalid) {
-    return RefusePermission(ErrorCode::kSignatureInvalid,
-                            "the seed does not belong to this history: the signature on transitions/latest "
-                            "(transition " +
-                                HexEncode((*stored)->transition_hash) +
-                                ") does not verify with the history key derived from it (the seed of another "
-                                "deployment, or transitions/latest was altered)");
+    return Fail(ErrorCode::kSignatureInvalid,
+                "the seed does not belong to this history: the signature on transitions/latest "
+                "(transition " +
+                    HexEncode((*stored)->transition_hash) +
+                    ") does not verify with the history key derived from it (the seed of another "
+                    "deployment, or transitions/latest was altered)");
   }
-  if (!latest) return RefusePrecondition("transitions/latest: " + latest.error().message);
-  if (!latest->has_value()) return RefusePrecondition("nothing to recover: the history store is empty");
+  if (!latest) return Fail(ErrorCode::kFailedPrecondition, "transitions/latest: " + latest.error().message);
+  if (!latest->has_value())
+    return Fail(ErrorCode::kFailedPrecondition, "nothing to recover: the history store is empty");
   const history::TransitionHash transition = (*latest)->transition_hash;
 
   auto entries = history::WalkChain(*store_, transition);
-  if (!entries) return RefusePrecondition("the stored history does not verify: " + entries.error().message);
-  if (entries->empty()) return RefusePrecondition("the stored history is empty");
+  if (!entries)
+    return Fail(ErrorCode::kFailedPrecondition, "the stored history does not verify: " + entries.error().message);
+  if (entries->empty()) return Fail(ErrorCode::kFailedPrecondition, "the stored history is empty");
   if (auto policies = ReferencedPolicies(*store_, *entries); !policies) {
-    return RefusePrecondition("the stored history does not verify: " + policies.error().message);
+    return Fail(ErrorCode::kFailedPrecondition, "the stored history does not verify: " + policies.error().message);
   }
   auto manifest = manifest::ParseManifest(AsChars(entries->back().manifest));
-  if (!manifest) return RefusePrecondition("the latest stored manifest: " + manifest.error().message);
+  if (!manifest) return Fail(ErrorCode::kFailedPrecondition, "the latest stored manifest: " + manifest.error().message);
 
   const auto& owners = manifest->seedshare_owner_pub_keys;
   if (owners.empty()) {
-    return RefusePermission(ErrorCode::kPolicyViolation,
-                            "the latest manifest names no seed-share owners (SeedshareOwnerPubKeys is empty)");
+    return Fail(ErrorCode::kPolicyViolation,
+                "the latest manifest names no seed-share owners (SeedshareOwnerPubKeys is empty)");
   }
   if (std::find(owners.begin(), owners.end(), input.owner_public_key) == owners.end()) {
-    return RefusePermission(ErrorCode::kPolicyViolation,
-                            "owner_public_key is not one of the latest manifest's SeedshareOwnerPubKeys");
+    return Fail(ErrorCode::kPolicyViolation,
+                "owner_public_key is not one of the latest manifest's SeedshareOwnerPubKeys");
   }
   const Bytes message = seed::RecoverAuthorizationMessage(input.coordinator_spki, input.seed, input.salt, input.force);
   if (auto ok = seed::VerifyOwnerSignature(input.owner_public_key, message, input.owner_signature); !ok) {
-    return RefusePermission(ErrorCode::kSignatureInvalid,
-                            "owner_signature does not authorize this recovery: " + ok.error().message);
+    return Fail(ErrorCode::kSignatureInvalid,
+                "owner_signature does not authorize this recovery: " + ok.error().message);
   }
 
   auto ca = OpenCaState(*store_, **engine, **latest);
-  if (!ca) return RefusePrecondition("the sealed CA state does not verify: " + ca.error().message);
+  if (!ca) return Fail(ErrorCode::kFailedPrecondition, "the sealed CA state does not verify: " + ca.error().message);
   session::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(*manifest);
   auto state = std::make_shared<const State>(State{std::move(entries->back().manifest), std::move(*manifest),
                                                    std::move(workloads), std::move(*ca), transition,

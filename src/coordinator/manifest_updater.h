@@ -1,12 +1,16 @@
-// Setting and reading the manifest (UserAPI.SetManifest / GetManifests), as
-// library calls on plain types; services.h adapts them to gRPC.
+// Setting and reading the manifest (UserAPI.SetManifest, GetLatestTransition,
+// GetManifests, GetPolicies), as library calls on plain types; services.h
+// adapts them to gRPC.
 //
 // SetManifest, in order:
 //   1. the Coordinator must not be stale                 FAILED_PRECONDITION
 //   2. the manifest parses and validates                 INVALID_ARGUMENT, every
 //                                                        problem on its own line
 //   3. every policy hash has its document in `policies`  INVALID_ARGUMENT naming
-//      (key = SHA-256 of the document; extras ignored)   the missing hashes
+//      (key = SHA-256 of the document; extras ignored)   the missing hashes;
+//      at most manifest::kMaxPolicies documents, each at
+//      most kMaxPolicyDocumentSize, together at most
+//      kMaxPolicyBytes                                    INVALID_ARGUMENT
 //   4. first manifest: accepted from anyone (whoever reaches the Coordinator
 //      first; the owner checks with `verify` afterwards, as upstream).
 //      An update (AuthorizeUpdate):
@@ -29,8 +33,9 @@
 //      its sealed state. Updates in this process are serialised, so a failed
 //      compare-and-swap means another writer changed the store: the
 //      Coordinator turns stale (kDivergedHistoryReason, FAILED_PRECONDITION).
-//      GetManifests does the same when the stored history no longer verifies
-//      or no longer ends at this Coordinator's latest transition.
+//      GetLatestTransition and the first page of GetManifests do the same
+//      when the stored latest transition no longer verifies or is no longer
+//      this Coordinator's.
 // The manifest is stored and served as the exact bytes received.
 //
 // Recover (a restarted Coordinator, or one whose store was changed by another
@@ -59,7 +64,6 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "coordinator/api_error.h"
 #include "coordinator/metrics.h"
 #include "coordinator/state.h"
 #include "history/history.h"
@@ -104,25 +108,41 @@ struct RecoverOutput {
   uint64_t generation = 0;
 };
 
-struct ManifestHistory {
-  std::vector<Bytes> manifests;  // oldest first, exact bytes
-  std::vector<Bytes> policies;   // every document referenced by any manifest
-  std::string root_ca_pem;       // empty while awaiting recovery
-  std::string mesh_ca_pem;       // empty while awaiting recovery
-  history::TransitionHash latest_transition{};
-  // The Coordinator cannot check the history's signature (no seed); the
-  // hash chain was checked.
+// What an update is signed on top of (GetLatestTransition).
+struct LatestTransitionInfo {
+  // Unset when no manifest is set.
+  std::optional<history::TransitionHash> latest_transition;
+  history::ManifestHash manifest_hash{};
+  std::string root_ca_pem;  // empty without a manifest and while awaiting recovery
+  std::string mesh_ca_pem;
   bool awaiting_recovery = false;
   std::string reason;
 };
 
+// One page of the history (GetManifests).
+struct ManifestPage {
+  std::vector<history::HistoryEntry> entries;  // newest first
+  bool more = false;                           // older manifests follow
+  std::string root_ca_pem;                     // empty while awaiting recovery
+  std::string mesh_ca_pem;                     // empty while awaiting recovery
+  history::TransitionHash latest_transition{};
+  // The Coordinator cannot check the history's signature (no seed); every
+  // entry was still checked against the hashes that name it.
+  bool awaiting_recovery = false;
+  std::string reason;
+};
+
+// Step 3's bounds on the documents of one SetManifest, so far: the count,
+// each document's size and the total. INVALID_ARGUMENT naming the bound.
+Result<void> CheckPolicyDocumentBounds(const std::vector<Bytes>& documents);
+
 // The documents for `manifest`'s policies, one per policy hash in hash order,
 // picked from `documents` by their SHA-256.
-ApiResult<std::vector<Bytes>> SelectPolicyDocuments(const manifest::Manifest& manifest,
-                                                    const std::vector<Bytes>& documents);
+Result<std::vector<Bytes>> SelectPolicyDocuments(const manifest::Manifest& manifest,
+                                                 const std::vector<Bytes>& documents);
 
 // Step 4 for an update from `current` to `next` (parsed from input.manifest).
-ApiResult<void> AuthorizeUpdate(const State& current, const manifest::Manifest& next, const SetManifestInput& input);
+Result<void> AuthorizeUpdate(const State& current, const manifest::Manifest& next, const SetManifestInput& input);
 
 class ManifestUpdater {
  public:
@@ -132,15 +152,36 @@ class ManifestUpdater {
                                                        CoordinatorMetrics& metrics,
                                                        std::shared_ptr<spdlog::logger> logger);
 
-  ApiResult<SetManifestOutput> SetManifest(const SetManifestInput& input);
+  Result<SetManifestOutput> SetManifest(const SetManifestInput& input);
 
-  // The verified history up to the current state, its policies and CA
-  // certificates. While awaiting recovery: the stored history, its hash
-  // chain checked, without CA certificates. FAILED_PRECONDITION without a
-  // manifest, or when the store does not hold a consistent chain.
-  ApiResult<ManifestHistory> GetManifests() const;
+  // Steps 1, 2 and 4 for a request whose policy documents are still to
+  // come: refuses an unparsable manifest and an unauthorized update before
+  // the Coordinator buffers any more of it. SetManifest checks it all again.
+  Result<void> CheckBeforePolicies(const SetManifestInput& input) const;
 
-  ApiResult<RecoverOutput> Recover(const RecoverInput& input);
+  // The latest transition, its manifest's hash and the CA certificates. No
+  // manifest: an empty answer. While awaiting recovery: the stored latest
+  // transition (its signature unchecked) without certificates.
+  // FAILED_PRECONDITION when the store no longer ends at this Coordinator's
+  // latest transition (the Coordinator turns stale, as below).
+  Result<LatestTransitionInfo> GetLatestTransition() const;
+
+  // One page of the history (history::ReadHistoryPage): from `from`, else
+  // from the latest transition, which must then still be this
+  // Coordinator's and verify with its key. While awaiting recovery: the
+  // stored history, without CA certificates. FAILED_PRECONDITION without a
+  // manifest or when the store is inconsistent; NOT_FOUND for a `from` the
+  // store does not hold.
+  Result<ManifestPage> GetManifests(const std::optional<history::TransitionHash>& from = std::nullopt) const;
+
+  // The documents of the first `hashes` (32 bytes each, at most
+  // history::kMaxPolicyHashesPerRequest), in order, as many as fit
+  // history::kMaxPageBytes (at least one). Any document the store holds
+  // under its hash: they are public parts of the manifests that were set.
+  // NOT_FOUND naming a hash the store does not hold.
+  Result<std::vector<Bytes>> GetPolicies(const std::vector<Bytes>& hashes) const;
+
+  Result<RecoverOutput> Recover(const RecoverInput& input);
 
  private:
   // A manifest that passed steps 1 to 4, with its policy documents.
@@ -148,19 +189,22 @@ class ManifestUpdater {
     manifest::Manifest manifest;
     std::vector<Bytes> documents;
   };
-  ApiResult<Accepted> Accept(const State* current, const SetManifestInput& input) const;
+  Result<Accepted> Accept(const State* current, const SetManifestInput& input) const;
   // Step 5: new CA, history append, publish.
-  ApiResult<std::shared_ptr<const State>> Commit(const std::shared_ptr<const State>& current,
-                                                 const SetManifestInput& input, Accepted accepted,
-                                                 std::optional<seed::SeedShareDocument>& shares);
-  ApiResult<ManifestHistory> StoredHistory() const;
-  ApiResult<RecoverOutput> RecoverLocked(const RecoverInput& input);
+  Result<std::shared_ptr<const State>> Commit(const std::shared_ptr<const State>& current,
+                                              const SetManifestInput& input, Accepted accepted,
+                                              std::optional<seed::SeedShareDocument>& shares);
+  // The latest transition GetManifests and GetLatestTransition serve from:
+  // the state's, checked against the store; or, while awaiting recovery, the
+  // store's.
+  Result<history::TransitionHash> ServedLatest(const State* state) const;
+  Result<RecoverOutput> RecoverLocked(const RecoverInput& input);
   void Published(const State& state, size_t policy_count) const;
   // Metrics (and the insecure warning) for a state that is now served.
   void Serving(const State& state) const;
   // The store no longer holds the history this process wrote: stop serving
   // (kDivergedHistoryReason) rather than certify under an outdated manifest.
-  tl::unexpected<ApiError> Diverged(const std::string& detail) const;
+  tl::unexpected<Error> Diverged(const std::string& detail) const;
 
   ManifestUpdater(std::shared_ptr<history::Store> store, StateGuard& guard, CoordinatorMetrics& metrics,
                   std::shared_ptr<spdlog::logger> logger);

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "common/bytes.h"
-#include "coordinator/api_error.h"
 #include "coordinator/state.h"
 #include "session/verifier.h"
 
@@ -25,7 +24,7 @@ struct MeshCertificateBundle {
 // for that ID. PERMISSION_DENIED when
 // the policy hash is not in the manifest (the verifier normally refuses such
 // evidence first).
-ApiResult<MeshCertificateBundle> IssueMeshCertificate(const State& state, const session::VerifiedEvidence& evidence,
-                                                      ByteView peer_spki);
+Result<MeshCertificateBundle> IssueMeshCertificate(const State& state, const session::VerifiedEvidence& evidence,
+                                                   ByteView peer_spki);
 
 }  // namespace contrast::coordinator

@@ -6,6 +6,9 @@ CoordinatorMetrics::CoordinatorMetrics(observability::Registry& registry)
     : sessions(registry.AddCounter("contrast_sessions_total", "Attested session RPCs that completed successfully.")),
       sessions_started(registry.AddCounter("contrast_sessions_started_total",
                                            "Session RPCs that reached the Coordinator, whatever their outcome.")),
+      sessions_refused(registry.AddLabeledCounter(
+          "contrast_sessions_refused_total",
+          "Session RPCs refused by admission control (limits, opening deadline), by reason.", "reason")),
       attestation_failures(registry.AddLabeledCounter("contrast_attestation_failures_total",
                                                       "Workload attestations that failed, by reason.", "reason")),
       mesh_certificates_issued(

@@ -15,6 +15,11 @@ struct CoordinatorMetrics {
   // contrast_sessions_started_total: session RPCs that reached a handler,
   // whatever became of them.
   observability::Counter& sessions_started;
+  // contrast_sessions_refused_total{reason}: session RPCs refused by
+  // admission control (session/admission.h): "peer-limit" and
+  // "unattested-limit" at the call's start, "opening-timeout" when the
+  // request and evidence did not arrive in time.
+  observability::LabeledCounter& sessions_refused;
   // contrast_attestation_failures_total{reason}: workloads whose attestation
   // failed, by ErrorCodeName of the failure ("validation-failed", ...).
   observability::LabeledCounter& attestation_failures;

@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "coordinator/log.h"
 #include "coordinator/mesh_issuer.h"
@@ -60,16 +62,45 @@ v1::RecoverResponse ToProto(const RecoverOutput& output) {
   return response;
 }
 
-v1::GetManifestsResponse ToProto(const ManifestHistory& history) {
+v1::GetManifestsResponse ToProto(const ManifestPage& page) {
   v1::GetManifestsResponse response;
-  for (const Bytes& manifest : history.manifests) response.add_manifests(ToString(manifest));
-  for (const Bytes& policy : history.policies) response.add_policies(ToString(policy));
-  response.set_root_ca(history.root_ca_pem);
-  response.set_mesh_ca(history.mesh_ca_pem);
-  response.set_latest_transition_hash(ToString(history.latest_transition));
-  response.set_awaiting_recovery(history.awaiting_recovery);
-  response.set_reason(history.reason);
+  for (const history::HistoryEntry& entry : page.entries) {
+    v1::ManifestHistoryEntry* out = response.add_entries();
+    out->set_manifest(ToString(entry.manifest));
+    out->set_previous_transition_hash(ToString(entry.transition.previous_transition_hash));
+  }
+  response.set_more(page.more);
+  response.set_root_ca(page.root_ca_pem);
+  response.set_mesh_ca(page.mesh_ca_pem);
+  response.set_latest_transition_hash(ToString(page.latest_transition));
+  response.set_awaiting_recovery(page.awaiting_recovery);
+  response.set_reason(page.reason);
   return response;
+}
+
+v1::GetLatestTransitionResponse ToProto(const LatestTransitionInfo& info) {
+  v1::GetLatestTransitionResponse response;
+  if (info.latest_transition) {
+    response.set_latest_transition_hash(ToString(*info.latest_transition));
+    response.set_manifest_hash(ToString(info.manifest_hash));
+  }
+  response.set_root_ca(info.root_ca_pem);
+  response.set_mesh_ca(info.mesh_ca_pem);
+  response.set_awaiting_recovery(info.awaiting_recovery);
+  response.set_reason(info.reason);
+  return response;
+}
+
+Result<std::optional<history::TransitionHash>> FromProto(const v1::GetManifestsRequest& request) {
+  const std::string& from = request.from_transition_hash();
+  if (from.empty()) return std::optional<history::TransitionHash>();
+  history::TransitionHash hash{};
+  if (from.size() != hash.size()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "from_transition_hash: expected 32 bytes or none, got " + std::to_string(from.size()));
+  }
+  std::copy(from.begin(), from.end(), hash.begin());
+  return std::optional<history::TransitionHash>(hash);
 }
 
 v1::NewMeshCertResponse ToProto(const MeshCertificateBundle& bundle) {
@@ -81,12 +112,10 @@ v1::NewMeshCertResponse ToProto(const MeshCertificateBundle& bundle) {
   return response;
 }
 
-ApiError AsApiError(const Error& error) { return Refuse(error).value(); }
-
-void LogRefusal(spdlog::logger& logger, const grpc::ServerContext& context, std::string_view rpc,
-                const ApiError& error) {
+void LogRefusal(spdlog::logger& logger, const grpc::ServerContext& context, std::string_view rpc, const Error& error) {
   logger.warn("event=rpc_refused rpc={} peer={} status={} reason={} error={}", rpc, LogValue(context.peer()),
-              StatusCodeName(error.status_code), ErrorCodeName(error.error.code), LogValue(error.error.message));
+              session::GrpcCodeName(session::GrpcCodeFor(error.code)), ErrorCodeName(error.code),
+              LogValue(error.message));
 }
 
 }  // namespace
@@ -104,28 +133,90 @@ grpc::Status UserApiService::GetVersion(grpc::ServerContext* /*context*/, const 
 
 grpc::Status UserApiService::SetManifest(grpc::ServerContext* context, SessionStream* stream) {
   d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
   v1::SetManifestRequest request;
   if (auto opened = OpenSession(*context, *stream, &request); !opened) {
     return Refused(*context, "SetManifest", opened.error());
   }
-  auto output = d_.updater.SetManifest(FromProto(request));
+  SetManifestInput input = FromProto(request);
+  if (request.more_policies()) {
+    if (auto received = ReceiveMorePolicies(*context, *stream, input); !received) {
+      return Refused(*context, "SetManifest", received.error());
+    }
+  }
+  auto output = d_.updater.SetManifest(input);
   if (!output) return Refused(*context, "SetManifest", output.error());
   return Respond(*context, *stream, "SetManifest", ToProto(*output));
 }
 
+Result<void> UserApiService::ReceiveMorePolicies(grpc::ServerContext& context, SessionStream& stream,
+                                                 SetManifestInput& input) const {
+  // Only a request that could be accepted makes the Coordinator hold more of
+  // it: the first manifest, or an update whose signature verified.
+  if (auto checked = d_.updater.CheckBeforePolicies(input); !checked) return checked;
+  for (bool more = true; more;) {
+    v1::SetManifestPolicies next;
+    if (auto read = session::ReadMessage(&stream, context, &next, d_.session_options); !read) {
+      return Fail(read.error().Wrap("reading the policy documents"));
+    }
+    for (const std::string& policy : next.policies()) input.policies.push_back(ToBytes(policy));
+    if (auto bounded = CheckPolicyDocumentBounds(input.policies); !bounded) return bounded;
+    more = next.more_policies();
+  }
+  return {};
+}
+
+grpc::Status UserApiService::GetLatestTransition(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
+  v1::GetLatestTransitionRequest request;
+  if (auto opened = OpenSession(*context, *stream, &request); !opened) {
+    return Refused(*context, "GetLatestTransition", opened.error());
+  }
+  auto latest = d_.updater.GetLatestTransition();
+  if (!latest) return Refused(*context, "GetLatestTransition", latest.error());
+  return Respond(*context, *stream, "GetLatestTransition", ToProto(*latest));
+}
+
 grpc::Status UserApiService::GetManifests(grpc::ServerContext* context, SessionStream* stream) {
   d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
   v1::GetManifestsRequest request;
   if (auto opened = OpenSession(*context, *stream, &request); !opened) {
     return Refused(*context, "GetManifests", opened.error());
   }
-  auto history = d_.updater.GetManifests();
-  if (!history) return Refused(*context, "GetManifests", history.error());
-  return Respond(*context, *stream, "GetManifests", ToProto(*history));
+  auto from = FromProto(request);
+  if (!from) return Refused(*context, "GetManifests", from.error());
+  auto page = d_.updater.GetManifests(*from);
+  if (!page) return Refused(*context, "GetManifests", page.error());
+  return Respond(*context, *stream, "GetManifests", ToProto(*page));
+}
+
+grpc::Status UserApiService::GetPolicies(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
+  v1::GetPoliciesRequest request;
+  if (auto opened = OpenSession(*context, *stream, &request); !opened) {
+    return Refused(*context, "GetPolicies", opened.error());
+  }
+  std::vector<Bytes> hashes;
+  hashes.reserve(static_cast<size_t>(request.policy_hashes_size()));
+  for (const std::string& hash : request.policy_hashes()) hashes.push_back(ToBytes(hash));
+  auto documents = d_.updater.GetPolicies(hashes);
+  if (!documents) return Refused(*context, "GetPolicies", documents.error());
+  v1::GetPoliciesResponse response;
+  for (const Bytes& document : *documents) response.add_policies(ToString(document));
+  return Respond(*context, *stream, "GetPolicies", response);
 }
 
 grpc::Status UserApiService::Recover(grpc::ServerContext* context, SessionStream* stream) {
   d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
   v1::RecoverRequest request;
   if (auto opened = OpenSession(*context, *stream, &request); !opened) {
     return Refused(*context, "Recover", opened.error());
@@ -139,15 +230,15 @@ grpc::Status UserApiService::Recover(grpc::ServerContext* context, SessionStream
   return Respond(*context, *stream, "Recover", ToProto(*recovered));
 }
 
-ApiResult<void> UserApiService::OpenSession(grpc::ServerContext& context, SessionStream& stream,
-                                            google::protobuf::MessageLite* request) const {
+Result<void> UserApiService::OpenSession(grpc::ServerContext& context, SessionStream& stream,
+                                         google::protobuf::MessageLite* request) const {
   if (auto attested = session::AttestSelfOnServer(&stream, context, session::Role::kCoordinator, d_.issuer, d_.own_spki,
                                                   d_.session_options);
       !attested) {
-    return Refuse(attested.error().Wrap("attesting the Coordinator"));
+    return Fail(attested.error().Wrap("attesting the Coordinator"));
   }
   if (auto read = session::ReadMessage(&stream, context, request, d_.session_options); !read) {
-    return Refuse(read.error());
+    return Fail(read.error());
   }
   return {};
 }
@@ -155,36 +246,38 @@ ApiResult<void> UserApiService::OpenSession(grpc::ServerContext& context, Sessio
 grpc::Status UserApiService::Respond(grpc::ServerContext& context, SessionStream& stream, std::string_view rpc,
                                      const google::protobuf::MessageLite& response) const {
   if (auto written = session::WriteMessage(&stream, context, response, d_.session_options); !written) {
-    return Refused(context, rpc, AsApiError(written.error()));
+    return Refused(context, rpc, written.error());
   }
   d_.metrics.sessions.Increment();
   return grpc::Status::OK;
 }
 
 grpc::Status UserApiService::Refused(const grpc::ServerContext& context, std::string_view rpc,
-                                     const ApiError& error) const {
+                                     const Error& error) const {
   LogRefusal(*d_.logger, context, rpc, error);
-  return ToGrpcStatus(error);
+  return session::ToGrpcStatus(error);
 }
 
 // ---- MeshAPI -----------------------------------------------------------
 
 grpc::Status MeshApiService::NewMeshCert(grpc::ServerContext* context, SessionStream* stream) {
   d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
   auto response = Handle(*context, *stream);
   if (!response) return Refused(*context, response.error());
   if (auto written = session::WriteMessage(stream, *context, *response, d_.session_options); !written) {
-    return Refused(*context, AsApiError(written.error()));
+    return Refused(*context, written.error());
   }
   d_.metrics.sessions.Increment();
   d_.metrics.mesh_certificates_issued.Increment();
   return grpc::Status::OK;
 }
 
-ApiResult<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& context, SessionStream& stream) const {
+Result<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& context, SessionStream& stream) const {
   v1::NewMeshCertRequest request;
   if (auto read = session::ReadMessage(&stream, context, &request, d_.session_options); !read) {
-    return Refuse(read.error());
+    return Fail(read.error());
   }
   auto state = d_.guard.Require();
   if (!state) return tl::unexpected(state.error());
@@ -192,25 +285,33 @@ ApiResult<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& c
                                               (*state)->workload_reference_values, d_.nonces, d_.session_options);
   if (!evidence) {
     d_.metrics.attestation_failures.Increment(std::string(ErrorCodeName(evidence.error().code)));
-    return Refuse(evidence.error());
+    return Fail(evidence.error());
+  }
+  // Only a workload that proved itself gets the Coordinator's evidence in
+  // return (the workload checks it before it takes the answer), so an
+  // unattested caller cannot make the Coordinator produce evidence.
+  if (auto attested = session::AttestSelfOnServer(&stream, context, session::Role::kCoordinator, d_.issuer, d_.own_spki,
+                                                  d_.session_options);
+      !attested) {
+    return Fail(attested.error().Wrap("attesting the Coordinator to the workload"));
   }
   // Attestation can take long (a slow peer, up to the session's step
-  // deadline): a manifest update or a recovery may have landed meanwhile.
-  // The evidence was only checked against the state read before, so it must
-  // not be certified under any other one, and a workload the update removed
-  // must not get a certificate at all. The caller retries against the state
-  // in force now.
+  // deadline in each direction): a manifest update or a recovery may have
+  // landed meanwhile. The evidence was only checked against the state read
+  // before, so it must not be certified under any other one, and a workload
+  // the update removed must not get a certificate at all. The caller retries
+  // against the state in force now.
   auto now = d_.guard.Require();
   if (!now) return tl::unexpected(now.error());
   if (*now != *state) {
-    return RefusePrecondition("the manifest changed while this workload attested (generation " +
-                              std::to_string((*state)->generation) + " -> " + std::to_string((*now)->generation) +
-                              "); attest again");
+    return Fail(ErrorCode::kFailedPrecondition, "the manifest changed while this workload attested (generation " +
+                                                    std::to_string((*state)->generation) + " -> " +
+                                                    std::to_string((*now)->generation) + "); attest again");
   }
   // AttestPeerOnServer checked the evidence against this very key.
   auto auth = context.auth_context();
   auto spki = auth ? session::PeerSpkiDer(*auth) : Result<Bytes>(Fail(ErrorCode::kCertificateInvalid, "no TLS peer"));
-  if (!spki) return Refuse(spki.error());
+  if (!spki) return Fail(spki.error());
   auto bundle = IssueMeshCertificate(**state, *evidence, *spki);
   if (!bundle) return tl::unexpected(bundle.error());
   d_.logger->info("event=mesh_certificate_issued peer={} policy={} generation={} insecure={}", LogValue(context.peer()),
@@ -220,9 +321,9 @@ ApiResult<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& c
   return response;
 }
 
-grpc::Status MeshApiService::Refused(const grpc::ServerContext& context, const ApiError& error) const {
+grpc::Status MeshApiService::Refused(const grpc::ServerContext& context, const Error& error) const {
   LogRefusal(*d_.logger, context, "NewMeshCert", error);
-  return ToGrpcStatus(error);
+  return session::ToGrpcStatus(error);
 }
 
 }  // namespace contrast::coordinator

@@ -13,10 +13,10 @@
 #include "common/bytes.h"
 #include "contrast/meshapi.grpc.pb.h"
 #include "contrast/userapi.grpc.pb.h"
-#include "coordinator/api_error.h"
 #include "coordinator/manifest_updater.h"
 #include "coordinator/metrics.h"
 #include "coordinator/state.h"
+#include "session/admission.h"
 #include "session/evidence.h"
 #include "session/nonce.h"
 #include "session/protocol.h"
@@ -31,7 +31,8 @@ namespace contrast::coordinator {
 using SessionStream = grpc::ServerReaderWriter<v1::SessionFrame, v1::SessionFrame>;
 
 // Port 1313. The Coordinator attests itself (role "coordinator") before it
-// reads a SetManifest, GetManifests or Recover request.
+// reads a SetManifest, GetLatestTransition, GetManifests, GetPolicies or
+// Recover request.
 class UserApiService final : public v1::UserAPI::Service {
  public:
   struct Dependencies {
@@ -43,45 +44,55 @@ class UserApiService final : public v1::UserAPI::Service {
     session::SessionOptions session_options;
     std::shared_ptr<spdlog::logger> logger;
     std::string version;
+    session::AdmissionControl& admission;  // every session call takes a ticket first
   };
   explicit UserApiService(Dependencies dependencies) : d_(std::move(dependencies)) {}
 
   grpc::Status GetVersion(grpc::ServerContext* context, const v1::VersionRequest* request,
                           v1::VersionResponse* response) override;
   grpc::Status SetManifest(grpc::ServerContext* context, SessionStream* stream) override;
+  grpc::Status GetLatestTransition(grpc::ServerContext* context, SessionStream* stream) override;
   grpc::Status GetManifests(grpc::ServerContext* context, SessionStream* stream) override;
+  grpc::Status GetPolicies(grpc::ServerContext* context, SessionStream* stream) override;
   grpc::Status Recover(grpc::ServerContext* context, SessionStream* stream) override;
 
  private:
   // Attests and reads the request: the common start of both session RPCs.
-  ApiResult<void> OpenSession(grpc::ServerContext& context, SessionStream& stream,
-                              google::protobuf::MessageLite* request) const;
+  Result<void> OpenSession(grpc::ServerContext& context, SessionStream& stream,
+                           google::protobuf::MessageLite* request) const;
+  // SetManifest's SetManifestPolicies frames (while more_policies is set),
+  // appended to input.policies within the bounds of CheckPolicyDocumentBounds.
+  Result<void> ReceiveMorePolicies(grpc::ServerContext& context, SessionStream& stream, SetManifestInput& input) const;
   grpc::Status Respond(grpc::ServerContext& context, SessionStream& stream, std::string_view rpc,
                        const google::protobuf::MessageLite& response) const;
-  grpc::Status Refused(const grpc::ServerContext& context, std::string_view rpc, const ApiError& error) const;
+  grpc::Status Refused(const grpc::ServerContext& context, std::string_view rpc, const Error& error) const;
 
   Dependencies d_;
 };
 
 // Port 7777. The workload attests (role "workload") against the current
-// manifest; then it receives a mesh certificate for its TLS key.
+// manifest; then the Coordinator attests itself (role "coordinator") to the
+// workload, and the workload receives a mesh certificate for its TLS key.
 class MeshApiService final : public v1::MeshAPI::Service {
  public:
   struct Dependencies {
     const StateGuard& guard;
     const session::EvidenceVerifier& verifier;
     session::NonceTracker& nonces;
+    session::EvidenceIssuer& issuer;
+    Bytes own_spki;  // the Coordinator's session TLS key (SessionIdentity::spki_der)
     CoordinatorMetrics& metrics;
     session::SessionOptions session_options;
     std::shared_ptr<spdlog::logger> logger;
+    session::AdmissionControl& admission;  // every session call takes a ticket first
   };
   explicit MeshApiService(Dependencies dependencies) : d_(std::move(dependencies)) {}
 
   grpc::Status NewMeshCert(grpc::ServerContext* context, SessionStream* stream) override;
 
  private:
-  ApiResult<v1::NewMeshCertResponse> Handle(grpc::ServerContext& context, SessionStream& stream) const;
-  grpc::Status Refused(const grpc::ServerContext& context, const ApiError& error) const;
+  Result<v1::NewMeshCertResponse> Handle(grpc::ServerContext& context, SessionStream& stream) const;
+  grpc::Status Refused(const grpc::ServerContext& context, const Error& error) const;
 
   Dependencies d_;
 };

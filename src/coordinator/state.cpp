@@ -9,14 +9,10 @@ std::shared_ptr<const State> StateGuard::Current() const {
   return state_;
 }
 
-ApiResult<std::shared_ptr<const State>> StateGuard::Require() const {
+Result<std::shared_ptr<const State>> StateGuard::Require() const {
   std::lock_guard lock(mutex_);
-  if (stale_reason_) return RefusePrecondition(*stale_reason_);
-  // kNotFound inside: a client tells "nothing set yet" from other refusals.
-  if (!state_) {
-    return tl::unexpected<ApiError>(
-        ApiError{grpc::StatusCode::FAILED_PRECONDITION, Error{ErrorCode::kNotFound, std::string(kNoManifestReason)}});
-  }
+  if (stale_reason_) return Fail(ErrorCode::kFailedPrecondition, *stale_reason_);
+  if (!state_) return Fail(ErrorCode::kFailedPrecondition, std::string(kNoManifestReason));
   return state_;
 }
 

@@ -15,7 +15,6 @@
 
 #include "ca/ca.h"
 #include "common/bytes.h"
-#include "coordinator/api_error.h"
 #include "history/history.h"
 #include "manifest/manifest.h"
 #include "seed/engine.h"
@@ -63,7 +62,7 @@ class StateGuard {
 
   // The current state for a call that needs a manifest: FAILED_PRECONDITION
   // with the reason when stale or when no manifest is set.
-  ApiResult<std::shared_ptr<const State>> Require() const;
+  Result<std::shared_ptr<const State>> Require() const;
 
   // Publishes `next` if the current state is still `expected` (nullptr: none
   // yet). False when another update came first.

@@ -5,6 +5,9 @@
 #include <set>
 #include <string>
 
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
 #include "crypto/signature.h"
 
 namespace contrast::history {
@@ -254,6 +257,30 @@ Result<std::vector<HistoryEntry>> WalkChain(Store& store, const TransitionHash& 
   return entries;
 }
 
+Result<HistoryPage> ReadHistoryPage(Store& store, const TransitionHash& from, size_t max_bytes) {
+  if (IsZero(from)) return Fail(ErrorCode::kInvalidArgument, "a history page cannot start before the first manifest");
+  // Each step reads one record and one manifest, both checked against the
+  // hash that names them, so a page costs what it returns whatever the
+  // length of the history behind it.
+  HistoryPage page;
+  size_t bytes = 0;
+  TransitionHash current = from;
+  while (!IsZero(current)) {
+    auto transition = ReadTransition(store, current);
+    if (!transition) return Fail(transition.error());
+    auto manifest = ReadManifest(store, transition->manifest_hash);
+    if (!manifest) return Fail(manifest.error().Wrap("the manifest of transition " + HexEncode(current)));
+    if (!page.entries.empty() && bytes + manifest->size() > max_bytes) {
+      page.more = true;
+      return page;
+    }
+    bytes += manifest->size();
+    page.entries.push_back(HistoryEntry{current, *transition, std::move(*manifest)});
+    current = transition->previous_transition_hash;
+  }
+  return page;
+}
+
 crypto::Sha256Digest SealedStateBinding(const LatestTransition& latest) { return crypto::Sha256(latest.Encode()); }
 
 std::string SealedStateKey(const crypto::Sha256Digest& binding) { return Key(kSealedPrefix, binding); }
@@ -394,13 +421,35 @@ bool IsConcurrentUpdate(const Error& error) { return error.code == ErrorCode::kC
 
 // ---- Workload-owner signatures ----------------------------------------------
 
-Result<Bytes> SignTransition(const crypto::PrivateKey& owner_key, const TransitionHash& transition) {
+Result<RootKeyDigest> RootKeyDigestOf(const crypto::Certificate& root_ca) {
+  EVP_PKEY* key = root_ca.PublicKey();
+  if (key == nullptr) return Fail(ErrorCode::kParse, "the root CA certificate's public key cannot be decoded");
+  unsigned char* der = nullptr;
+  const int length = i2d_PUBKEY(key, &der);
+  if (length <= 0) return Fail(crypto::OpensslError(ErrorCode::kCrypto, "encoding the root CA public key"));
+  const RootKeyDigest digest = crypto::Sha256(ByteView(der, static_cast<size_t>(length)));
+  OPENSSL_free(der);
+  return digest;
+}
+
+Result<RootKeyDigest> RootKeyDigestOfPem(std::string_view root_ca_pem) {
+  auto certificate = crypto::Certificate::ParsePem(root_ca_pem);
+  if (!certificate) return Fail(certificate.error().Wrap("the Coordinator root CA certificate"));
+  return RootKeyDigestOf(*certificate);
+}
+
+std::string TransitionSigningMessage(const RootKeyDigest& root_key, const TransitionHash& transition) {
+  return std::string(kTransitionSignatureLabel) + " " + HexEncode(root_key) + " " + HexEncode(transition);
+}
+
+Result<Bytes> SignTransition(const crypto::PrivateKey& owner_key, const RootKeyDigest& root_key,
+                             const TransitionHash& transition) {
   if (EVP_PKEY_is_a(owner_key.get(), "EC") != 1) {
     crypto::ClearOpensslErrors();
     return Fail(ErrorCode::kInvalidArgument,
                 "signing a transition needs an EC key, got " + std::string(crypto::KeyTypeName(owner_key.type())));
   }
-  const std::string message = HexEncode(transition);
+  const std::string message = TransitionSigningMessage(root_key, transition);
   crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return Fail(crypto::OpensslError(ErrorCode::kCrypto, "allocating a digest context"));
   if (auto ok =
@@ -425,7 +474,8 @@ Result<Bytes> SignTransition(const crypto::PrivateKey& owner_key, const Transiti
   return signature;
 }
 
-Status VerifyTransitionSignature(ByteView owner_public_key, const TransitionHash& transition, ByteView signature) {
+Status VerifyTransitionSignature(ByteView owner_public_key, const RootKeyDigest& root_key,
+                                 const TransitionHash& transition, ByteView signature) {
   auto key = ParsePublicKey(owner_public_key, "workload owner public key");
   if (!key) return Fail(key.error());
   if (auto curve = RequireEcCurve(key->get(), {"prime256v1", "secp384r1"}, "workload owner public key"); !curve) {
@@ -436,11 +486,12 @@ Status VerifyTransitionSignature(ByteView owner_public_key, const TransitionHash
                                                   " bytes, expected a DER ECDSA signature of 1 to " +
                                                   std::to_string(kMaxLatestSignatureSize) + " bytes");
   }
-  const std::string message = HexEncode(transition);
+  const std::string message = TransitionSigningMessage(root_key, transition);
   if (auto ok = crypto::VerifyEcdsaDer(key->get(), crypto::DigestAlgorithm::kSha256, AsBytes(message), signature);
       !ok) {
-    return Fail(ok.error().code,
-                "workload owner signature over transition " + message + " does not verify: " + ok.error().message);
+    return Fail(ok.error().code, "workload owner signature over transition " + HexEncode(transition) +
+                                     " for the Coordinator whose root CA key has SHA-256 " + HexEncode(root_key) +
+                                     " does not verify: " + ok.error().message);
   }
   return {};
 }

@@ -26,10 +26,19 @@
 // Coordinator's public key. The only way to a LatestTransition or a
 // HistoryEntry is through those checks.
 //
-// Workload-owner authorization of an update (DESIGN §5.4) is a signature over
-// the transition being made: ECDSA with SHA-256 over the 64 lower-case hex
-// characters of T, DER (what upstream's `contrast sign` produces; `--prepare`
-// writes that hex text for an HSM to sign).
+// Workload-owner authorization of an update (DESIGN §5.4) is an ECDSA
+// signature (SHA-256, DER) over TransitionSigningMessage: a domain-separation
+// label, the SHA-256 of the Coordinator's root CA public key (DER
+// SubjectPublicKeyInfo) and T, as one line of text (`contrast sign --prepare`
+// writes exactly these bytes for an HSM to sign). The root key names one
+// deployment: it comes from the deployment's seed, so it stays the same
+// across updates and recovery, and differs between Coordinators. A signature
+// is therefore good for one transition at one deployment only, not at another
+// Coordinator that happens to be at the same transition (same manifests).
+//
+// The history is served in pages (ReadHistoryPage), newest first, each at
+// most kMaxPageBytes of manifests, so that a history of any length crosses
+// sessions whose frames are capped (session/credentials.h kMaxFrameSize).
 #pragma once
 
 #include <cstddef>
@@ -45,6 +54,7 @@
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "crypto/openssl.h"
+#include "crypto/x509.h"
 #include "history/store.h"
 
 namespace contrast::history {
@@ -59,6 +69,15 @@ inline constexpr TransitionHash kNoPreviousTransition{};
 inline constexpr size_t kTransitionRecordSize = 64;
 inline constexpr size_t kMaxLatestSignatureSize = 256;
 inline constexpr size_t kDefaultMaxChainLength = 100000;
+// Payload budget of one page of the served history (manifests, or policy
+// documents): half the 4 MiB session frame cap, leaving ample room for the
+// CA certificates and protobuf framing. A page holds at least one item even
+// above the budget; manifest::kMaxManifestSize and kMaxPolicyDocumentSize
+// keep every single item well below the frame cap.
+inline constexpr size_t kMaxPageBytes = size_t{2} << 20;
+// Policy hashes in one request for documents (manifest::kMaxPolicies: one
+// manifest's worth).
+inline constexpr size_t kMaxPolicyHashesPerRequest = 1024;
 
 // One step of the history: "the manifest with this hash follows that
 // transition". Parsed, not yet tied to anything.
@@ -73,7 +92,8 @@ struct Transition {
 // Exactly 64 bytes, else kParse.
 Result<Transition> ParseTransition(ByteView record);
 
-// SHA-256(manifest_hash ‖ previous): the hash a workload owner signs and
+// SHA-256(manifest_hash ‖ previous): the transition a workload owner signs
+// (with the Coordinator's root key, TransitionSigningMessage) and
 // `--latest-transition` names.
 TransitionHash ComputeTransitionHash(const ManifestHash& manifest_hash, const TransitionHash& previous);
 
@@ -122,6 +142,19 @@ Result<Transition> ReadTransition(Store& store, const TransitionHash& hash);
 // links it. Whether `latest` itself is authentic is the caller's business.
 Result<std::vector<HistoryEntry>> WalkChain(Store& store, const TransitionHash& latest,
                                             const HistoryOptions& options = {});
+// One page of the history: the manifest of `from` and of its predecessors,
+// newest first, each checked against its transition record and each record
+// against the hash that names it, until the manifests would exceed
+// `max_bytes` (at least one entry) or the first manifest is reached.
+struct HistoryPage {
+  std::vector<HistoryEntry> entries;  // newest first
+  // True when older manifests follow: the next page starts at
+  // entries.back().transition.previous_transition_hash.
+  bool more = false;
+};
+// kNotFound when transitions/<from> or a manifest is missing,
+// kValidationFailed on a hash mismatch, kInvalidArgument for a zero `from`.
+Result<HistoryPage> ReadHistoryPage(Store& store, const TransitionHash& from, size_t max_bytes = kMaxPageBytes);
 // What a sealed state is bound to and stored under: SHA-256 of the latest
 // record (transition hash ‖ signature) it was written with.
 crypto::Sha256Digest SealedStateBinding(const LatestTransition& latest);
@@ -219,14 +252,37 @@ class History : public HistoryReader {
 // True for Append's "latest changed" error.
 bool IsConcurrentUpdate(const Error& error);
 
-// Workload-owner signature over a transition: ECDSA with SHA-256 over the
-// lower-case hex of `transition`, DER. The key must be an EC key.
-Result<Bytes> SignTransition(const crypto::PrivateKey& owner_key, const TransitionHash& transition);
+// ---- Workload-owner signatures ----------------------------------------------
+
+// The label that makes an owner signature mean "this manifest transition at
+// this Coordinator" and nothing else.
+inline constexpr std::string_view kTransitionSignatureLabel = "contrast-manifest-transition-v1";
+
+// SHA-256 of the DER SubjectPublicKeyInfo of the Coordinator's root CA key:
+// names the deployment an owner signature is for.
+using RootKeyDigest = crypto::Sha256Digest;
+
+// The digest of the key in `root_ca` (a certificate, or the first one of PEM
+// text). The certificate parser's error for a malformed certificate, kCrypto
+// when its key cannot be encoded.
+Result<RootKeyDigest> RootKeyDigestOf(const crypto::Certificate& root_ca);
+Result<RootKeyDigest> RootKeyDigestOfPem(std::string_view root_ca_pem);
+
+// The exact bytes an owner signs: "<label> <hex root key digest> <hex
+// transition>", lower-case hex, single spaces, no newline (161 bytes).
+std::string TransitionSigningMessage(const RootKeyDigest& root_key, const TransitionHash& transition);
+
+// Workload-owner signature over TransitionSigningMessage: ECDSA with SHA-256,
+// DER. The key must be an EC key.
+Result<Bytes> SignTransition(const crypto::PrivateKey& owner_key, const RootKeyDigest& root_key,
+                             const TransitionHash& transition);
 
 // Checks such a signature with an owner public key given as DER
 // SubjectPublicKeyInfo (EC P-256 or P-384). kSignatureInvalid when it does not
-// verify (including malformed signatures), kParse for a malformed key,
+// verify (including malformed signatures, and a signature made for another
+// Coordinator's root key or another transition), kParse for a malformed key,
 // kUnsupported for another key type or curve.
-Status VerifyTransitionSignature(ByteView owner_public_key, const TransitionHash& transition, ByteView signature);
+Status VerifyTransitionSignature(ByteView owner_public_key, const RootKeyDigest& root_key,
+                                 const TransitionHash& transition, ByteView signature);
 
 }  // namespace contrast::history

@@ -1,6 +1,7 @@
 // The `contrast-initializer` command line.
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <tuple>
 
@@ -22,11 +23,48 @@ constexpr std::string_view kLegacyTlsDir = "/tls-config";
 
 struct Flags {
   std::string coordinator_host;
+  // The Coordinator's expected identity: unset when neither the flag nor
+  // the variable is given (an empty variable is set, and malformed).
+  std::optional<std::string> coordinator_policy_hashes;
+  std::optional<std::string> coordinator_reference_values;
+  bool require_coordinator_attestation = false;
   std::string root_dir = "/contrast";
   std::string retry_initial = "1s";
   std::string retry_max = "10s";
   std::string timeout = "0";
 };
+
+Error Usage(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
+
+// The value of a flag, else of its variable (set even when empty).
+std::optional<std::string> FlagOrEnvironment(const CLI::Option* option, const std::string& flag_value,
+                                             const char* variable) {
+  if (option->count() > 0) return flag_value;
+  if (const char* value = std::getenv(variable)) return std::string(value);
+  return std::nullopt;
+}
+
+// Both values or neither; neither only when the command line does not
+// require them.
+Result<std::optional<ExpectedCoordinator>> ExpectedCoordinatorFrom(const Flags& flags) {
+  const bool hashes = flags.coordinator_policy_hashes.has_value();
+  const bool values = flags.coordinator_reference_values.has_value();
+  if (!hashes && !values) {
+    if (!flags.require_coordinator_attestation) return std::optional<ExpectedCoordinator>();
+    return Fail(Usage(std::string(kRequireCoordinatorAttestationFlag) + " is given, but " +
+                      kCoordinatorPolicyHashesEnv + " and " + kCoordinatorReferenceValuesEnv +
+                      " are not set: the pod's policy requires attesting the Coordinator, and something (the host?) "
+                      "dropped the values `contrast generate` pinned"));
+  }
+  if (hashes != values) {
+    return Fail(Usage(std::string(hashes ? kCoordinatorReferenceValuesEnv : kCoordinatorPolicyHashesEnv) +
+                      " is not set, but " + (hashes ? kCoordinatorPolicyHashesEnv : kCoordinatorReferenceValuesEnv) +
+                      " is: the Coordinator's expected identity needs both"));
+  }
+  auto parsed = ParseExpectedCoordinator(*flags.coordinator_policy_hashes, *flags.coordinator_reference_values);
+  if (!parsed) return Fail(parsed.error());
+  return std::optional<ExpectedCoordinator>(std::move(*parsed));
+}
 
 Result<InitializerConfig> ConfigFrom(const Flags& flags) {
   InitializerConfig config;
@@ -41,6 +79,9 @@ Result<InitializerConfig> ConfigFrom(const Flags& flags) {
     if (!parsed) return Fail(parsed.error().Wrap(name));
     *field = *parsed;
   }
+  auto expected = ExpectedCoordinatorFrom(flags);
+  if (!expected) return Fail(expected.error());
+  config.expected_coordinator = std::move(*expected);
   return config;
 }
 
@@ -68,6 +109,20 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   app.add_option("--timeout", flags.timeout, "Give up after this long (0: never)")
       ->envname("CONTRAST_INITIALIZER_TIMEOUT")
       ->capture_default_str();
+  std::string policy_hashes;
+  std::string reference_values;
+  auto* policy_hashes_option =
+      app.add_option("--coordinator-policy-hashes", policy_hashes,
+                     std::string("The Coordinator's policy digests (HOST_DATA), comma-separated hex; or ") +
+                         kCoordinatorPolicyHashesEnv + ". `contrast generate` sets it");
+  auto* reference_values_option =
+      app.add_option("--coordinator-reference-values", reference_values,
+                     std::string("The reference values the Coordinator's platform must match (the manifest's "
+                                 "ReferenceValues, JSON); or ") +
+                         kCoordinatorReferenceValuesEnv + ". `contrast generate` sets it");
+  app.add_flag(kRequireCoordinatorAttestationFlag, flags.require_coordinator_attestation,
+               "Refuse to start unless the Coordinator's expected identity is given (`contrast generate` passes "
+               "it: the pod's policy pins the command line, but would not notice missing variables)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -81,6 +136,9 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       std::filesystem::is_directory(std::string(kLegacyTlsDir))) {
     flags.root_dir = "/";
   }
+  flags.coordinator_policy_hashes = FlagOrEnvironment(policy_hashes_option, policy_hashes, kCoordinatorPolicyHashesEnv);
+  flags.coordinator_reference_values =
+      FlagOrEnvironment(reference_values_option, reference_values, kCoordinatorReferenceValuesEnv);
   auto config = ConfigFrom(flags);
   if (!config) {
     err << "contrast-initializer: error: " << config.error().message << "\n";

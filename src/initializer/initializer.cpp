@@ -54,20 +54,91 @@ bool IsIpv6(std::string_view text) {
 
 // ---- The exchange ------------------------------------------------------
 
-Result<v1::NewMeshCertResponse> Exchange(const std::string& target, const session::SessionIdentity& identity,
-                                         session::EvidenceIssuer& issuer, milliseconds deadline) {
+// What the Coordinator's evidence is checked with, for the attempts of one
+// run. Without an expected identity it only names the mode.
+struct CoordinatorCheck {
+  explicit CoordinatorCheck(const ExpectedCoordinator* expected_coordinator) : expected(expected_coordinator) {}
+
+  const ExpectedCoordinator* expected;  // nullptr: not attested
+  session::EvidenceVerifier verifier;
+  session::NonceTracker nonces;
+};
+
+struct Exchanged {
+  v1::NewMeshCertResponse response;
+  std::optional<manifest::PolicyHash> coordinator_policy;  // set when attested
+};
+
+// The server's reason when a step failed because it ended the call
+// (kNetwork and a non-OK final status); nullopt when our own check failed
+// (the session cancels the call when it goes away).
+std::optional<Error> ServerEndedCall(session::ClientSession& call, const Error& local) {
+  if (local.code != ErrorCode::kNetwork) return std::nullopt;
+  auto final_status = call.Finish();
+  if (final_status) return std::nullopt;
+  return final_status.error();
+}
+
+// The Coordinator's evidence step when there is nothing to check it
+// against: the server always attests, so the challenge is sent and the
+// evidence frame read, but nothing in it is trusted.
+Status ReadUncheckedEvidence(session::ClientStream& stream, session::NonceTracker& nonces) {
+  auto nonce = nonces.Issue();
+  if (!nonce) return Fail(nonce.error());
+  v1::SessionFrame challenge;
+  challenge.mutable_challenge()->set_nonce(std::string(AsChars(*nonce)));
+  (void)nonces.Consume(*nonce);  // never checked
+  if (!stream.Write(challenge)) {
+    return Fail(ErrorCode::kNetwork, "the server ended the stream before the challenge could be sent");
+  }
+  v1::SessionFrame frame;
+  if (!stream.Read(&frame)) return Fail(ErrorCode::kNetwork, "the server ended the stream before sending evidence");
+  if (frame.kind_case() != v1::SessionFrame::kEvidence) {
+    return Fail(ErrorCode::kInvalidArgument, "protocol violation: expected evidence from the Coordinator");
+  }
+  return {};
+}
+
+// request -> our evidence -> the Coordinator's evidence -> response. Nothing
+// of the response is read before the Coordinator passed. `coordinator_refused`
+// tells our verdict on the Coordinator from the Coordinator's on us.
+Result<Exchanged> Exchange(const std::string& target, const session::SessionIdentity& identity,
+                           session::EvidenceIssuer& issuer, CoordinatorCheck& check, milliseconds deadline,
+                           bool& coordinator_refused) {
+  coordinator_refused = false;
   auto channel = session::CreateSessionChannel(target, identity);
   if (!channel) return Fail(channel.error());
   auto stub = v1::MeshAPI::NewStub(*channel);
-  session::ClientSession call([&](grpc::ClientContext* context) { return stub->NewMeshCert(context); }, deadline);
+  session::ClientStream* stream = nullptr;  // owned by `call`
+  session::ClientSession call(
+      [&](grpc::ClientContext* context) {
+        auto started = stub->NewMeshCert(context);
+        stream = started.get();
+        return started;
+      },
+      deadline);
   if (auto sent = call.Send(v1::NewMeshCertRequest{}); !sent) return Fail(sent.error());
   if (auto attested = call.AttestSelf(session::Role::kWorkload, issuer, identity.spki_der()); !attested) {
     return Fail(attested.error());
   }
-  v1::NewMeshCertResponse response;
-  if (auto received = call.Receive(&response); !received) return Fail(received.error());
+  Exchanged out;
+  if (stream == nullptr) return Fail(ErrorCode::kInternal, "the stub did not start a stream");
+  if (check.expected != nullptr) {
+    auto coordinator = session::AttestPeerOnClient(stream, call.context(), session::Role::kCoordinator, check.verifier,
+                                                   check.expected->reference_values, check.nonces);
+    if (!coordinator) {
+      if (auto server = ServerEndedCall(call, coordinator.error())) return Fail(*server);
+      coordinator_refused = true;
+      return Fail(coordinator.error().Wrap("the Coordinator at " + target + " failed attestation, refusing it"));
+    }
+    out.coordinator_policy = manifest::PolicyHash{coordinator->host_data()};
+  } else if (auto read = ReadUncheckedEvidence(*stream, check.nonces); !read) {
+    if (auto server = ServerEndedCall(call, read.error())) return Fail(*server);
+    return Fail(read.error());
+  }
+  if (auto received = call.Receive(&out.response); !received) return Fail(received.error());
   if (auto finished = call.Finish(); !finished) return Fail(finished.error());
-  return response;
+  return out;
 }
 
 Result<std::vector<crypto::Certificate>> ParseField(const std::string& pem, std::string_view field, size_t min_count,
@@ -153,16 +224,24 @@ struct Failure {
   bool fatal = false;
 };
 
+struct Accepted {
+  MeshCredentials credentials;
+  std::optional<manifest::PolicyHash> coordinator_policy;  // set when attested
+};
+
 // One attempt, with its failure explained for the log.
-Result<MeshCredentials> Attempt(const InitializerConfig& config, const session::SessionIdentity& identity,
-                                ProbingIssuer& issuer, milliseconds deadline, Failure& failure) {
+Result<Accepted> Attempt(const InitializerConfig& config, const session::SessionIdentity& identity,
+                         ProbingIssuer& issuer, CoordinatorCheck& check, milliseconds deadline, Failure& failure) {
   issuer.Reset();
-  auto response = Exchange(config.coordinator, identity, issuer, deadline);
-  if (!response) {
-    const Error& e = response.error();
+  bool coordinator_refused = false;
+  auto exchanged = Exchange(config.coordinator, identity, issuer, check, deadline, coordinator_refused);
+  if (!exchanged) {
+    const Error& e = exchanged.error();
     if (issuer.failure()) {
       const Error& local = *issuer.failure();
       failure = {local.Wrap("cannot produce attestation evidence"), local.code == ErrorCode::kUnsupported};
+    } else if (coordinator_refused) {
+      failure = {e};
     } else if (IsAttestationVerdict(e.code)) {
       failure = {
           e.Wrap("the Coordinator rejected this pod's attestation (is the pod's policy hash in the manifest, "
@@ -177,19 +256,19 @@ Result<MeshCredentials> Attempt(const InitializerConfig& config, const session::
     }
     return Fail(failure.error);
   }
-  auto credentials = CheckAnswer(*response, identity);
-  if (!credentials) {
-    failure = {credentials.error().Wrap("invalid answer from the Coordinator at " + config.coordinator)};
+  auto checked = CheckAnswer(exchanged->response, identity);
+  if (!checked) {
+    failure = {checked.error().Wrap("invalid answer from the Coordinator at " + config.coordinator)};
     return Fail(failure.error);
   }
-  return credentials;
+  return Accepted{std::move(*checked), exchanged->coordinator_policy};
 }
 
 // The least time worth giving one more attempt before the overall timeout.
 constexpr milliseconds kShortestAttempt{100};
 
 Result<MeshCredentials> ObtainMeshCredentials(const InitializerConfig& config, const session::SessionIdentity& identity,
-                                              session::EvidenceIssuer& issuer) {
+                                              session::EvidenceIssuer& issuer, CoordinatorCheck& check) {
   const auto start = Clock::now();
   const auto remaining = [&]() -> std::optional<milliseconds> {
     if (config.timeout.count() == 0) return std::nullopt;
@@ -202,10 +281,13 @@ Result<MeshCredentials> ObtainMeshCredentials(const InitializerConfig& config, c
     milliseconds deadline = config.attempt_timeout;
     if (auto left = remaining()) deadline = std::max(milliseconds(1), std::min(deadline, *left));
     Failure failure;
-    auto credentials = Attempt(config, identity, probe, deadline, failure);
-    if (credentials) {
-      config.log("attempt " + std::to_string(attempt) + ": received a mesh certificate from " + config.coordinator);
-      return credentials;
+    auto accepted = Attempt(config, identity, probe, check, deadline, failure);
+    if (accepted) {
+      config.log("attempt " + std::to_string(attempt) + ": received a mesh certificate from " +
+                 (accepted->coordinator_policy ? "the attested Coordinator at " + config.coordinator + " (policy " +
+                                                     accepted->coordinator_policy->Hex() + ")"
+                                               : config.coordinator + " (the Coordinator was NOT attested)"));
+      return std::move(accepted->credentials);
     }
     if (failure.fatal) {
       config.log("attempt " + std::to_string(attempt) + " failed: " + failure.error.message + "; giving up");
@@ -320,10 +402,13 @@ Logger StderrLogger() {
 }
 
 Result<MeshCredentials> RequestMeshCredentials(const std::string& target, const session::SessionIdentity& identity,
-                                               session::EvidenceIssuer& issuer, milliseconds deadline) {
-  auto response = Exchange(target, identity, issuer, deadline);
-  if (!response) return Fail(response.error());
-  return CheckAnswer(*response, identity);
+                                               session::EvidenceIssuer& issuer,
+                                               const ExpectedCoordinator* expected_coordinator, milliseconds deadline) {
+  CoordinatorCheck check(expected_coordinator);
+  bool coordinator_refused = false;
+  auto exchanged = Exchange(target, identity, issuer, check, deadline, coordinator_refused);
+  if (!exchanged) return Fail(exchanged.error());
+  return CheckAnswer(exchanged->response, identity);
 }
 
 Status WriteMeshCredentials(const fs::path& root_dir, const MeshCredentials& credentials) {
@@ -364,7 +449,19 @@ Status RunInitializer(const InitializerConfig& config, session::EvidenceIssuer& 
   auto identity = session::SessionIdentity::Generate();
   if (!identity) return Fail(identity.error().Wrap("generating the workload key"));
   config.log("requesting a mesh certificate from " + config.coordinator);
-  auto credentials = ObtainMeshCredentials(config, *identity, issuer);
+  if (config.expected_coordinator) {
+    const ExpectedCoordinator& expected = *config.expected_coordinator;
+    config.log("the Coordinator must attest with policy " + DescribePolicyHashes(expected.policy_hashes) + " on " +
+               (expected.insecure ? "the EMULATED platform (INSECURE: development only)"
+                                  : "the platforms of the expected reference values"));
+  } else {
+    config.log(std::string("WARNING: the Coordinator is NOT attested: ") + kCoordinatorPolicyHashesEnv + " and " +
+               kCoordinatorReferenceValuesEnv + " are not set, so whoever answers at " + config.coordinator +
+               " can hand this pod its mesh CA and certificates. `contrast generate` sets them in the "
+               "Initializers it adds");
+  }
+  CoordinatorCheck check(config.expected_coordinator ? &*config.expected_coordinator : nullptr);
+  auto credentials = ObtainMeshCredentials(config, *identity, issuer, check);
   if (!credentials) return Fail(credentials.error());
   if (auto written = WriteMeshCredentials(config.root_dir, *credentials); !written) return Fail(written.error());
   config.log("wrote mesh-ca.pem, certChain.pem, key.pem and coordinator-root-ca.pem to " +

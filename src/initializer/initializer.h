@@ -12,18 +12,32 @@
 //                                                     manifest entry has a
 //                                                     WorkloadSecretID)
 //
-// It does not attest the Coordinator (like upstream): what it receives is only
-// useful together with the key it generated itself, and the workload's peers
-// decide whom to trust.
+// Before it accepts anything from the Coordinator it attests it in the same
+// session (DESIGN.md section 5): the Coordinator's evidence (role
+// "coordinator") must carry one of the expected policy digests as HOST_DATA
+// and match the expected reference values (expected_coordinator.h). The
+// order keeps refusing cheap for the Coordinator: the Initializer proves
+// itself first, and only then asks the Coordinator for its evidence.
+//
+//   request -> workload evidence -> Coordinator's evidence -> response
+//
+// A Coordinator that fails is refused with the reason (policy digest got and
+// expected, or the reference value that failed) and the Initializer tries
+// again until its timeout: a fake one on the path may be transient.
+// Without an expected identity (a hand-added Initializer, as in the 2024
+// README) it still runs the evidence step but accepts whatever answers,
+// warning loudly that the Coordinator was NOT attested.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/result.h"
+#include "initializer/expected_coordinator.h"
 #include "session/credentials.h"
 #include "session/evidence.h"
 
@@ -57,6 +71,9 @@ struct InitializerConfig {
   std::chrono::milliseconds timeout{0};
   // Deadline of one attempt (bounded by what is left of `timeout`).
   std::chrono::milliseconds attempt_timeout{std::chrono::seconds(30)};
+  // Whom to accept as the Coordinator; nullopt: anyone (NOT attested, with
+  // a loud warning).
+  std::optional<ExpectedCoordinator> expected_coordinator;
   Logger log = StderrLogger();
 };
 
@@ -70,15 +87,23 @@ struct MeshCredentials {
 };
 
 // One NewMeshCert exchange with the Coordinator at `target` over a session
-// with `identity`, attesting with `issuer` as a workload. The answer is
-// checked before it is accepted (it is untrusted until the workload uses it):
+// with `identity`: attests with `issuer` as a workload, then attests the
+// Coordinator against `expected_coordinator` (nullptr: its evidence is read
+// but not checked), and only then reads the answer. A Coordinator that
+// fails is an error with the verifier's code (kValidationFailed for a
+// HOST_DATA not expected, kUntrustedRoot, kMeasurementMismatch, ...) whose
+// message starts with "the Coordinator at <target> failed attestation". The
+// answer is checked before it is accepted (it is untrusted until the
+// workload uses it):
 // one mesh CA and one root certificate, a chain of leaf and intermediate,
 // the leaf for identity's key and signed by the mesh CA, a workload secret
 // of 64 bytes or none (kParse, kCertificateInvalid otherwise). Other errors: those of the session
 // (server errors with their code restored, e.g. kValidationFailed for a
 // policy the manifest does not list; kNetwork; kTimeout).
 Result<MeshCredentials> RequestMeshCredentials(const std::string& target, const session::SessionIdentity& identity,
-                                               session::EvidenceIssuer& issuer, std::chrono::milliseconds deadline);
+                                               session::EvidenceIssuer& issuer,
+                                               const ExpectedCoordinator* expected_coordinator,
+                                               std::chrono::milliseconds deadline);
 
 // Writes the four files under <root_dir>/tls-config and the workload secret
 // under <root_dir>/secrets (directories created if needed), each atomically,
@@ -88,7 +113,8 @@ Status WriteMeshCredentials(const std::filesystem::path& root_dir, const MeshCre
 // The whole Initializer: a fresh session identity, RequestMeshCredentials
 // until it succeeds (every failure logged with its reason, with backoff;
 // rejections by the Coordinator are retried too, since the manifest may be
-// updated), then WriteMeshCredentials. Fails only when `timeout` passes
+// updated, and so is a Coordinator that fails attestation, since a fake one
+// on the path may go away), then WriteMeshCredentials. Fails only when `timeout` passes
 // (kTimeout, with the last failure), when the issuer cannot produce evidence
 // on this platform at all (kUnsupported), or when the files cannot be
 // written.

@@ -51,7 +51,20 @@
 
 namespace contrast::manifest {
 
-inline constexpr size_t kMaxManifestSize = size_t{4} << 20;
+// Bounds that keep every message of the user API under the session frame cap
+// (4 MiB, session/credentials.h) however long the history grows: the history
+// is served a page at a time, but one manifest and one policy document must
+// each fit a page (history::kMaxPageBytes, 2 MiB) on their own.
+inline constexpr size_t kMaxManifestSize = size_t{1} << 20;
+// Entries of "Policies" in one manifest (also bounds the policy documents a
+// SetManifest carries).
+inline constexpr size_t kMaxPolicies = 1024;
+// One policy document (the agent policy or initdata TOML); generated ones
+// are tens to a few hundred KiB.
+inline constexpr size_t kMaxPolicyDocumentSize = size_t{1} << 20;
+// All policy documents of one SetManifest together: what the Coordinator
+// holds in memory for one update (sent in several frames).
+inline constexpr size_t kMaxPolicyBytes = size_t{64} << 20;
 inline constexpr int kMaxManifestJsonDepth = 64;
 // Seed shares are RSA-OAEP encrypted to these keys; smaller keys are refused.
 inline constexpr int kMinSeedshareKeyBits = 2048;

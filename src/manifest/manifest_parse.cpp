@@ -302,6 +302,10 @@ void ReadPolicies(Problems& p, const json* v, std::map<PolicyHash, PolicyEntry>&
     out.emplace(hash, std::move(entry));
   }
   if (!has_coordinator) p.Add(path, "no policy has Role \"coordinator\"");
+  if (v->size() > kMaxPolicies) {
+    p.Add(path, "has " + std::to_string(v->size()) + " entries, at most " + std::to_string(kMaxPolicies) +
+                    " are allowed (split the deployment)");
+  }
 }
 
 // ReferenceValues ------------------------------------------------------------

@@ -23,9 +23,12 @@ Result<Nonce> NonceTracker::Issue() {
   const TimePoint now = clock_();
   std::lock_guard lock(mutex_);
   PruneLocked(now);
-  while (issued_.size() >= capacity_ && !order_.empty()) {
-    issued_.erase(order_.front());
-    order_.pop_front();
+  // Full: refuse the newcomer rather than forget an honest session's nonce
+  // (nonce.h says why).
+  if (issued_.size() >= capacity_) {
+    return Fail(ErrorCode::kResourceExhausted, "too many sessions are attesting at once (" +
+                                                   std::to_string(issued_.size()) +
+                                                   " challenges outstanding); retry later");
   }
   issued_.emplace(nonce, now);
   order_.push_back(nonce);

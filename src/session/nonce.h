@@ -15,8 +15,22 @@
 namespace contrast::session {
 
 // Issues nonces and accepts each one back exactly once, before it expires.
-// Memory is bounded: beyond `capacity` outstanding nonces the oldest is
-// forgotten (its session then fails as if it had expired). Thread-safe.
+// Thread-safe.
+//
+// Memory is bounded by `capacity` outstanding nonces. When that many are
+// outstanding (issued, not consumed, not expired), Issue refuses with
+// kResourceExhausted: it never forgets an outstanding nonce to make room.
+// Forgetting the oldest (what an LRU would do) lets anyone who can open
+// sessions flush the nonces of honest sessions that are still attesting, so
+// an attacker could fail every honest attestation without ever holding a
+// valid one; refusing the newcomer instead keeps every session that already
+// has its challenge intact, and the refused one can retry.
+//
+// The Coordinator never reaches the cap in practice: a server session
+// consumes its nonce before AttestPeerOnServer returns, so outstanding
+// nonces never exceed the sessions attesting at once, which the admission
+// cap on unattested sessions (admission.h, default 768) keeps far below
+// kDefaultCapacity. The refusal is the backstop if that ever changes.
 class NonceTracker {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
@@ -29,7 +43,8 @@ class NonceTracker {
   explicit NonceTracker(std::chrono::seconds lifetime = kMaxLifetime, Clock clock = {},
                         size_t capacity = kDefaultCapacity);
 
-  // A fresh nonce from the OpenSSL CSPRNG. kCrypto if it cannot draw one.
+  // A fresh nonce from the OpenSSL CSPRNG. kResourceExhausted when
+  // `capacity` nonces are outstanding; kCrypto if it cannot draw one.
   Result<Nonce> Issue();
 
   // Accepts `nonce` once: it must have been issued by this tracker, not yet

@@ -6,12 +6,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include "session/admission.h"
 #include "session/credentials.h"
 
 namespace contrast::session {
@@ -84,11 +86,20 @@ class Watchdog {
 };
 
 // Bounds one server step (a handshake, reading a request, writing a
-// response): the call is cancelled when it has not finished in time.
+// response): the call is cancelled when it has not finished in time. While
+// the call is still opening (admission.h), the step also ends at the call's
+// opening deadline, whichever comes first.
 class StepDeadline {
  public:
-  StepDeadline(const grpc::ServerContext& context, std::chrono::milliseconds timeout) : timeout_(timeout) {
-    if (timeout.count() > 0) id_ = Watchdog::Instance().Arm(&context, Clock::now() + timeout, &fired_);
+  StepDeadline(const grpc::ServerContext& context, std::chrono::milliseconds timeout)
+      : context_(context), timeout_(timeout) {
+    std::optional<Clock::time_point> at;
+    if (timeout.count() > 0) at = Clock::now() + timeout;
+    if (const auto opening = OpeningDeadlineOf(context); opening && (!at || *opening < *at)) {
+      at = opening;
+      opening_ = true;
+    }
+    if (at) id_ = Watchdog::Instance().Arm(&context, *at, &fired_);
   }
   ~StepDeadline() {
     if (id_ != 0) Watchdog::Instance().Disarm(id_);
@@ -97,10 +108,24 @@ class StepDeadline {
   StepDeadline& operator=(const StepDeadline&) = delete;
 
   bool expired() const { return fired_.load(); }
-  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  // The error of a step that ran out of time; `what` completes "no ... from
+  // the client" / "the client did not take ...".
+  Error Expired(const std::string& what) const {
+    if (!opening_) {
+      return Error{ErrorCode::kTimeout, what + " within " + std::to_string(timeout_.count()) + " ms"};
+    }
+    NoteOpeningTimedOut(context_);
+    return Error{ErrorCode::kTimeout,
+                 what +
+                     " by the session's opening deadline (request and evidence are due within seconds of the call's "
+                     "start)"};
+  }
 
  private:
+  const grpc::ServerContext& context_;
   std::chrono::milliseconds timeout_;
+  bool opening_ = false;
   std::atomic<bool> fired_{false};
   uint64_t id_ = 0;
 };
@@ -130,10 +155,7 @@ Status ExpectKind(const SessionFrame& frame, SessionFrame::KindCase expected) {
 Result<SessionFrame> ServerRead(ServerStream* stream, const StepDeadline& deadline, SessionFrame::KindCase expected) {
   SessionFrame frame;
   const bool ok = stream->Read(&frame);
-  if (deadline.expired()) {
-    return Fail(ErrorCode::kTimeout, "no " + std::string(KindName(expected)) + " from the client within " +
-                                         std::to_string(deadline.timeout().count()) + " ms");
-  }
+  if (deadline.expired()) return Fail(deadline.Expired("no " + std::string(KindName(expected)) + " from the client"));
   if (!ok) {
     return Fail(ErrorCode::kNetwork, "the client ended the stream before sending " + std::string(KindName(expected)));
   }
@@ -144,8 +166,7 @@ Result<SessionFrame> ServerRead(ServerStream* stream, const StepDeadline& deadli
 Status ServerWrite(ServerStream* stream, const StepDeadline& deadline, const SessionFrame& frame) {
   const bool ok = stream->Write(frame);
   if (deadline.expired()) {
-    return Fail(ErrorCode::kTimeout, "the client did not take " + std::string(KindName(frame.kind_case())) +
-                                         " within " + std::to_string(deadline.timeout().count()) + " ms");
+    return Fail(deadline.Expired("the client did not take " + std::string(KindName(frame.kind_case()))));
   }
   if (ok) return {};
   return Fail(ErrorCode::kNetwork,
@@ -222,19 +243,50 @@ Result<Bytes> SpkiOf(const std::shared_ptr<const grpc::AuthContext>& auth) {
   return PeerSpkiDer(*auth);
 }
 
+// The one table between our error codes and gRPC's, read both ways: a
+// handler's Error becomes the first status listed for its code, and a status
+// without our code in its details becomes the first ErrorCode listed for it.
+// Attestation verdicts (IsAttestationVerdict) are all PERMISSION_DENIED;
+// codes not listed are INTERNAL (kIo, kInternal, kCrypto, kHttpStatus: our
+// failures, not the request's).
+struct CodePair {
+  ErrorCode error;
+  grpc::StatusCode status;
+};
+constexpr CodePair kCodeTable[] = {
+    {ErrorCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
+    {ErrorCode::kParse, grpc::StatusCode::INVALID_ARGUMENT},
+    {ErrorCode::kNotFound, grpc::StatusCode::NOT_FOUND},
+    {ErrorCode::kFailedPrecondition, grpc::StatusCode::FAILED_PRECONDITION},
+    {ErrorCode::kConflict, grpc::StatusCode::ABORTED},
+    {ErrorCode::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
+    {ErrorCode::kUnsupported, grpc::StatusCode::UNIMPLEMENTED},
+    {ErrorCode::kTimeout, grpc::StatusCode::DEADLINE_EXCEEDED},
+    {ErrorCode::kNetwork, grpc::StatusCode::UNAVAILABLE},
+    {ErrorCode::kValidationFailed, grpc::StatusCode::PERMISSION_DENIED},
+    {ErrorCode::kValidationFailed, grpc::StatusCode::UNAUTHENTICATED},
+    {ErrorCode::kInternal, grpc::StatusCode::INTERNAL},
+    {ErrorCode::kInternal, grpc::StatusCode::UNKNOWN},
+    {ErrorCode::kInternal, grpc::StatusCode::DATA_LOSS},
+};
+
+// A status of a call that carried none of our codes: the transport's own
+// (CANCELLED, UNAVAILABLE, ...) or another server's.
+ErrorCode ErrorCodeForGrpc(grpc::StatusCode code) {
+  for (const CodePair& pair : kCodeTable) {
+    if (pair.status == code) return pair.error;
+  }
+  return ErrorCode::kNetwork;
+}
+
+}  // namespace
+
 grpc::StatusCode GrpcCodeFor(ErrorCode code) {
   if (IsAttestationVerdict(code)) return grpc::StatusCode::PERMISSION_DENIED;
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kParse: return grpc::StatusCode::INVALID_ARGUMENT;
-    case ErrorCode::kNotFound: return grpc::StatusCode::NOT_FOUND;
-    case ErrorCode::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
-    case ErrorCode::kConflict: return grpc::StatusCode::ABORTED;
-    case ErrorCode::kUnsupported: return grpc::StatusCode::UNIMPLEMENTED;
-    case ErrorCode::kTimeout: return grpc::StatusCode::DEADLINE_EXCEEDED;
-    case ErrorCode::kNetwork: return grpc::StatusCode::UNAVAILABLE;
-    default: return grpc::StatusCode::INTERNAL;  // kIo, kInternal, kCrypto, kHttpStatus
+  for (const CodePair& pair : kCodeTable) {
+    if (pair.error == code) return pair.status;
   }
+  return grpc::StatusCode::INTERNAL;
 }
 
 std::string_view GrpcCodeName(grpc::StatusCode code) {
@@ -260,26 +312,6 @@ std::string_view GrpcCodeName(grpc::StatusCode code) {
   }
 }
 
-// The code whose ErrorCodeName is `name`, if any.
-
-ErrorCode ErrorCodeForGrpc(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::INVALID_ARGUMENT: return ErrorCode::kInvalidArgument;
-    case grpc::StatusCode::NOT_FOUND: return ErrorCode::kNotFound;
-    case grpc::StatusCode::FAILED_PRECONDITION: return ErrorCode::kFailedPrecondition;
-    case grpc::StatusCode::UNIMPLEMENTED: return ErrorCode::kUnsupported;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return ErrorCode::kTimeout;
-    case grpc::StatusCode::PERMISSION_DENIED:
-    case grpc::StatusCode::UNAUTHENTICATED: return ErrorCode::kValidationFailed;
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::DATA_LOSS: return ErrorCode::kInternal;
-    default: return ErrorCode::kNetwork;
-  }
-}
-
-}  // namespace
-
 // ---- Server side -------------------------------------------------------
 
 Result<VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::ServerContext& context, Role peer_role,
@@ -296,7 +328,10 @@ Result<VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::Se
     (void)nonces.Consume(*nonce);  // spent either way
     return Fail(frame.error());
   }
-  return VerifyFrame(*frame, SpkiOf(context.auth_context()), peer_role, *nonce, verifier, reference_values, nonces);
+  auto verified =
+      VerifyFrame(*frame, SpkiOf(context.auth_context()), peer_role, *nonce, verifier, reference_values, nonces);
+  if (verified) MarkCallAttested(context);
+  return verified;
 }
 
 Status AttestSelfOnServer(ServerStream* stream, const grpc::ServerContext& context, Role own_role,
@@ -308,7 +343,9 @@ Status AttestSelfOnServer(ServerStream* stream, const grpc::ServerContext& conte
   if (!nonce) return Fail(nonce.error());
   auto evidence = EvidenceFrame(own_role, issuer, own_spki, *nonce);
   if (!evidence) return Fail(evidence.error());
-  return ServerWrite(stream, deadline, *evidence);
+  if (auto written = ServerWrite(stream, deadline, *evidence); !written) return written;
+  NoteServerAttested(context);
+  return {};
 }
 
 Status ReadMessage(ServerStream* stream, const grpc::ServerContext& context, google::protobuf::MessageLite* message,
@@ -316,7 +353,9 @@ Status ReadMessage(ServerStream* stream, const grpc::ServerContext& context, goo
   const StepDeadline deadline(context, options.step_timeout);
   auto frame = ServerRead(stream, deadline, SessionFrame::kMessage);
   if (!frame) return Fail(frame.error());
-  return ParseMessage(*frame, message);
+  if (auto parsed = ParseMessage(*frame, message); !parsed) return parsed;
+  NoteRequestRead(context);
+  return {};
 }
 
 Status WriteMessage(ServerStream* stream, const grpc::ServerContext& context,

@@ -23,8 +23,12 @@
 // Deadlines: the server side cannot trust the client's deadline, so every
 // server step here (a handshake, reading a request, writing a response) is
 // bounded by SessionOptions::step_timeout: the call is cancelled when it
-// passes. A client bounds its whole call with the deadline of its
-// ClientContext (ClientSession sets one).
+// passes. A call admitted by an AdmissionControl (admission.h) is also held
+// to its opening deadline until it is attested: its steps up to the verified
+// evidence (mesh API) or the request after the Coordinator's evidence (user
+// API) end then, with kTimeout, whatever is left of step_timeout; later steps
+// get step_timeout each. A client bounds its whole call with the deadline of
+// its ClientContext (ClientSession sets one).
 #pragma once
 
 #include <chrono>
@@ -95,6 +99,10 @@ Status WriteMessage(ServerStream* stream, const grpc::ServerContext& context,
 grpc::Status ToGrpcStatus(const Error& error);
 // A non-OK status as an Error ("server: PERMISSION_DENIED: ...").
 Error FromGrpcStatus(const grpc::Status& status);
+// The status code ToGrpcStatus gives an Error with `code`.
+grpc::StatusCode GrpcCodeFor(ErrorCode code);
+// "PERMISSION_DENIED", for messages and logs.
+std::string_view GrpcCodeName(grpc::StatusCode code);
 
 // ---- Client side -------------------------------------------------------
 //

@@ -83,6 +83,25 @@ Result<VerifiedEvidence> EvidenceVerifier::Verify(const Evidence& evidence, cons
   if (reference_values.allowed_host_data.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "no allowed HOST_DATA (policy hashes) given to the verifier");
   }
+  if (!emulated && reference_values.snp.empty()) {
+    return Fail(ErrorCode::kValidationFailed, "the reference values have no entry for platform \"snp\"");
+  }
+  if (emulated && reference_values.emulated.empty()) {
+    return Fail(ErrorCode::kValidationFailed, "the reference values have no entry for platform \"emulated-snp\"");
+  }
+  if (emulated && !reference_values.snp.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "reference values that hold real platforms never accept emulated evidence");
+  }
+  // The cheap checks first: evidence that is not bound to this session (a
+  // replay, junk, the wrong nonce or TLS key) is refused after a parse and a
+  // compare, before any certificate or signature work, so junk costs the
+  // sender as much as it costs us. The binding is in the signed report, so
+  // checking it before the signature decides nothing early that the
+  // signature could change.
+  auto report = attest::snp::ParseReport(evidence.report);
+  if (!report) return Fail(report.error().Wrap("evidence (" + evidence.platform + ")"));
+  if (auto bound = CheckBinding(*report, expected_report_data); !bound) return Fail(bound.error());
 
   // Which entries can accept this platform at all.
   std::vector<SnpReferenceValues> entries;
@@ -94,19 +113,9 @@ Result<VerifiedEvidence> EvidenceVerifier::Verify(const Evidence& evidence, cons
   std::shared_ptr<const attest::snp::Verifier> emulated_verifier;
 
   if (!emulated) {
-    if (reference_values.snp.empty()) {
-      return Fail(ErrorCode::kValidationFailed, "the reference values have no entry for platform \"snp\"");
-    }
     entries = reference_values.snp;
     for (size_t i = 0; i < entries.size(); ++i) entry_index.push_back(i);
   } else {
-    if (reference_values.emulated.empty()) {
-      return Fail(ErrorCode::kValidationFailed, "the reference values have no entry for platform \"emulated-snp\"");
-    }
-    if (!reference_values.snp.empty()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "reference values that hold real platforms never accept emulated evidence");
-    }
     auto chain = crypto::Certificate::ParsePemChain(evidence.cert_chain);
     if (!chain) return Fail(ErrorCode::kParse, "evidence.cert_chain: " + chain.error().message);
     if (chain->size() != 2) {
@@ -133,7 +142,6 @@ Result<VerifiedEvidence> EvidenceVerifier::Verify(const Evidence& evidence, cons
 
   auto verified = verifier->Verify(evidence.report, evidence.endorsement_key, options);
   if (!verified) return Fail(verified.error().Wrap("evidence (" + evidence.platform + ")"));
-  if (auto bound = CheckBinding(verified->report(), expected_report_data); !bound) return Fail(bound.error());
 
   attest::snp::ValidateOptions validate_options;
   validate_options.expected_report_data = expected_report_data;

@@ -17,6 +17,7 @@
 #include "cli/app.h"
 #include "cli/attached_policies.h"
 #include "common/files.h"
+#include "initializer/expected_coordinator.h"
 #include "manifest/manifest.h"
 #include "support/cli_run.h"
 #include "support/registry.h"
@@ -189,6 +190,29 @@ class GenerateTest : public ::testing::Test {
     EXPECT_EQ(actual.size(), expected.size());
   }
 
+  // The Initializer attests the Coordinator: it carries the manifest's
+  // Coordinator digests and reference values, and the flag that makes them
+  // required, so the pod's policy pins both.
+  static void ExpectPinsTheCoordinator(const YAML::Node& initializer, const manifest::Manifest& manifest,
+                                       const std::string& where) {
+    std::map<std::string, std::string> env;
+    for (const YAML::Node& entry : At(initializer, {"env"}))
+      env[Text(At(entry, {"name"}))] = Text(At(entry, {"value"}));
+    std::vector<manifest::PolicyHash> coordinators = manifest.CoordinatorPolicyHashes();
+    auto expected = initializer::ParseExpectedCoordinator(env[initializer::kCoordinatorPolicyHashesEnv],
+                                                          env[initializer::kCoordinatorReferenceValuesEnv]);
+    ASSERT_TRUE(expected) << where << ": " << expected.error().message;
+    EXPECT_EQ(expected->policy_hashes, coordinators) << where;
+    auto carrier = manifest::ParseManifest("{\"Policies\": {\"" + coordinators.front().Hex() +
+                                           "\": {\"Role\": \"coordinator\"}}, \"ReferenceValues\": " +
+                                           env[initializer::kCoordinatorReferenceValuesEnv] + "}");
+    ASSERT_TRUE(carrier) << where << ": " << carrier.error().message;
+    EXPECT_EQ(carrier->reference_values, manifest.reference_values) << where;
+    const YAML::Node args = At(initializer, {"args"});
+    ASSERT_TRUE(args.IsSequence() && args.size() == 1) << where;
+    EXPECT_EQ(Text(args[0]), initializer::kRequireCoordinatorAttestationFlag) << where;
+  }
+
   // What every golden case must hold, checked without the golden files.
   void ExpectConfidentialPods(const std::string& name) {
     auto manifest_text = ReadTextFile(dir_ / "work/manifest.json");
@@ -244,6 +268,7 @@ class GenerateTest : public ::testing::Test {
           const YAML::Node init = At(tmpl, {"spec", "initContainers"});
           const std::string first_init = init.IsSequence() && init.size() > 0 ? Text(At(init[0], {"name"})) : "";
           EXPECT_EQ(first_init == "contrast-initializer", !coordinator) << where;
+          if (first_init == "contrast-initializer") ExpectPinsTheCoordinator(init[0], *manifest, where);
         }
       }
     }

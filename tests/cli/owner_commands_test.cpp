@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "../coordinator/harness.h"
+#include "ca/ca.h"
 #include "cli/app.h"
 #include "cli/generate.h"
 #include "cli/history_check.h"
@@ -91,6 +92,12 @@ class OwnerCommands : public ::testing::Test {
   void SaveTransition(const history::TransitionHash& hash) {
     Write("verify/latest-transition", FormatSavedTransition(hash));
   }
+  // verify/coordinator-root-ca.pem of a Coordinator; its key digest.
+  history::RootKeyDigest WriteRootCa() {
+    const std::string pem = Must(ca::CertificateAuthority::Generate()).root_pem();
+    Write("verify/coordinator-root-ca.pem", pem);
+    return Must(history::RootKeyDigestOfPem(pem));
+  }
 
   CliRun Sign(std::vector<std::string> more) {
     std::vector<std::string> args = {"sign", "-m", Path("manifest.json"), "--workspace-dir", Dir().string()};
@@ -118,46 +125,73 @@ class OwnerCommands : public ::testing::Test {
 
 // ---- sign -------------------------------------------------------------------
 
-TEST_F(OwnerCommands, PrepareWritesTheTransitionOnTopOfNothing) {
+TEST_F(OwnerCommands, SignRefusesWithoutATransitionToBuildOn) {
   WriteManifest();
-  const CliRun run = Sign({"--prepare", "--out", Path("transition.hex")});
-  ASSERT_EQ(run.code, kExitOk) << run.err;
-  const std::string expected = ExpectedTransitionHex(manifest_text_, Hash(0));
-  EXPECT_EQ(Read("transition.hex"), expected);  // exactly the 64 characters an HSM hashes
-  EXPECT_THAT(run.out, HasSubstr(expected));
-  EXPECT_THAT(run.out, HasSubstr("no manifest yet"));
+  WriteRootCa();
+  const CliRun run = Sign({"--prepare", "--out", Path("message.txt")});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("the first manifest needs no signature"));
+  EXPECT_FALSE(fs::exists(Dir() / "message.txt"));
 }
 
-TEST_F(OwnerCommands, PrepareBuildsOnTheSavedTransitionUnlessOneIsNamed) {
+TEST_F(OwnerCommands, PrepareWritesTheMessageForTheSavedOrNamedTransitionAndTheRootCa) {
   WriteManifest();
+  const history::RootKeyDigest root = WriteRootCa();
   SaveTransition(Hash(0xab));
-  ASSERT_EQ(Sign({"--prepare", "--out", Path("saved.hex")}).code, kExitOk);
-  EXPECT_EQ(Read("saved.hex"), ExpectedTransitionHex(manifest_text_, Hash(0xab)));
+  const CliRun saved = Sign({"--prepare", "--out", Path("saved.txt")});
+  ASSERT_EQ(saved.code, kExitOk) << saved.err;
+  const auto transition = Must(ParseTransitionHashHex(ExpectedTransitionHex(manifest_text_, Hash(0xab))));
+  // Exactly the bytes an HSM hashes: the label, the root key digest, T.
+  EXPECT_EQ(Read("saved.txt"), "contrast-manifest-transition-v1 " + HexEncode(root) + " " + HexEncode(transition));
+  EXPECT_THAT(saved.out, HasSubstr(HexEncode(root)));
 
-  const CliRun named = Sign({"--prepare", "--latest-transition", HexEncode(Hash(0xCD)), "--out", Path("named.hex")});
+  const CliRun named = Sign({"--prepare", "--latest-transition", HexEncode(Hash(0xCD)), "--out", Path("named.txt")});
   ASSERT_EQ(named.code, kExitOk) << named.err;
-  EXPECT_EQ(Read("named.hex"), ExpectedTransitionHex(manifest_text_, Hash(0xcd)));
+  EXPECT_EQ(Read("named.txt"),
+            history::TransitionSigningMessage(
+                root, Must(ParseTransitionHashHex(ExpectedTransitionHex(manifest_text_, Hash(0xcd))))));
   EXPECT_THAT(named.out, HasSubstr("--latest-transition"));
+
+  // Another Coordinator's root CA, named: another message.
+  const std::string other_pem = Must(ca::CertificateAuthority::Generate()).root_pem();
+  Write("other-root.pem", other_pem);
+  ASSERT_EQ(Sign({"--prepare", "--coordinator-root-ca", Path("other-root.pem"), "--out", Path("other.txt")}).code,
+            kExitOk);
+  EXPECT_EQ(Read("other.txt"),
+            history::TransitionSigningMessage(Must(history::RootKeyDigestOfPem(other_pem)), transition));
 }
 
-TEST_F(OwnerCommands, SignatureVerifiesForItsTransitionOnly) {
+TEST_F(OwnerCommands, SignatureVerifiesForItsTransitionAndCoordinatorOnly) {
   WriteManifest();
   WriteOwnerKey();
+  const history::RootKeyDigest root = WriteRootCa();
   SaveTransition(Hash(0x11));
   const CliRun run = Sign({"--out", Path("transition.sig")});
   ASSERT_EQ(run.code, kExitOk) << run.err;
   const Bytes signature = Must(ReadFile(Dir() / "transition.sig"));
   const auto transition = Must(ParseTransitionHashHex(ExpectedTransitionHex(manifest_text_, Hash(0x11))));
-  EXPECT_TRUE(history::VerifyTransitionSignature(Owner().spki, transition, signature));
+  EXPECT_TRUE(history::VerifyTransitionSignature(Owner().spki, root, transition, signature));
   const auto other = Must(ParseTransitionHashHex(ExpectedTransitionHex(manifest_text_, Hash(0x12))));
-  EXPECT_FALSE(history::VerifyTransitionSignature(Owner().spki, other, signature));
-  EXPECT_FALSE(history::VerifyTransitionSignature(Stranger().spki, transition, signature));
+  EXPECT_FALSE(history::VerifyTransitionSignature(Owner().spki, root, other, signature));
+  EXPECT_FALSE(history::VerifyTransitionSignature(Stranger().spki, root, transition, signature));
+  EXPECT_FALSE(history::VerifyTransitionSignature(Owner().spki, Hash(0x77), transition, signature));
 }
 
 TEST_F(OwnerCommands, SignUsageErrors) {
   WriteManifest();
+  SaveTransition(Hash(1));
+  // No root CA: verify/ was never written and none is named.
+  CliRun run = Sign({"--prepare", "--out", Path("x.txt")});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("coordinator-root-ca.pem"));
+  EXPECT_THAT(run.err, HasSubstr("one Coordinator only"));
+  Write("garbage.pem", "not a certificate");
+  run = Sign({"--prepare", "--coordinator-root-ca", Path("garbage.pem"), "--out", Path("x.txt")});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_FALSE(fs::exists(Dir() / "x.txt"));
+  WriteRootCa();
   // No key (and --prepare not given).
-  CliRun run = Sign({"--out", Path("x.sig")});
+  run = Sign({"--out", Path("x.sig")});
   EXPECT_EQ(run.code, kExitUsage);
   EXPECT_THAT(run.err, HasSubstr("workload-owner.pem"));
   EXPECT_FALSE(fs::exists(Dir() / "x.sig"));
@@ -170,7 +204,6 @@ TEST_F(OwnerCommands, SignUsageErrors) {
   run = Sign({"--prepare", "--latest-transition", "abc", "--out", Path("x.hex")});
   EXPECT_EQ(run.code, kExitUsage);
   EXPECT_THAT(run.err, HasSubstr("--latest-transition"));
-  SaveTransition(Hash(1));
   Write("verify/latest-transition", std::string(64, 'z'));
   run = Sign({"--prepare", "--out", Path("x.hex")});
   EXPECT_EQ(run.code, kExitUsage);
@@ -208,19 +241,19 @@ TEST(PreviousTransition, FlagThenSavedFileThenNothing) {
   EXPECT_THAT(bad.error().message, HasSubstr("verify/latest-transition"));
 }
 
-// A GetManifests answer with these manifests and the latest transition
-// their chain ends in (or `latest` when given).
-v1::GetManifestsResponse History(const std::vector<std::string>& manifests,
-                                 std::optional<history::TransitionHash> latest = std::nullopt) {
-  v1::GetManifestsResponse response;
+// A history with these manifests and the latest transition their chain
+// ends in (or `latest` when given).
+CoordinatorHistory History(const std::vector<std::string>& manifests,
+                           std::optional<history::TransitionHash> latest = std::nullopt) {
+  CoordinatorHistory history;
   history::TransitionHash chain = history::kNoPreviousTransition;
   for (const std::string& m : manifests) {
-    response.add_manifests(m);
+    history.manifests.push_back(m);
     chain = Must(ParseTransitionHashHex(ExpectedTransitionHex(m, chain)));
   }
   const history::TransitionHash end = latest.value_or(chain);
-  if (!manifests.empty() || latest) response.set_latest_transition_hash(std::string(AsChars(end)));
-  return response;
+  if (!manifests.empty() || latest) history.latest_transition_hash = std::string(AsChars(end));
+  return history;
 }
 
 TEST(HistoryChain, LinksEveryManifestUpToTheLatestTransition) {
@@ -236,32 +269,32 @@ TEST(HistoryChain, LinksEveryManifestUpToTheLatestTransition) {
 
 TEST(HistoryChain, AlteredOrIncompleteHistoryDoesNotLinkUp) {
   const std::vector<std::string> manifests = {"{\"a\":1}", "{\"a\":2}", "{\"a\":3}"};
-  const v1::GetManifestsResponse good = History(manifests);
+  const CoordinatorHistory good = History(manifests);
 
-  v1::GetManifestsResponse altered = good;
-  altered.set_manifests(1, "{\"a\":9}");
+  CoordinatorHistory altered = good;
+  altered.manifests[1] = "{\"a\":9}";
   auto result = LinkHistory(altered);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kValidationFailed);
   EXPECT_THAT(result.error().message, HasSubstr("the history does not link up to the latest transition"));
-  EXPECT_THAT(result.error().message, HasSubstr(HexEncode(AsBytes(good.latest_transition_hash()))));
+  EXPECT_THAT(result.error().message, HasSubstr(HexEncode(AsBytes(good.latest_transition_hash))));
 
-  v1::GetManifestsResponse missing_first = good;
-  missing_first.mutable_manifests()->erase(missing_first.mutable_manifests()->begin());
+  CoordinatorHistory missing_first = good;
+  missing_first.manifests.erase(missing_first.manifests.begin());
   EXPECT_FALSE(LinkHistory(missing_first));
 
-  v1::GetManifestsResponse reordered = good;
-  reordered.mutable_manifests()->SwapElements(0, 1);
+  CoordinatorHistory reordered = good;
+  std::swap(reordered.manifests[0], reordered.manifests[1]);
   EXPECT_FALSE(LinkHistory(reordered));
 
-  v1::GetManifestsResponse short_hash = good;
-  short_hash.set_latest_transition_hash(good.latest_transition_hash().substr(1));
+  CoordinatorHistory short_hash = good;
+  short_hash.latest_transition_hash = good.latest_transition_hash.substr(1);
   result = LinkHistory(short_hash);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kParse);
 
-  v1::GetManifestsResponse no_hash = good;
-  no_hash.clear_latest_transition_hash();
+  CoordinatorHistory no_hash = good;
+  no_hash.latest_transition_hash.clear();
   EXPECT_FALSE(LinkHistory(no_hash));
 }
 
@@ -319,20 +352,10 @@ TEST_F(OwnerCommands, SetAtomicUpdateMustBeSigned) {
   EXPECT_THAT(run.err, HasSubstr(HexEncode(Hash(5))));
 }
 
-TEST_F(OwnerCommands, SetRefusesASignatureForAnotherTransition) {
+TEST_F(OwnerCommands, SetWithADetachedSignatureGoesOnToTheCoordinator) {
   WriteManifest();
   WriteOwnerKey();
-  ASSERT_EQ(Sign({"--latest-transition", HexEncode(Hash(1)), "--out", Path("transition.sig")}).code, kExitOk);
-  const CliRun run = Set({"--atomic", "--latest-transition", HexEncode(Hash(2)), "--signature", Path("transition.sig"),
-                          "--workload-owner-key", Path("workload-owner.pem")});
-  EXPECT_EQ(run.code, kExitUsage);
-  EXPECT_THAT(run.err, HasSubstr("does not sign transition " + ExpectedTransitionHex(manifest_text_, Hash(2))));
-  EXPECT_THAT(run.err, HasSubstr("contrast sign --latest-transition " + HexEncode(Hash(2))));
-}
-
-TEST_F(OwnerCommands, SetWithAMatchingSignatureGoesOnToTheCoordinator) {
-  WriteManifest();
-  WriteOwnerKey();
+  WriteRootCa();
   ASSERT_EQ(Sign({"--latest-transition", HexEncode(Hash(1)), "--out", Path("transition.sig")}).code, kExitOk);
   // Only the public key: what an HSM user has.
   std::string pem = "-----BEGIN PUBLIC KEY-----\n" + Base64Encode(Owner().spki) + "\n-----END PUBLIC KEY-----\n";
@@ -340,8 +363,111 @@ TEST_F(OwnerCommands, SetWithAMatchingSignatureGoesOnToTheCoordinator) {
   const CliRun run = Set({"--atomic", "--latest-transition", HexEncode(Hash(1)), "--signature", Path("transition.sig"),
                           "--workload-owner-key", Path("owner.pub")});
   EXPECT_EQ(run.code, kExitFailed) << run.err;  // nothing listens there
-  EXPECT_THAT(run.out, HasSubstr("conditional on the latest transition being " + HexEncode(Hash(1))));
   EXPECT_THAT(run.err, Not(HasSubstr("signature")));
+}
+
+// What paging relies on, with the Coordinator's answers made up here.
+class FetchHistoryTest : public ::testing::Test {
+ protected:
+  // Pages of `per_page` manifests, newest first, as the Coordinator serves them.
+  Result<v1::GetManifestsResponse> Page(const v1::GetManifestsRequest& request) const {
+    size_t end = manifests_.size();  // the page starts at manifests_[end - 1]
+    if (!request.from_transition_hash().empty()) {
+      end = 0;
+      for (size_t i = 0; i < chain_.size(); ++i) {
+        if (std::string(AsChars(chain_[i])) == request.from_transition_hash()) end = i + 1;
+      }
+    }
+    v1::GetManifestsResponse page;
+    page.set_latest_transition_hash(std::string(AsChars(chain_.back())));
+    for (size_t i = end; i > 0 && static_cast<size_t>(page.entries_size()) < per_page_; --i) {
+      v1::ManifestHistoryEntry* entry = page.add_entries();
+      entry->set_manifest(manifests_[i - 1]);
+      entry->set_previous_transition_hash(std::string(AsChars(i >= 2 ? chain_[i - 2] : Hash(0))));
+    }
+    page.set_more(end > per_page_);
+    return page;
+  }
+  Result<v1::GetPoliciesResponse> Policies(const v1::GetPoliciesRequest& request) const {
+    v1::GetPoliciesResponse response;
+    for (const std::string& hash : request.policy_hashes()) {
+      for (const std::string& policy : AllPolicies()) {
+        if (std::string(AsChars(coordinator::testing::HashOf(policy).bytes)) == hash) response.add_policies(policy);
+      }
+      if (response.policies_size() == 2) break;  // a small page
+    }
+    return response;
+  }
+  void Make(size_t count) {
+    history::TransitionHash t = Hash(0);
+    for (size_t i = 0; i < count; ++i) {
+      manifest::Manifest m = BaseManifest();
+      m.policies[coordinator::testing::HashOf(coordinator::testing::kDbPolicy)].sans = {"db" + std::to_string(i)};
+      manifests_.push_back(manifest::SerializeManifest(m));
+      t = Must(ParseTransitionHashHex(ExpectedTransitionHex(manifests_.back(), t)));
+      chain_.push_back(t);
+    }
+  }
+  FetchManifestPage PageFetcher() const {
+    return [this](const v1::GetManifestsRequest& r) { return Page(r); };
+  }
+  FetchPolicies PolicyFetcher() const {
+    return [this](const v1::GetPoliciesRequest& r) { return Policies(r); };
+  }
+
+  std::vector<std::string> manifests_;
+  std::vector<history::TransitionHash> chain_;
+  size_t per_page_ = 3;
+};
+
+TEST_F(FetchHistoryTest, GathersEveryPageAndEveryPolicyOnce) {
+  Make(10);
+  const CoordinatorHistory history = Must(FetchHistory(PageFetcher(), PolicyFetcher()));
+  EXPECT_EQ(history.manifests, manifests_);
+  EXPECT_EQ(history.policies.size(), AllPolicies().size());
+  EXPECT_EQ(Must(LinkHistory(history)).back(), chain_.back());
+}
+
+TEST_F(FetchHistoryTest, RefusesWhatPagingCannotRelyOn) {
+  Make(10);
+  // More manifests than allowed.
+  auto too_long = FetchHistory(PageFetcher(), PolicyFetcher(), 9);
+  ASSERT_FALSE(too_long);
+  EXPECT_THAT(too_long.error().message, HasSubstr("more than 9 manifests"));
+  // An empty page.
+  auto empty = FetchHistory(
+      [this](const v1::GetManifestsRequest& r) -> Result<v1::GetManifestsResponse> {
+        auto page = Page(r);
+        if (!r.from_transition_hash().empty()) page->clear_entries();
+        return page;
+      },
+      PolicyFetcher());
+  ASSERT_FALSE(empty);
+  EXPECT_THAT(empty.error().message, HasSubstr("empty page"));
+  // A page that stops before the first manifest.
+  auto stops = FetchHistory(
+      [this](const v1::GetManifestsRequest& r) -> Result<v1::GetManifestsResponse> {
+        auto page = Page(r);
+        page->set_more(false);
+        return page;
+      },
+      PolicyFetcher());
+  ASSERT_FALSE(stops);
+  EXPECT_THAT(stops.error().message, HasSubstr("before reaching the first manifest"));
+  // A document that is not the one asked for.
+  auto wrong = FetchHistory(PageFetcher(), [](const v1::GetPoliciesRequest&) -> Result<v1::GetPoliciesResponse> {
+    v1::GetPoliciesResponse response;
+    response.add_policies("not the policy");
+    return response;
+  });
+  ASSERT_FALSE(wrong);
+  EXPECT_THAT(wrong.error().message, HasSubstr("whose SHA-256 is"));
+  // No document at all: no progress.
+  auto none = FetchHistory(PageFetcher(), [](const v1::GetPoliciesRequest&) -> Result<v1::GetPoliciesResponse> {
+    return v1::GetPoliciesResponse{};
+  });
+  ASSERT_FALSE(none);
+  EXPECT_THAT(none.error().message, HasSubstr("0 policy documents"));
 }
 
 // ---- owner keys --------------------------------------------------------------

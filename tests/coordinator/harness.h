@@ -7,12 +7,14 @@
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -27,6 +29,7 @@
 #include "contrast/meshapi.grpc.pb.h"
 #include "contrast/userapi.grpc.pb.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/manifest_updater.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "history/history.h"
@@ -38,6 +41,7 @@
 #include "session/nonce.h"
 #include "session/protocol.h"
 #include "session/verifier.h"
+#include "support/memory_store.h"
 
 namespace contrast::coordinator::testing {
 
@@ -259,13 +263,20 @@ inline v1::SetManifestRequest Request(const std::string& manifest_text,
   return request;
 }
 
-// The same request, signed by `owner` as the transition from `previous`.
+// The digest of a Coordinator's root CA key (the SetManifest response's
+// root_ca): what an owner signature is bound to.
+inline history::RootKeyDigest RootKeyOf(const std::string& root_ca_pem) {
+  return Must(history::RootKeyDigestOfPem(root_ca_pem));
+}
+
+// The same request, signed by `owner` as the transition from `previous` at
+// the Coordinator whose root CA is `root_ca_pem`.
 inline v1::SetManifestRequest Signed(v1::SetManifestRequest request, const OwnerKey& owner,
-                                     const history::TransitionHash& previous) {
+                                     const history::TransitionHash& previous, const std::string& root_ca_pem) {
   const history::TransitionHash transition =
       history::ComputeTransitionHash(manifest::ManifestHash(AsBytes(request.manifest())), previous);
   request.set_owner_public_key(ToString(owner.spki));
-  request.set_owner_signature(ToString(Must(history::SignTransition(owner.key, transition))));
+  request.set_owner_signature(ToString(Must(history::SignTransition(owner.key, RootKeyOf(root_ca_pem), transition))));
   return request;
 }
 
@@ -311,9 +322,94 @@ class UserClient {
     return Exchange<v1::SetManifestResponse>(call, request, trusted);
   }
 
-  Result<v1::GetManifestsResponse> GetManifests(const manifest::Manifest& trusted) {
+  // One page: from `from` (32 bytes), else from the latest transition.
+  Result<v1::GetManifestsResponse> GetManifests(const manifest::Manifest& trusted, const std::string& from = "") {
     session::ClientSession call([&](grpc::ClientContext* c) { return stub_->GetManifests(c); });
-    return Exchange<v1::GetManifestsResponse>(call, v1::GetManifestsRequest{}, trusted);
+    v1::GetManifestsRequest request;
+    request.set_from_transition_hash(from);
+    return Exchange<v1::GetManifestsResponse>(call, request, trusted);
+  }
+
+  // Every page, oldest manifest first, and the documents of every policy
+  // they name; the CA certificates and the latest transition of the first
+  // page. Checks nothing beyond what the paging needs (the CLI's checks are
+  // tested with the CLI).
+  struct History {
+    std::vector<std::string> manifests;
+    std::vector<std::string> policies;
+    std::string root_ca;
+    std::string mesh_ca;
+    std::string latest_transition_hash;
+    bool awaiting_recovery = false;
+    std::string reason;
+    size_t pages = 0;
+  };
+  Result<History> GetHistory(const manifest::Manifest& trusted) {
+    History history;
+    std::string from;
+    for (bool more = true; more;) {
+      auto page = GetManifests(trusted, from);
+      if (!page) return Fail(page.error());
+      if (history.pages++ == 0) {
+        history.root_ca = page->root_ca();
+        history.mesh_ca = page->mesh_ca();
+        history.latest_transition_hash = page->latest_transition_hash();
+        history.awaiting_recovery = page->awaiting_recovery();
+        history.reason = page->reason();
+      }
+      if (page->entries_size() == 0) return Fail(ErrorCode::kValidationFailed, "an empty page");
+      for (const v1::ManifestHistoryEntry& entry : page->entries()) history.manifests.push_back(entry.manifest());
+      from = page->entries(page->entries_size() - 1).previous_transition_hash();
+      more = page->more();
+    }
+    std::reverse(history.manifests.begin(), history.manifests.end());
+    std::set<manifest::PolicyHash> seen;
+    std::vector<std::string> wanted;
+    for (const std::string& text : history.manifests) {
+      auto parsed = manifest::ParseManifest(text);
+      if (!parsed) return Fail(parsed.error());
+      for (const auto& [hash, entry] : parsed->policies) {
+        if (seen.insert(hash).second) wanted.push_back(ToString(hash.bytes));
+      }
+    }
+    while (history.policies.size() < wanted.size()) {
+      v1::GetPoliciesRequest request;
+      for (size_t i = history.policies.size(); i < wanted.size() && request.policy_hashes_size() < 1024; ++i) {
+        request.add_policy_hashes(wanted[i]);
+      }
+      auto documents = GetPolicies(request, trusted);
+      if (!documents) return Fail(documents.error());
+      if (documents->policies_size() == 0) return Fail(ErrorCode::kValidationFailed, "no documents");
+      for (const std::string& document : documents->policies()) history.policies.push_back(document);
+    }
+    return history;
+  }
+
+  Result<v1::GetPoliciesResponse> GetPolicies(const v1::GetPoliciesRequest& request,
+                                              const manifest::Manifest& trusted) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->GetPolicies(c); });
+    return Exchange<v1::GetPoliciesResponse>(call, request, trusted);
+  }
+
+  Result<v1::GetLatestTransitionResponse> GetLatestTransition(const manifest::Manifest& trusted) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->GetLatestTransition(c); });
+    return Exchange<v1::GetLatestTransitionResponse>(call, v1::GetLatestTransitionRequest{}, trusted);
+  }
+
+  // SetManifest with `follow_ups` sent after the request, a frame each.
+  Result<v1::SetManifestResponse> SetManifestInFrames(const v1::SetManifestRequest& request,
+                                                      const std::vector<v1::SetManifestPolicies>& follow_ups,
+                                                      const manifest::Manifest& trusted) {
+    session::ClientSession call([&](grpc::ClientContext* c) { return stub_->SetManifest(c); });
+    if (auto attested = AttestCoordinator(call, trusted); !attested) return Fail(attested.error());
+    if (auto sent = call.Send(request); !sent) return Fail(sent.error());
+    for (const v1::SetManifestPolicies& follow_up : follow_ups) {
+      if (auto sent = call.Send(follow_up); !sent) return Fail(sent.error());
+    }
+    v1::SetManifestResponse response;
+    if (auto received = call.Receive(&response); !received) return Fail(received.error());
+    if (auto finished = call.Finish(); !finished) return Fail(finished.error());
+    return response;
   }
 
   // `build` makes the request after the Coordinator is attested, from its
@@ -366,8 +462,9 @@ class MeshClient {
       : identity_(Must(session::SessionIdentity::Generate())),
         stub_(v1::MeshAPI::NewStub(Must(session::CreateSessionChannel(target, identity_)))) {}
 
-  // The whole exchange; the evidence binds `bound_spki` (default: this
-  // client's TLS key).
+  // The whole exchange, as the Initializer runs it; the evidence binds
+  // `bound_spki` (default: this client's TLS key). The Coordinator must
+  // attest as BaseManifest()'s Coordinator.
   Result<v1::NewMeshCertResponse> NewMeshCert(session::EvidenceIssuer& issuer,
                                               std::optional<Bytes> bound_spki = std::nullopt) {
     session::ClientSession call([&](grpc::ClientContext* c) { return stub_->NewMeshCert(c); });
@@ -376,6 +473,12 @@ class MeshClient {
             call.AttestSelf(session::Role::kWorkload, issuer, bound_spki ? *bound_spki : identity_.spki_der());
         !attested) {
       return Fail(attested.error());
+    }
+    if (auto coordinator =
+            call.AttestPeer(session::Role::kCoordinator, ClientVerifier(),
+                            attestation_policy::CoordinatorReferenceValues(BaseManifest()), ClientNonces());
+        !coordinator) {
+      return Fail(coordinator.error());
     }
     v1::NewMeshCertResponse response;
     if (auto received = call.Receive(&response); !received) return Fail(received.error());
@@ -397,6 +500,58 @@ inline std::shared_ptr<spdlog::logger> QuietLogger() {
   auto logger = std::make_shared<spdlog::logger>("coordinator-test", std::make_shared<spdlog::sinks::null_sink_mt>());
   if (::getenv("CONTRAST_TEST_LOGS") != nullptr) logger = spdlog::default_logger();
   return logger;
+}
+
+// ---- Histories built in memory ---------------------------------------------
+
+using contrast::testing::MemoryStore;
+
+// One manifest of a history to build, with the policy documents it sends.
+struct HistoryStep {
+  manifest::Manifest manifest;
+  std::vector<std::string> policies;
+};
+
+// What a history built by BuildHistory leaves for the test.
+struct BuiltHistory {
+  SeedAndSalt secret;  // seed-share owner 0's
+  std::string root_ca;
+  history::TransitionHash latest{};
+};
+
+// Sets `steps` (the first with SeedshareOwnerPubKeys, the rest signed by
+// Owner()) through a ManifestUpdater on `store`, as a Coordinator would have:
+// hundreds of updates in a second or two, where the API with its directory
+// store spends its time in fsync. A Coordinator started on the store then
+// awaits recovery with `secret`.
+inline BuiltHistory BuildHistory(const std::shared_ptr<history::Store>& store, const std::vector<HistoryStep>& steps) {
+  StateGuard guard;
+  observability::Registry registry;
+  CoordinatorMetrics metrics(registry);
+  auto updater = Must(ManifestUpdater::Open(store, guard, metrics, QuietLogger()));
+  BuiltHistory built;
+  for (const HistoryStep& step : steps) {
+    SetManifestInput input;
+    input.manifest = ToBytes(manifest::SerializeManifest(step.manifest));
+    for (const std::string& policy : step.policies) input.policies.push_back(ToBytes(policy));
+    if (!built.root_ca.empty()) {
+      const history::TransitionHash transition =
+          history::ComputeTransitionHash(manifest::ManifestHash(input.manifest), built.latest);
+      input.owner_public_key = Owner().spki;
+      input.owner_signature =
+          Must(history::SignTransition(Owner().key, Must(history::RootKeyDigestOfPem(built.root_ca)), transition));
+    }
+    auto set = updater->SetManifest(input);
+    if (!set) throw std::runtime_error(set.error().message);
+    if (built.root_ca.empty()) {
+      if (!set->seed_shares) throw std::runtime_error("the first manifest names no seed-share owners");
+      const seed::SeedShareDocument& document = *set->seed_shares;
+      built.secret = SeedAndSalt{Must(seed::DecryptSeedShare(document, SeedshareOwnerKey(0))), document.salt};
+      built.root_ca = set->root_ca_pem;
+    }
+    built.latest = set->transition_hash;
+  }
+  return built;
 }
 
 class CoordinatorTest : public ::testing::Test {

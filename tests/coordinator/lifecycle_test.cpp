@@ -61,7 +61,7 @@ TEST_F(Lifecycle, MetricsCountWhatHappened) {
   next.policies.erase(HashOf(kDbPolicy));
   ASSERT_TRUE(UserClient(UserTarget())
                   .SetManifest(Signed(Request(manifest::SerializeManifest(next)), Owner(),
-                                      HashFromBytes(first.transition_hash())),
+                                      HashFromBytes(first.transition_hash()), first.root_ca()),
                                next));
 
   const http::Response response = Get("/metrics");

@@ -97,9 +97,10 @@ class Recovery : public CoordinatorTest {
   // A signed update from `previous` to `next`.
   v1::SetManifestResponse Update(const manifest::Manifest& next, const std::string& previous,
                                  const std::vector<std::string>& policies = AllPolicies()) {
-    return Must(
-        UserClient(UserTarget())
-            .SetManifest(Signed(Request(ManifestText(next), policies), Owner(), HashFromBytes(previous)), next));
+    return Must(UserClient(UserTarget())
+                    .SetManifest(Signed(Request(ManifestText(next), policies), Owner(), HashFromBytes(previous),
+                                        Must(UserClient(UserTarget()).GetLatestTransition(next)).root_ca()),
+                                 next));
   }
 
   Result<v1::RecoverResponse> Recover(const RecoverRequestBuilder& build) {
@@ -193,7 +194,7 @@ TEST_F(Recovery, EachDeploymentDrawsItsOwnSeed) {
 
 TEST_F(Recovery, RestartedCoordinatorAwaitsRecoveryEverywhere) {
   const v1::SetManifestResponse first = SetSeeded();
-  const v1::GetManifestsResponse before = Must(UserClient(UserTarget()).GetManifests(SeededManifest()));
+  const UserClient::History before = Must(UserClient(UserTarget()).GetHistory(SeededManifest()));
   Restart();
 
   ExpectAwaitingRecovery();
@@ -209,15 +210,15 @@ TEST_F(Recovery, RestartedCoordinatorAwaitsRecoveryEverywhere) {
   EXPECT_THAT(cert, RefusedWith("FAILED_PRECONDITION"));
   EXPECT_THAT(cert.error().message, HasSubstr(kAwaiting));
 
-  auto history = UserClient(UserTarget()).GetManifests(SeededManifest());
+  auto history = UserClient(UserTarget()).GetHistory(SeededManifest());
   ASSERT_TRUE(history) << history.error().message;
-  EXPECT_TRUE(history->awaiting_recovery());
-  EXPECT_EQ(history->reason(), kAwaiting);
-  EXPECT_THAT(history->manifests(), ElementsAreArray(before.manifests()));
-  EXPECT_THAT(history->policies(), UnorderedElementsAreArray(before.policies()));
-  EXPECT_EQ(history->latest_transition_hash(), first.transition_hash());
-  EXPECT_TRUE(history->root_ca().empty());
-  EXPECT_TRUE(history->mesh_ca().empty());
+  EXPECT_TRUE(history->awaiting_recovery);
+  EXPECT_EQ(history->reason, kAwaiting);
+  EXPECT_THAT(history->manifests, ElementsAreArray(before.manifests));
+  EXPECT_THAT(history->policies, UnorderedElementsAreArray(before.policies));
+  EXPECT_EQ(history->latest_transition_hash, first.transition_hash());
+  EXPECT_TRUE(history->root_ca.empty());
+  EXPECT_TRUE(history->mesh_ca.empty());
 }
 
 TEST_F(Recovery, RecoveringACoordinatorWithoutHistoryFailsThePrecondition) {
@@ -301,10 +302,10 @@ TEST_F(Recovery, OnlyAListedSeedshareOwnerCanRecover) {
   ExpectAwaitingRecovery();
 
   // Owner 1 holds a share too.
-  const v1::GetManifestsResponse history = Must(UserClient(UserTarget()).GetManifests(SeededManifest()));
+  const UserClient::History history = Must(UserClient(UserTarget()).GetHistory(SeededManifest()));
   auto owner1 = Recover(SignedRecover(secret_, SeedshareOwnerKey(1)));
   ASSERT_TRUE(owner1) << owner1.error().message;
-  EXPECT_EQ(owner1->latest_transition_hash(), history.latest_transition_hash());
+  EXPECT_EQ(owner1->latest_transition_hash(), history.latest_transition_hash);
 }
 
 TEST_F(Recovery, SignatureForAnotherCoordinatorProcessIsRefused) {
@@ -362,8 +363,8 @@ TEST_F(Recovery, RecoveredCoordinatorIsTheSameCoordinator) {
   next.policies[HashOf(kDbPolicy)].sans = {"db", "db.default"};
   const v1::SetManifestResponse second = Update(next, first.transition_hash());
   const v1::NewMeshCertResponse issued_before = Must(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)));
-  const v1::GetManifestsResponse history_before = Must(UserClient(UserTarget()).GetManifests(next));
-  ASSERT_THAT(history_before.manifests(), SizeIs(2));
+  const UserClient::History history_before = Must(UserClient(UserTarget()).GetHistory(next));
+  ASSERT_THAT(history_before.manifests, SizeIs(2));
 
   Restart();
   ExpectAwaitingRecovery();
@@ -394,14 +395,14 @@ TEST_F(Recovery, RecoveredCoordinatorIsTheSameCoordinator) {
   auto version = Must(UserClient(UserTarget()).GetVersion());
   EXPECT_TRUE(version.ready());
   EXPECT_EQ(version.reason(), "");
-  const v1::GetManifestsResponse history_after = Must(UserClient(UserTarget()).GetManifests(next));
-  EXPECT_FALSE(history_after.awaiting_recovery());
-  EXPECT_EQ(history_after.reason(), "");
-  EXPECT_THAT(history_after.manifests(), ElementsAreArray(history_before.manifests()));
-  EXPECT_THAT(history_after.policies(), ElementsAreArray(history_before.policies()));
-  EXPECT_EQ(history_after.latest_transition_hash(), history_before.latest_transition_hash());
-  EXPECT_EQ(history_after.root_ca(), history_before.root_ca());
-  EXPECT_EQ(history_after.mesh_ca(), history_before.mesh_ca());
+  const UserClient::History history_after = Must(UserClient(UserTarget()).GetHistory(next));
+  EXPECT_FALSE(history_after.awaiting_recovery);
+  EXPECT_EQ(history_after.reason, "");
+  EXPECT_THAT(history_after.manifests, ElementsAreArray(history_before.manifests));
+  EXPECT_THAT(history_after.policies, ElementsAreArray(history_before.policies));
+  EXPECT_EQ(history_after.latest_transition_hash, history_before.latest_transition_hash);
+  EXPECT_EQ(history_after.root_ca, history_before.root_ca);
+  EXPECT_EQ(history_after.mesh_ca, history_before.mesh_ca);
 
   // New workloads get certificates from the same mesh CA.
   auto issued_after = MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kDbPolicy));
@@ -450,7 +451,7 @@ TEST_F(Recovery, ForceOnANeverRestartedCoordinatorKeepsItsState) {
   ASSERT_TRUE(forced) << forced.error().message;
   EXPECT_EQ(forced->mesh_ca(), first.mesh_ca());
   EXPECT_EQ(forced->latest_transition_hash(), first.transition_hash());
-  EXPECT_EQ(Must(UserClient(UserTarget()).GetManifests(SeededManifest())).mesh_ca(), first.mesh_ca());
+  EXPECT_EQ(Must(UserClient(UserTarget()).GetHistory(SeededManifest())).mesh_ca, first.mesh_ca());
 }
 
 TEST_F(Recovery, CoordinatorWhoseStoreWasReplacedRecoversToTheStoredHistory) {
@@ -473,7 +474,7 @@ TEST_F(Recovery, CoordinatorWhoseStoreWasReplacedRecoversToTheStoredHistory) {
   }
   std::filesystem::copy(options.state_dir, StoreDir(),
                         std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
-  EXPECT_THAT(UserClient(UserTarget()).GetManifests(SeededManifest()), RefusedWith("FAILED_PRECONDITION"));
+  EXPECT_THAT(UserClient(UserTarget()).GetHistory(SeededManifest()), RefusedWith("FAILED_PRECONDITION"));
   EXPECT_FALSE(Must(UserClient(UserTarget()).GetVersion()).ready());
 
   EXPECT_THAT(RecoverAsOwner(), RefusedWith("PERMISSION_DENIED"));
@@ -705,9 +706,9 @@ TEST_F(Recovery, OlderSignedLatestRecoversToTheOlderTransition) {
   EXPECT_EQ(recovered->latest_transition_hash(), first.transition_hash());
   EXPECT_EQ(recovered->mesh_ca(), first.mesh_ca());
   EXPECT_NE(recovered->mesh_ca(), second.mesh_ca());
-  const v1::GetManifestsResponse history = Must(UserClient(UserTarget()).GetManifests(SeededManifest()));
-  EXPECT_THAT(history.manifests(), ElementsAre(ManifestText(SeededManifest())));
-  EXPECT_EQ(history.latest_transition_hash(), first.transition_hash());
+  const UserClient::History history = Must(UserClient(UserTarget()).GetHistory(SeededManifest()));
+  EXPECT_THAT(history.manifests, ElementsAre(ManifestText(SeededManifest())));
+  EXPECT_EQ(history.latest_transition_hash, first.transition_hash());
   EXPECT_THAT(Metrics(), HasSubstr("contrast_manifest_generation 1\n"));
 }
 
@@ -746,7 +747,7 @@ struct UpdaterProcess {
   explicit UpdaterProcess(std::shared_ptr<history::Store> store)
       : updater(Must(ManifestUpdater::Open(std::move(store), guard, metrics, QuietLogger()))) {}
 
-  ApiResult<RecoverOutput> Recover(const SeedAndSalt& secret) {
+  Result<RecoverOutput> Recover(const SeedAndSalt& secret) {
     RecoverInput input{secret.seed, secret.salt,
                        false,       SeedsharePublicKey(SeedshareOwnerKey(0)),
                        {},          ToBytes("this process's session key")};
@@ -776,7 +777,7 @@ TEST(TwoWriters, FirstManifestLoserDoesNotOverwriteTheWinnersSealedState) {
   // B has found no history yet; A makes its whole first manifest before B
   // writes sealed/<T>; B's compare-and-swap then fails.
   UpdaterProcess a(store);
-  std::optional<ApiResult<SetManifestOutput>> won;
+  std::optional<Result<SetManifestOutput>> won;
   UpdaterProcess b(
       std::make_shared<InterleavingStore>(store, [&] { won = a.updater->SetManifest(InputFor(SeededManifest())); }));
   EXPECT_FALSE(b.updater->SetManifest(InputFor(SeededManifest())));
@@ -786,7 +787,7 @@ TEST(TwoWriters, FirstManifestLoserDoesNotOverwriteTheWinnersSealedState) {
   // B's seed, lies beside it unreferenced).
   UpdaterProcess restarted(store);
   auto recovered = restarted.Recover(a.Secret());
-  ASSERT_TRUE(recovered) << recovered.error().error.message;
+  ASSERT_TRUE(recovered) << recovered.error().message;
   EXPECT_EQ(recovered->mesh_ca_pem, (*won)->mesh_ca_pem);
 }
 
@@ -795,7 +796,7 @@ TEST(TwoWriters, UpdateLoserDoesNotReplaceTheWinnersMeshCa) {
   std::shared_ptr<history::Store> store = Must(history::DirectoryStore::Open(dir.path()));
   UpdaterProcess a(store);
   auto first = a.updater->SetManifest(InputFor(SeededManifest()));
-  ASSERT_TRUE(first) << first.error().error.message;
+  ASSERT_TRUE(first) << first.error().message;
   // The owner sends the same signed update to both (a retry to another
   // replica); A completes it before B writes sealed/<T2>.
   manifest::Manifest next = SeededManifest();
@@ -803,9 +804,10 @@ TEST(TwoWriters, UpdateLoserDoesNotReplaceTheWinnersMeshCa) {
   SetManifestInput update = InputFor(next);
   update.owner_public_key = Owner().spki;
   update.owner_signature = Must(history::SignTransition(
-      Owner().key, history::ComputeTransitionHash(manifest::ManifestHash(update.manifest), first->transition_hash)));
+      Owner().key, RootKeyOf(first->root_ca_pem),
+      history::ComputeTransitionHash(manifest::ManifestHash(update.manifest), first->transition_hash)));
   // B: a second process on the same store, recovered with the same seed.
-  std::optional<ApiResult<SetManifestOutput>> won;
+  std::optional<Result<SetManifestOutput>> won;
   UpdaterProcess b(std::make_shared<InterleavingStore>(store, [&] { won = a.updater->SetManifest(update); }));
   ASSERT_TRUE(b.Recover(a.Secret()));
   EXPECT_FALSE(b.updater->SetManifest(update));
@@ -816,7 +818,7 @@ TEST(TwoWriters, UpdateLoserDoesNotReplaceTheWinnersMeshCa) {
   // transition, but for another signed record).
   UpdaterProcess restarted(store);
   auto recovered = restarted.Recover(a.Secret());
-  ASSERT_TRUE(recovered) << recovered.error().error.message;
+  ASSERT_TRUE(recovered) << recovered.error().message;
   EXPECT_EQ(recovered->mesh_ca_pem, (*won)->mesh_ca_pem);
 }
 

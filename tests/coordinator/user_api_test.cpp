@@ -73,26 +73,28 @@ TEST_F(UserApi, UpdateSignedByListedOwnerIsAccepted) {
   const std::string text = manifest::SerializeManifest(next);
   const auto previous = HashFromBytes(first.transition_hash());
 
-  auto response = UserClient(UserTarget())
-                      .SetManifest(Signed(Request(text, {kCoordinatorPolicy, kWebPolicy}), Owner(), previous), next);
+  auto response =
+      UserClient(UserTarget())
+          .SetManifest(Signed(Request(text, {kCoordinatorPolicy, kWebPolicy}), Owner(), previous, first.root_ca()),
+                       next);
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->root_ca(), first.root_ca());
   EXPECT_NE(response->mesh_ca(), first.mesh_ca());
   EXPECT_EQ(HashFromBytes(response->transition_hash()),
             history::ComputeTransitionHash(manifest::ManifestHash(AsBytes(text)), previous));
 
-  auto manifests = UserClient(UserTarget()).GetManifests(next);
+  auto manifests = UserClient(UserTarget()).GetHistory(next);
   ASSERT_TRUE(manifests) << manifests.error().message;
-  EXPECT_THAT(manifests->manifests(), SizeIs(2));
-  EXPECT_EQ(manifests->mesh_ca(), response->mesh_ca());
+  EXPECT_THAT(manifests->manifests, SizeIs(2));
+  EXPECT_EQ(manifests->mesh_ca, response->mesh_ca());
 }
 
 TEST_F(UserApi, UpdateNamingTheCurrentTransitionIsAccepted) {
   const v1::SetManifestResponse first = SetFirstManifest();
   manifest::Manifest next = BaseManifest();
   next.policies[HashOf(kDbPolicy)].sans = {"db", "db.default.svc"};
-  v1::SetManifestRequest request =
-      Signed(Request(manifest::SerializeManifest(next)), Owner(), HashFromBytes(first.transition_hash()));
+  v1::SetManifestRequest request = Signed(Request(manifest::SerializeManifest(next)), Owner(),
+                                          HashFromBytes(first.transition_hash()), first.root_ca());
   request.set_previous_transition_hash(first.transition_hash());
   auto response = UserClient(UserTarget()).SetManifest(request, next);
   EXPECT_TRUE(response) << response.error().message;
@@ -104,12 +106,14 @@ TEST_F(UserApi, UpdateBuildingOnAnOlderTransitionFailsThePrecondition) {
   second.policies[HashOf(kDbPolicy)].sans = {"db2"};
   const auto previous = HashFromBytes(first.transition_hash());
   ASSERT_TRUE(UserClient(UserTarget())
-                  .SetManifest(Signed(Request(manifest::SerializeManifest(second)), Owner(), previous), second));
+                  .SetManifest(Signed(Request(manifest::SerializeManifest(second)), Owner(), previous, first.root_ca()),
+                               second));
 
   // Prepared against the first manifest, sent after the second was set.
   manifest::Manifest third = BaseManifest();
   third.policies[HashOf(kDbPolicy)].sans = {"db3"};
-  v1::SetManifestRequest request = Signed(Request(manifest::SerializeManifest(third)), Owner(), previous);
+  v1::SetManifestRequest request =
+      Signed(Request(manifest::SerializeManifest(third)), Owner(), previous, first.root_ca());
   request.set_previous_transition_hash(first.transition_hash());
   auto response = UserClient(UserTarget()).SetManifest(request, third);
   EXPECT_THAT(response, RefusedWith("FAILED_PRECONDITION"));
@@ -117,14 +121,42 @@ TEST_F(UserApi, UpdateBuildingOnAnOlderTransitionFailsThePrecondition) {
 }
 
 TEST_F(UserApi, SignatureOverAnotherPredecessorIsRejected) {
-  SetFirstManifest();
+  const v1::SetManifestResponse first = SetFirstManifest();
   manifest::Manifest next = BaseManifest();
   next.policies.erase(HashOf(kDbPolicy));
   const std::string text = manifest::SerializeManifest(next);
   auto response =
-      UserClient(UserTarget()).SetManifest(Signed(Request(text), Owner(), history::kNoPreviousTransition), next);
+      UserClient(UserTarget())
+          .SetManifest(Signed(Request(text), Owner(), history::kNoPreviousTransition, first.root_ca()), next);
   EXPECT_THAT(response, RefusedWith("PERMISSION_DENIED"));
   EXPECT_THAT(response.error().message, HasSubstr("owner_signature does not authorize the transition"));
+}
+
+// Two deployments with the same first manifest are at the same transition;
+// an owner signature made for one (its root CA) authorizes nothing at the
+// other.
+TEST_F(UserApi, SignatureForAnotherCoordinatorAtTheSameTransitionIsRejected) {
+  const v1::SetManifestResponse here = SetFirstManifest();
+  TempDir elsewhere_dir;
+  CoordinatorOptions options = Options();
+  options.state_dir = elsewhere_dir.path() / "history";
+  auto elsewhere = Must(Coordinator::Start(options, coordinator_issuer_));
+  const std::string elsewhere_target = "127.0.0.1:" + std::to_string(elsewhere->user_api_port());
+  const v1::SetManifestResponse there = Must(
+      UserClient(elsewhere_target).SetManifest(Request(manifest::SerializeManifest(BaseManifest())), BaseManifest()));
+  ASSERT_EQ(there.transition_hash(), here.transition_hash());
+  ASSERT_NE(there.root_ca(), here.root_ca());
+
+  manifest::Manifest next = BaseManifest();
+  next.policies.erase(HashOf(kDbPolicy));
+  const v1::SetManifestRequest for_there = Signed(Request(manifest::SerializeManifest(next)), Owner(),
+                                                  HashFromBytes(there.transition_hash()), there.root_ca());
+  auto response = UserClient(UserTarget()).SetManifest(for_there, next);
+  EXPECT_THAT(response, RefusedWith("PERMISSION_DENIED"));
+  EXPECT_THAT(response.error().message, HasSubstr("at this Coordinator"));
+  // The same signature is good where it was made for.
+  EXPECT_TRUE(UserClient(elsewhere_target).SetManifest(for_there, next));
+  elsewhere->Stop();
 }
 
 TEST_F(UserApi, UpdateSignedByAnotherKeyIsRejected) {
@@ -133,23 +165,23 @@ TEST_F(UserApi, UpdateSignedByAnotherKeyIsRejected) {
   next.workload_owner_key_digests = {crypto::Sha256(Stranger().spki)};
   auto response = UserClient(UserTarget())
                       .SetManifest(Signed(Request(manifest::SerializeManifest(next)), Stranger(),
-                                          HashFromBytes(first.transition_hash())),
+                                          HashFromBytes(first.transition_hash()), first.root_ca()),
                                    next);
   EXPECT_THAT(response, RefusedWith("PERMISSION_DENIED"));
   EXPECT_THAT(response.error().message, HasSubstr("is not a workload owner key of the current manifest"));
 
   // The listed key's public half with the stranger's signature.
-  v1::SetManifestRequest forged =
-      Signed(Request(manifest::SerializeManifest(next)), Stranger(), HashFromBytes(first.transition_hash()));
+  v1::SetManifestRequest forged = Signed(Request(manifest::SerializeManifest(next)), Stranger(),
+                                         HashFromBytes(first.transition_hash()), first.root_ca());
   forged.set_owner_public_key(ToString(Owner().spki));
   response = UserClient(UserTarget()).SetManifest(forged, next);
   EXPECT_THAT(response, RefusedWith("PERMISSION_DENIED"));
   EXPECT_THAT(response.error().message, HasSubstr("owner_signature does not authorize"));
 
-  auto manifests = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto manifests = UserClient(UserTarget()).GetHistory(BaseManifest());
   ASSERT_TRUE(manifests);
-  EXPECT_THAT(manifests->manifests(), SizeIs(1));
-  EXPECT_EQ(manifests->latest_transition_hash(), first.transition_hash());
+  EXPECT_THAT(manifests->manifests, SizeIs(1));
+  EXPECT_EQ(manifests->latest_transition_hash, first.transition_hash());
 }
 
 TEST_F(UserApi, UnsignedUpdateIsRejected) {
@@ -167,7 +199,7 @@ TEST_F(UserApi, ManifestWithoutOwnerKeysCannotBeReplaced) {
   const v1::SetManifestResponse first = SetFirstManifest(immutable);
   auto response = UserClient(UserTarget())
                       .SetManifest(Signed(Request(manifest::SerializeManifest(BaseManifest())), Owner(),
-                                          HashFromBytes(first.transition_hash())),
+                                          HashFromBytes(first.transition_hash()), first.root_ca()),
                                    BaseManifest());
   EXPECT_THAT(response, RefusedWith("PERMISSION_DENIED"));
   EXPECT_THAT(response.error().message,
@@ -185,7 +217,7 @@ TEST_F(UserApi, SeedshareOwnersCannotChange) {
   OPENSSL_free(der);
   auto response = UserClient(UserTarget())
                       .SetManifest(Signed(Request(manifest::SerializeManifest(next)), Owner(),
-                                          HashFromBytes(first.transition_hash())),
+                                          HashFromBytes(first.transition_hash()), first.root_ca()),
                                    next);
   EXPECT_THAT(response, RefusedWith("PERMISSION_DENIED"));
   EXPECT_THAT(response.error().message, HasSubstr("SeedshareOwnerPubKeys"));
@@ -204,7 +236,7 @@ TEST_F(UserApi, GetManifestsReturnsTheWholeHistoryAsSent) {
   // Extra documents are ignored, not stored.
   auto second = Must(UserClient(UserTarget())
                          .SetManifest(Signed(Request(text2, {kWebPolicy, kUnlistedPolicy, kCoordinatorPolicy}), Owner(),
-                                             HashFromBytes(first.transition_hash())),
+                                             HashFromBytes(first.transition_hash()), first.root_ca()),
                                       m2));
 
   manifest::Manifest m3 = m2;
@@ -212,20 +244,20 @@ TEST_F(UserApi, GetManifestsReturnsTheWholeHistoryAsSent) {
   const std::string text3 = manifest::SerializeManifest(m3);
   auto third = Must(UserClient(UserTarget())
                         .SetManifest(Signed(Request(text3, {kCoordinatorPolicy, kWebPolicy}), Owner(),
-                                            HashFromBytes(second.transition_hash())),
+                                            HashFromBytes(second.transition_hash()), first.root_ca()),
                                      m3));
 
-  auto history = UserClient(UserTarget()).GetManifests(m3);
+  auto history = UserClient(UserTarget()).GetHistory(m3);
   ASSERT_TRUE(history) << history.error().message;
-  EXPECT_THAT(history->manifests(), ElementsAre(text1, text2, text3));
-  EXPECT_THAT(history->policies(), ::testing::UnorderedElementsAre(kCoordinatorPolicy, kWebPolicy, kDbPolicy));
-  EXPECT_EQ(history->root_ca(), first.root_ca());
-  EXPECT_EQ(history->mesh_ca(), third.mesh_ca());
-  EXPECT_EQ(history->latest_transition_hash(), third.transition_hash());
+  EXPECT_THAT(history->manifests, ElementsAre(text1, text2, text3));
+  EXPECT_THAT(history->policies, ::testing::UnorderedElementsAre(kCoordinatorPolicy, kWebPolicy, kDbPolicy));
+  EXPECT_EQ(history->root_ca, first.root_ca());
+  EXPECT_EQ(history->mesh_ca, third.mesh_ca());
+  EXPECT_EQ(history->latest_transition_hash, third.transition_hash());
 }
 
 TEST_F(UserApi, GetManifestsWithoutAManifestFailsThePrecondition) {
-  auto history = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto history = UserClient(UserTarget()).GetHistory(BaseManifest());
   EXPECT_THAT(history, RefusedWith("FAILED_PRECONDITION"));
   EXPECT_THAT(history.error().message, HasSubstr("no manifest set"));
 }
@@ -324,9 +356,9 @@ TEST_F(UserApi, ConcurrentFirstManifestsSetExactlyOne) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(accepted.load(), 1);
   EXPECT_EQ(refused.load(), kClients - 1);
-  auto history = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto history = UserClient(UserTarget()).GetHistory(BaseManifest());
   ASSERT_TRUE(history);
-  EXPECT_THAT(history->manifests(), SizeIs(1));
+  EXPECT_THAT(history->manifests, SizeIs(1));
 }
 
 // ---- Restart ------------------------------------------------------------
@@ -361,17 +393,17 @@ TEST_F(UserApi, RestartOnExistingHistoryAwaitsRecoveryAndLeavesItAlone) {
   EXPECT_THAT(set.error().message, HasSubstr(reason));
   auto signed_update = UserClient(UserTarget())
                            .SetManifest(Signed(Request(manifest::SerializeManifest(BaseManifest())), Owner(),
-                                               HashFromBytes(first.transition_hash())),
+                                               HashFromBytes(first.transition_hash()), first.root_ca()),
                                         BaseManifest());
   EXPECT_THAT(signed_update, RefusedWith("FAILED_PRECONDITION"));
   // The history is public: served as stored, marked as awaiting recovery.
-  auto get = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto get = UserClient(UserTarget()).GetHistory(BaseManifest());
   ASSERT_TRUE(get) << get.error().message;
-  EXPECT_TRUE(get->awaiting_recovery());
-  EXPECT_EQ(get->reason(), reason);
-  EXPECT_EQ(get->latest_transition_hash(), first.transition_hash());
-  EXPECT_EQ(get->manifests_size(), 1);
-  EXPECT_TRUE(get->root_ca().empty());
+  EXPECT_TRUE(get->awaiting_recovery);
+  EXPECT_EQ(get->reason, reason);
+  EXPECT_EQ(get->latest_transition_hash, first.transition_hash());
+  EXPECT_EQ(get->manifests.size(), 1u);
+  EXPECT_TRUE(get->root_ca.empty());
   auto workload = IssuerFor(kWebPolicy);
   auto cert = MeshClient(MeshTarget()).NewMeshCert(*workload);
   EXPECT_THAT(cert, RefusedWith("FAILED_PRECONDITION"));
@@ -399,9 +431,9 @@ TEST_F(UserApi, AnotherWriterOnTheSameStoreMakesItStale) {
   other->Stop();
 
   // The first one is unaffected: its history is intact.
-  auto history = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto history = UserClient(UserTarget()).GetHistory(BaseManifest());
   ASSERT_TRUE(history) << history.error().message;
-  EXPECT_EQ(history->latest_transition_hash(), first.transition_hash());
+  EXPECT_EQ(history->latest_transition_hash, first.transition_hash());
 }
 
 TEST_F(UserApi, HistoryReplacedUnderneathIsDetected) {
@@ -422,13 +454,13 @@ TEST_F(UserApi, HistoryReplacedUnderneathIsDetected) {
 
   // The first GetManifests finds the forged signature and stops serving;
   // the next one serves the stored history, marked as awaiting recovery.
-  auto history = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto history = UserClient(UserTarget()).GetHistory(BaseManifest());
   EXPECT_THAT(history, RefusedWith("FAILED_PRECONDITION"));
   EXPECT_THAT(history.error().message, HasSubstr("another writer"));
   EXPECT_FALSE(coordinator_->readiness().ready);
-  auto stored = UserClient(UserTarget()).GetManifests(BaseManifest());
+  auto stored = UserClient(UserTarget()).GetHistory(BaseManifest());
   ASSERT_TRUE(stored) << stored.error().message;
-  EXPECT_TRUE(stored->awaiting_recovery());
+  EXPECT_TRUE(stored->awaiting_recovery);
   auto cert = MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy));
   EXPECT_THAT(cert, RefusedWith("FAILED_PRECONDITION"));
 }

@@ -7,6 +7,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attestation_policy/reference_values.h"
+#include "manifest/manifest.h"
+
 namespace contrast {
 namespace {
 
@@ -254,6 +257,13 @@ TEST_F(CoordinatorE2e, ReplayedOrForeignBoundEvidenceIsRejected) {
   ASSERT_TRUE(guest);
   platform::DaemonEvidenceIssuer honest(*guest);
   const std::string target = "127.0.0.1:" + std::to_string(mesh_port_);
+  // As an Initializer does, the client checks the Coordinator too.
+  auto trusted = manifest::ParseManifest(Manifest(kMeasurement));
+  ASSERT_TRUE(trusted) << trusted.error().message;
+  const session::AcceptableReferenceValues coordinator_values =
+      attestation_policy::CoordinatorReferenceValues(*trusted);
+  const session::EvidenceVerifier verifier;
+  session::NonceTracker nonces;
 
   // spki: the key the evidence is bound to; nullopt = this connection's own.
   auto request_certificate = [&](session::EvidenceIssuer& issuer, std::optional<Bytes> spki) -> Status {
@@ -266,6 +276,9 @@ TEST_F(CoordinatorE2e, ReplayedOrForeignBoundEvidenceIsRejected) {
     v1::NewMeshCertResponse response;
     if (auto s = call.Send(v1::NewMeshCertRequest{}); !s) return s;
     if (auto s = call.AttestSelf(session::Role::kWorkload, issuer, spki.value_or(identity->spki_der())); !s) return s;
+    if (auto c = call.AttestPeer(session::Role::kCoordinator, verifier, coordinator_values, nonces); !c) {
+      return Fail(c.error());
+    }
     if (auto s = call.Receive(&response); !s) return s;
     return call.Finish();
   };

@@ -10,16 +10,21 @@
 #include <mutex>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/files.h"
 #include "crypto/signature.h"
+#include "crypto/x509_builder.h"
 #include "history/directory_store.h"
+#include "support/memory_store.h"
 
 namespace contrast::history {
 namespace {
 
 namespace fs = std::filesystem;
+
+using ::testing::HasSubstr;
 
 Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
@@ -57,43 +62,7 @@ Bytes SignPrehashed(EVP_PKEY* key, const crypto::Sha256Digest& digest) {
   return signature;
 }
 
-// A Store in memory, for chains too long to build on disk quickly.
-class MemoryStore final : public Store {
- public:
-  Result<std::optional<Bytes>> Get(std::string_view key) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return Fail(ok.error());
-    std::lock_guard<std::mutex> guard(mutex_);
-    auto it = values_.find(std::string(key));
-    if (it == values_.end()) return std::optional<Bytes>();
-    return std::optional<Bytes>(it->second);
-  }
-  Result<bool> Has(std::string_view key) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return Fail(ok.error());
-    std::lock_guard<std::mutex> guard(mutex_);
-    return values_.count(std::string(key)) != 0;
-  }
-  Status Set(std::string_view key, ByteView value) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return Fail(ok.error());
-    std::lock_guard<std::mutex> guard(mutex_);
-    values_[std::string(key)] = Bytes(value.begin(), value.end());
-    return {};
-  }
-  Result<bool> CompareAndSwap(std::string_view key, std::optional<ByteView> expected, ByteView value) override {
-    if (auto ok = ValidateStoreKey(key); !ok) return Fail(ok.error());
-    std::lock_guard<std::mutex> guard(mutex_);
-    auto it = values_.find(std::string(key));
-    const bool matches = expected ? it != values_.end() && std::equal(it->second.begin(), it->second.end(),
-                                                                      expected->begin(), expected->end())
-                                  : it == values_.end();
-    if (!matches) return false;
-    values_[std::string(key)] = Bytes(value.begin(), value.end());
-    return true;
-  }
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, Bytes> values_;
-};
+using contrast::testing::MemoryStore;
 
 class HistoryTest : public ::testing::Test {
  protected:
@@ -545,29 +514,124 @@ TEST(TransitionTest, HashIsSha256OfManifestHashAndPrevious) {
   EXPECT_EQ(ParseTransition(concatenated).error().code, ErrorCode::kParse);
 }
 
+// ---- History pages ----------------------------------------------------------------
+
+TEST_F(HistoryTest, PagesGoBackFromATransitionWithinTheByteBudget) {
+  History history = Open(key_);
+  const auto hashes = AppendThree(history);
+  ASSERT_EQ(hashes.size(), 3u);
+
+  // Everything fits: the latest first, down to the first manifest.
+  auto all = ReadHistoryPage(*store_, hashes[2]);
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->entries.size(), 3u);
+  EXPECT_FALSE(all->more);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(all->entries[i].manifest, manifests_[2 - i]);
+    EXPECT_EQ(all->entries[i].transition_hash, hashes[2 - i]);
+  }
+  EXPECT_EQ(all->entries.back().transition.previous_transition_hash, kNoPreviousTransition);
+
+  // A budget of one manifest: one entry per page, and where to go on.
+  auto one = ReadHistoryPage(*store_, hashes[2], manifests_[2].size());
+  ASSERT_TRUE(one) << one.error().message;
+  ASSERT_EQ(one->entries.size(), 1u);
+  EXPECT_TRUE(one->more);
+  EXPECT_EQ(one->entries[0].transition.previous_transition_hash, hashes[1]);
+  // A budget below one manifest still returns one.
+  auto tiny = ReadHistoryPage(*store_, hashes[1], 1);
+  ASSERT_TRUE(tiny);
+  ASSERT_EQ(tiny->entries.size(), 1u);
+  EXPECT_EQ(tiny->entries[0].manifest, manifests_[1]);
+  EXPECT_TRUE(tiny->more);
+  auto last = ReadHistoryPage(*store_, hashes[0], 1);
+  ASSERT_TRUE(last);
+  EXPECT_FALSE(last->more);
+
+  EXPECT_EQ(ReadHistoryPage(*store_, kNoPreviousTransition).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ReadHistoryPage(*store_, crypto::Sha256(B("unknown"))).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(HistoryTest, PagesCheckWhatTheyRead) {
+  History history = Open(key_);
+  const auto hashes = AppendThree(history);
+  ASSERT_TRUE(WriteFileAtomic(PathOf("manifests/", crypto::Sha256(manifests_[1])), "tampered", 0644));
+  auto page = ReadHistoryPage(*store_, hashes[2]);
+  ASSERT_FALSE(page);
+  EXPECT_EQ(page.error().code, ErrorCode::kValidationFailed);
+  EXPECT_THAT(page.error().message, HasSubstr("hash mismatch"));
+}
+
 // ---- Owner signatures -----------------------------------------------------------
+
+// A self-signed certificate for `key`, PEM.
+std::string SelfSignedPem(const crypto::PrivateKey& key) {
+  crypto::CertificateBuilder builder;
+  const crypto::DistinguishedName name = {{"CN", "system:coordinator:root"}};
+  builder.SetSubject(name).SetIssuer(name).SetSerial({0x01}).SetPublicKey(key).SetValidity(
+      Now() - std::chrono::hours(1), Now() + std::chrono::hours(1));
+  auto der = builder.SignDer(key);
+  if (!der) return "";
+  const std::string base64 = Base64Encode(*der);
+  std::string pem = "-----BEGIN CERTIFICATE-----\n";
+  for (size_t i = 0; i < base64.size(); i += 64) pem += base64.substr(i, 64) + "\n";
+  return pem + "-----END CERTIFICATE-----\n";
+}
 
 class OwnerSignatureTest : public ::testing::Test {
  protected:
   crypto::PrivateKey owner_ = NewKey();
   Bytes owner_spki_ = *owner_.PublicKeyDer();
   TransitionHash transition_ = ComputeTransitionHash(crypto::Sha256(B("manifest")), kNoPreviousTransition);
+  RootKeyDigest root_ = crypto::Sha256(B("root CA key of deployment A"));
 };
 
 TEST_F(OwnerSignatureTest, RoundTrip) {
-  auto signature = SignTransition(owner_, transition_);
+  auto signature = SignTransition(owner_, root_, transition_);
   ASSERT_TRUE(signature) << signature.error().message;
-  EXPECT_TRUE(VerifyTransitionSignature(owner_spki_, transition_, *signature));
-  // The signed message is the lower-case hex text of the transition hash
-  // (what `contrast sign --prepare` writes for an HSM).
-  const std::string hex = HexEncode(transition_);
-  EXPECT_TRUE(crypto::VerifyEcdsaDer(owner_.get(), crypto::DigestAlgorithm::kSha256, AsBytes(hex), *signature));
+  EXPECT_TRUE(VerifyTransitionSignature(owner_spki_, root_, transition_, *signature));
+  // The signed message is the label, the root key digest and the transition,
+  // in lower-case hex (what `contrast sign --prepare` writes for an HSM).
+  const std::string message = "contrast-manifest-transition-v1 " + HexEncode(root_) + " " + HexEncode(transition_);
+  EXPECT_EQ(TransitionSigningMessage(root_, transition_), message);
+  EXPECT_EQ(message.size(), 161u);
+  EXPECT_TRUE(crypto::VerifyEcdsaDer(owner_.get(), crypto::DigestAlgorithm::kSha256, AsBytes(message), *signature));
+}
+
+TEST_F(OwnerSignatureTest, ASignatureForAnotherCoordinatorFails) {
+  auto signature = SignTransition(owner_, root_, transition_);
+  ASSERT_TRUE(signature);
+  const RootKeyDigest other = crypto::Sha256(B("root CA key of deployment B"));
+  auto verified = VerifyTransitionSignature(owner_spki_, other, transition_, *signature);
+  ASSERT_FALSE(verified);
+  EXPECT_EQ(verified.error().code, ErrorCode::kSignatureInvalid);
+  EXPECT_THAT(verified.error().message, HasSubstr(HexEncode(other)));
+  // The format before the root key was bound (the bare hex of T) no longer
+  // authorizes anything.
+  const std::string bare = HexEncode(transition_);
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, owner_.get(), nullptr), 1);
+  size_t length = 0;
+  ASSERT_EQ(EVP_DigestSign(ctx.get(), nullptr, &length, AsBytes(bare).data(), bare.size()), 1);
+  Bytes old(length);
+  ASSERT_EQ(EVP_DigestSign(ctx.get(), old.data(), &length, AsBytes(bare).data(), bare.size()), 1);
+  old.resize(length);
+  EXPECT_FALSE(VerifyTransitionSignature(owner_spki_, root_, transition_, old));
+}
+
+TEST_F(OwnerSignatureTest, RootKeyDigestIsSha256OfTheCertificateKeySpki) {
+  const crypto::PrivateKey root_key = NewKey();
+  const std::string pem = SelfSignedPem(root_key);
+  auto digest = RootKeyDigestOfPem(pem);
+  ASSERT_TRUE(digest) << digest.error().message;
+  EXPECT_EQ(*digest, crypto::Sha256(*root_key.PublicKeyDer()));
+  EXPECT_FALSE(RootKeyDigestOfPem("not a certificate"));
 }
 
 TEST_F(OwnerSignatureTest, P256KeysVerify) {
   crypto::EvpPkeyPtr p256(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   ASSERT_TRUE(p256);
-  const std::string message = HexEncode(transition_);
+  const std::string message = TransitionSigningMessage(root_, transition_);
   crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   ASSERT_EQ(EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, p256.get(), nullptr), 1);
   size_t length = 0;
@@ -575,59 +639,59 @@ TEST_F(OwnerSignatureTest, P256KeysVerify) {
   Bytes signature(length);
   ASSERT_EQ(EVP_DigestSign(ctx.get(), signature.data(), &length, AsBytes(message).data(), message.size()), 1);
   signature.resize(length);
-  EXPECT_TRUE(VerifyTransitionSignature(SpkiOf(p256.get()), transition_, signature));
-  EXPECT_FALSE(VerifyTransitionSignature(owner_spki_, transition_, signature));
+  EXPECT_TRUE(VerifyTransitionSignature(SpkiOf(p256.get()), root_, transition_, signature));
+  EXPECT_FALSE(VerifyTransitionSignature(owner_spki_, root_, transition_, signature));
 }
 
 TEST_F(OwnerSignatureTest, WrongKeyFails) {
-  auto signature = SignTransition(owner_, transition_);
+  auto signature = SignTransition(owner_, root_, transition_);
   ASSERT_TRUE(signature);
   const crypto::PrivateKey other = NewKey();
-  auto verified = VerifyTransitionSignature(*other.PublicKeyDer(), transition_, *signature);
+  auto verified = VerifyTransitionSignature(*other.PublicKeyDer(), root_, transition_, *signature);
   ASSERT_FALSE(verified);
   EXPECT_EQ(verified.error().code, ErrorCode::kSignatureInvalid);
 }
 
 TEST_F(OwnerSignatureTest, WrongTransitionFails) {
-  auto signature = SignTransition(owner_, transition_);
+  auto signature = SignTransition(owner_, root_, transition_);
   ASSERT_TRUE(signature);
   TransitionHash other = transition_;
   other[31] ^= 0x01;
-  auto verified = VerifyTransitionSignature(owner_spki_, other, *signature);
+  auto verified = VerifyTransitionSignature(owner_spki_, root_, other, *signature);
   ASSERT_FALSE(verified);
   EXPECT_EQ(verified.error().code, ErrorCode::kSignatureInvalid);
 }
 
 TEST_F(OwnerSignatureTest, GarbageSignaturesFail) {
-  auto signature = SignTransition(owner_, transition_);
+  auto signature = SignTransition(owner_, root_, transition_);
   ASSERT_TRUE(signature);
   Bytes flipped = *signature;
   flipped[flipped.size() / 2] ^= 0x40;
   Bytes trailing = *signature;
   trailing.push_back(0);
   for (const Bytes& garbage : {Bytes{}, B("garbage"), Bytes(72, 0x30), flipped, trailing, Bytes(1000, 0x01)}) {
-    auto verified = VerifyTransitionSignature(owner_spki_, transition_, garbage);
+    auto verified = VerifyTransitionSignature(owner_spki_, root_, transition_, garbage);
     ASSERT_FALSE(verified);
     EXPECT_EQ(verified.error().code, ErrorCode::kSignatureInvalid);
   }
 }
 
 TEST_F(OwnerSignatureTest, UnusableKeysAreReported) {
-  auto signature = SignTransition(owner_, transition_);
+  auto signature = SignTransition(owner_, root_, transition_);
   ASSERT_TRUE(signature);
-  EXPECT_EQ(VerifyTransitionSignature(B("garbage"), transition_, *signature).error().code, ErrorCode::kParse);
-  EXPECT_EQ(VerifyTransitionSignature({}, transition_, *signature).error().code, ErrorCode::kParse);
+  EXPECT_EQ(VerifyTransitionSignature(B("garbage"), root_, transition_, *signature).error().code, ErrorCode::kParse);
+  EXPECT_EQ(VerifyTransitionSignature({}, root_, transition_, *signature).error().code, ErrorCode::kParse);
   Bytes trailing = owner_spki_;
   trailing.push_back(0);
-  EXPECT_EQ(VerifyTransitionSignature(trailing, transition_, *signature).error().code, ErrorCode::kParse);
+  EXPECT_EQ(VerifyTransitionSignature(trailing, root_, transition_, *signature).error().code, ErrorCode::kParse);
 
   auto rsa = crypto::PrivateKey::Generate(crypto::KeyType::kRsa2048);
   ASSERT_TRUE(rsa);
-  EXPECT_EQ(VerifyTransitionSignature(*rsa->PublicKeyDer(), transition_, *signature).error().code,
+  EXPECT_EQ(VerifyTransitionSignature(*rsa->PublicKeyDer(), root_, transition_, *signature).error().code,
             ErrorCode::kUnsupported);
-  EXPECT_EQ(SignTransition(*rsa, transition_).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(SignTransition(*rsa, root_, transition_).error().code, ErrorCode::kInvalidArgument);
   crypto::EvpPkeyPtr p521(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521"));
-  EXPECT_EQ(VerifyTransitionSignature(SpkiOf(p521.get()), transition_, *signature).error().code,
+  EXPECT_EQ(VerifyTransitionSignature(SpkiOf(p521.get()), root_, transition_, *signature).error().code,
             ErrorCode::kUnsupported);
 }
 

@@ -40,9 +40,22 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using namespace contrast::session::testing;
 using std::chrono::milliseconds;
+
+// The policy of a Coordinator that is not the expected one.
+const attest::emulated::HostData kFakeCoordinatorHostData = Filled<32>(0xFA);
+
+// The expected Coordinator: kCoordinatorHostData on the pinned emulator.
+ExpectedCoordinator ExpectTheCoordinator() {
+  ExpectedCoordinator expected;
+  expected.policy_hashes = {manifest::PolicyHash{kCoordinatorHostData}};
+  expected.reference_values = AcceptEmulated(kCoordinatorHostData);
+  expected.insecure = true;
+  return expected;
+}
 
 template <typename T>
 T Must(Result<T> result) {
@@ -71,12 +84,23 @@ int UnusedPort() {
   return ntohs(address.sin_port);
 }
 
+// How a TestCoordinator misbehaves in its first attempts.
+enum class Misbehaviour {
+  kIssueForAnotherKey,  // a certificate for some other key than the caller's
+  kAnotherPolicy,       // attests with kFakeCoordinatorHostData
+  kUnpinnedPlatform,    // attests from a VM of an emulator nobody pinned
+  kNoAttestation,       // sends the answer without attesting itself
+};
+
 // The Coordinator's NewMeshCert, reduced to what the Initializer sees:
 // verify the workload (rejecting the first `deny_first` attempts as if its
-// policy were not in the manifest yet), then issue for its TLS key.
+// policy were not in the manifest yet), attest itself as the Coordinator
+// (kCoordinatorHostData), then issue for the workload's TLS key. After
+// Misbehave(n, how) its next n answers are wrong in that way, and issued by
+// another CA (fake_ca()), so a test sees whose answer was kept.
 class TestCoordinator final : public v1::MeshAPI::Service {
  public:
-  explicit TestCoordinator(int deny_first = 0) : ca_(Must(ca::CertificateAuthority::Generate())), deny_(deny_first) {}
+  explicit TestCoordinator(int deny_first = 0) : deny_(deny_first) {}
 
   grpc::Status NewMeshCert(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<v1::SessionFrame, v1::SessionFrame>* stream) override {
@@ -86,16 +110,31 @@ class TestCoordinator final : public v1::MeshAPI::Service {
     const session::AcceptableReferenceValues accepted = AcceptEmulated(deny ? kCoordinatorHostData : kWorkloadHostData);
     auto peer = session::AttestPeerOnServer(stream, *context, session::Role::kWorkload, verifier_, accepted, nonces_);
     if (!peer) return session::ToGrpcStatus(peer.error());
+    const std::optional<Misbehaviour> misbehaviour =
+        misbehave_.fetch_sub(1) > 0 ? std::optional<Misbehaviour>(how_) : std::nullopt;
+    if (misbehaviour != Misbehaviour::kNoAttestation) {
+      session::EvidenceIssuer& issuer = misbehaviour == Misbehaviour::kAnotherPolicy      ? fake_issuer_
+                                        : misbehaviour == Misbehaviour::kUnpinnedPlatform ? unpinned_issuer_
+                                                                                          : issuer_;
+      if (auto attested =
+              session::AttestSelfOnServer(stream, *context, session::Role::kCoordinator, issuer, identity_.spki_der());
+          !attested) {
+        return session::ToGrpcStatus(attested.error());
+      }
+    }
     auto spki = session::PeerSpkiDer(*context->auth_context());
     if (!spki) return session::ToGrpcStatus(spki.error());
-    if (wrong_key_) spki = Must(Must(crypto::PrivateKey::Generate(crypto::KeyType::kEcP384)).PublicKeyDer());
+    if (misbehaviour == Misbehaviour::kIssueForAnotherKey) {
+      spki = Must(Must(crypto::PrivateKey::Generate(crypto::KeyType::kEcP384)).PublicKeyDer());
+    }
+    const ca::CertificateAuthority& ca = misbehaviour ? fake_ca_ : ca_;
     const std::vector<std::string> sans{"web", "web.default.svc"};
-    auto certificate = ca_.IssueMeshCertificate(*spki, sans);
+    auto certificate = ca.IssueMeshCertificate(*spki, sans);
     if (!certificate) return session::ToGrpcStatus(certificate.error());
     v1::NewMeshCertResponse response;
-    response.set_mesh_ca(ca_.mesh_ca_pem());
+    response.set_mesh_ca(ca.mesh_ca_pem());
     response.set_cert_chain(certificate->chain_pem);
-    response.set_root_ca(ca_.root_pem());
+    response.set_root_ca(ca.root_pem());
     issued_++;
     if (auto written = session::WriteMessage(stream, *context, response); !written) {
       return session::ToGrpcStatus(written.error());
@@ -104,27 +143,38 @@ class TestCoordinator final : public v1::MeshAPI::Service {
   }
 
   const ca::CertificateAuthority& ca() const { return ca_; }
+  const ca::CertificateAuthority& fake_ca() const { return fake_ca_; }
+  const session::SessionIdentity& identity() const { return identity_; }
   int issued() const { return issued_.load(); }
-  void IssueForWrongKey() { wrong_key_ = true; }
+  // Set before the server starts.
+  void Misbehave(int attempts, Misbehaviour how) {
+    how_ = how;
+    misbehave_ = attempts;
+  }
 
  private:
-  ca::CertificateAuthority ca_;
+  ca::CertificateAuthority ca_ = Must(ca::CertificateAuthority::Generate());
+  ca::CertificateAuthority fake_ca_ = Must(ca::CertificateAuthority::Generate());
+  session::SessionIdentity identity_ = Must(session::SessionIdentity::Generate());
+  session::EmulatedEvidenceIssuer issuer_ = IssuerFor(kCoordinatorHostData);
+  session::EmulatedEvidenceIssuer fake_issuer_ = IssuerFor(kFakeCoordinatorHostData);
+  session::EmulatedEvidenceIssuer unpinned_issuer_ = IssuerFor(kCoordinatorHostData, kMeasurement, OtherEmulator());
   session::EvidenceVerifier verifier_;
   session::NonceTracker nonces_;
   std::atomic<int> deny_;
+  std::atomic<int> misbehave_{0};
+  Misbehaviour how_ = Misbehaviour::kAnotherPolicy;
   std::atomic<int> issued_{0};
-  std::atomic<bool> wrong_key_{false};
 };
 
 class TestServer {
  public:
-  TestServer(grpc::Service& service, int port = 0) {
+  TestServer(TestCoordinator& coordinator, int port = 0) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
-                             Must(session::SessionServerCredentials(Must(session::SessionIdentity::Generate()))),
-                             &port_);
+                             Must(session::SessionServerCredentials(coordinator.identity())), &port_);
     session::ConfigureSessionServer(builder);
-    builder.RegisterService(&service);
+    builder.RegisterService(&coordinator);
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) throw std::runtime_error("test server did not start");
   }
@@ -281,15 +331,14 @@ TEST_F(InitializerTest, GivesUpAfterTheTimeoutWithTheLastReason) {
 
 TEST_F(InitializerTest, CertificateForAnotherKeyIsNotWritten) {
   TestCoordinator coordinator;
-  coordinator.IssueForWrongKey();
+  coordinator.Misbehave(1, Misbehaviour::kIssueForAnotherKey);
   TestServer server(coordinator);
-  InitializerConfig config = Config(server.target());
-  config.timeout = milliseconds(300);
-  auto done = RunInitializer(config, issuer_);
-  ASSERT_FALSE(done);
-  EXPECT_GE(log_.Count("not for this Initializer's key"), 1u) << log_.All();
-  EXPECT_FALSE(fs::exists(TlsConfig("key.pem")));
-  EXPECT_FALSE(fs::exists(TlsConfig("certChain.pem")));
+  auto done = RunInitializer(Config(server.target()), issuer_);
+  ASSERT_TRUE(done) << done.error().message << "\n" << log_.All();
+  EXPECT_EQ(log_.Count("not for this Initializer's key"), 1u) << log_.All();
+  // What is on disk is the second answer's.
+  EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
+  EXPECT_EQ(coordinator.issued(), 2);
 }
 
 TEST_F(InitializerTest, APlatformThatCannotAttestIsFatal) {
@@ -301,6 +350,92 @@ TEST_F(InitializerTest, APlatformThatCannotAttestIsFatal) {
   EXPECT_EQ(done.error().code, ErrorCode::kUnsupported);
   EXPECT_EQ(log_.Count("giving up"), 1u);
   EXPECT_EQ(log_.Count("retrying"), 0u);
+}
+
+// ---- Attesting the Coordinator ----------------------------------------
+
+TEST_F(InitializerTest, AcceptsTheExpectedCoordinator) {
+  TestCoordinator coordinator;
+  TestServer server(coordinator);
+  InitializerConfig config = Config(server.target());
+  config.expected_coordinator = ExpectTheCoordinator();
+  auto done = RunInitializer(config, issuer_);
+  ASSERT_TRUE(done) << done.error().message << "\n" << log_.All();
+  EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
+  EXPECT_EQ(log_.Count("received a mesh certificate from the attested Coordinator at " + server.target() + " (policy " +
+                       HexEncode(kCoordinatorHostData) + ")"),
+            1u)
+      << log_.All();
+  EXPECT_EQ(log_.Count("NOT attested"), 0u) << log_.All();
+}
+
+// A fake Coordinator (valid evidence, another policy) answers first: its
+// answer is not read; the real one that answers next is accepted.
+TEST_F(InitializerTest, RefusesACoordinatorWithAnotherPolicyAndNamesBothDigests) {
+  TestCoordinator coordinator;
+  coordinator.Misbehave(2, Misbehaviour::kAnotherPolicy);
+  TestServer server(coordinator);
+  InitializerConfig config = Config(server.target());
+  config.expected_coordinator = ExpectTheCoordinator();
+  auto done = RunInitializer(config, issuer_);
+  ASSERT_TRUE(done) << done.error().message << "\n" << log_.All();
+  EXPECT_EQ(log_.Count("the Coordinator at " + server.target() + " failed attestation, refusing it"), 2u) << log_.All();
+  EXPECT_EQ(log_.Count("HOST_DATA: expected one of [" + HexEncode(kCoordinatorHostData) + "], got " +
+                       HexEncode(kFakeCoordinatorHostData)),
+            2u)
+      << log_.All();
+  EXPECT_EQ(log_.Count("retrying in"), 2u) << log_.All();
+  EXPECT_EQ(log_.Count("the Coordinator rejected this pod"), 0u) << log_.All();
+  EXPECT_EQ(log_.Count("attempt 3: received a mesh certificate from the attested Coordinator"), 1u) << log_.All();
+  // Nothing the fake one handed out was kept.
+  EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
+  EXPECT_NE(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.fake_ca().mesh_ca_pem());
+}
+
+TEST_F(InitializerTest, RefusesACoordinatorOnAnUnpinnedPlatform) {
+  TestCoordinator coordinator;
+  // The right policy, but in a VM of an emulator nobody pinned.
+  coordinator.Misbehave(1, Misbehaviour::kUnpinnedPlatform);
+  TestServer server(coordinator);
+  InitializerConfig config = Config(server.target());
+  config.expected_coordinator = ExpectTheCoordinator();
+  auto done = RunInitializer(config, issuer_);
+  ASSERT_TRUE(done) << done.error().message << "\n" << log_.All();
+  EXPECT_EQ(log_.Count("failed attestation"), 1u) << log_.All();
+  EXPECT_EQ(log_.Count("is not pinned"), 1u) << log_.All();
+  EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
+}
+
+TEST_F(InitializerTest, WithoutAnExpectedCoordinatorItWarnsAndAccepts) {
+  TestCoordinator coordinator;
+  coordinator.Misbehave(1, Misbehaviour::kAnotherPolicy);
+  TestServer server(coordinator);
+  auto done = RunInitializer(Config(server.target()), issuer_);
+  ASSERT_TRUE(done) << done.error().message << "\n" << log_.All();
+  EXPECT_EQ(log_.Count("WARNING: the Coordinator is NOT attested"), 1u) << log_.All();
+  EXPECT_EQ(log_.Count("attempt 1: received a mesh certificate from " + server.target() +
+                       " (the Coordinator was NOT attested)"),
+            1u)
+      << log_.All();
+  // It took the fake one's answer: that is what "not attested" means.
+  EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.fake_ca().mesh_ca_pem());
+}
+
+// A server that answers without attesting (an older Coordinator, or a fake)
+// breaks the protocol either way.
+TEST_F(InitializerTest, ACoordinatorThatDoesNotAttestIsAProtocolError) {
+  for (bool expected : {false, true}) {
+    TestCoordinator coordinator;
+    coordinator.Misbehave(1, Misbehaviour::kNoAttestation);
+    TestServer server(coordinator);
+    InitializerConfig config = Config(server.target());
+    if (expected) config.expected_coordinator = ExpectTheCoordinator();
+    auto done = RunInitializer(config, issuer_);
+    ASSERT_TRUE(done) << done.error().message << "\n" << log_.All();
+    EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
+  }
+  EXPECT_EQ(log_.Count("attempt 1 failed"), 2u) << log_.All();
+  EXPECT_EQ(log_.Count("protocol violation"), 2u) << log_.All();
 }
 
 TEST_F(InitializerTest, RejectsBadConfiguration) {
@@ -364,12 +499,14 @@ class InitializerMainTest : public InitializerTest {
  protected:
   void SetUp() override {
     InitializerTest::SetUp();
-    for (const char* name : {kCoordinatorHostEnv, attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv}) {
+    for (const char* name : {kCoordinatorHostEnv, attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv,
+                             kCoordinatorPolicyHashesEnv, kCoordinatorReferenceValuesEnv}) {
       ::unsetenv(name);
     }
   }
   void TearDown() override {
-    for (const char* name : {kCoordinatorHostEnv, attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv}) {
+    for (const char* name : {kCoordinatorHostEnv, attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv,
+                             kCoordinatorPolicyHashesEnv, kCoordinatorReferenceValuesEnv}) {
       ::unsetenv(name);
     }
     InitializerTest::TearDown();
@@ -399,6 +536,48 @@ TEST_F(InitializerMainTest, BadOrMissingCoordinatorHostIsAUsageError) {
   EXPECT_EQ(RunMain({"--help"}).code, 0);
 }
 
+// The variables `contrast generate` writes, for the test Coordinator.
+std::vector<std::pair<std::string, std::string>> ExpectedCoordinatorVariables() {
+  manifest::ReferenceValues reference_values;
+  reference_values.emulated.push_back(
+      manifest::EmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(Emulator().ark_der())});
+  return ExpectedCoordinatorEnv({manifest::PolicyHash{kCoordinatorHostData}}, reference_values);
+}
+
+TEST_F(InitializerMainTest, MalformedOrHalfAnExpectedCoordinatorIsAUsageError) {
+  ::setenv(kCoordinatorHostEnv, "coordinator", 1);
+  const auto variables = ExpectedCoordinatorVariables();
+  const std::string& hashes = variables[0].second;
+  const std::string& values = variables[1].second;
+  const struct {
+    std::optional<std::string> hashes;
+    std::optional<std::string> values;
+    std::vector<std::string> args;
+    std::string names;
+  } cases[] = {
+      {"c0ffee", values, {}, kCoordinatorPolicyHashesEnv},
+      {"", values, {}, kCoordinatorPolicyHashesEnv},
+      {hashes + "," + hashes, values, {}, "listed twice"},
+      {hashes, "{\"snp\": [", {}, kCoordinatorReferenceValuesEnv},
+      {hashes, "", {}, kCoordinatorReferenceValuesEnv},
+      {hashes, "{\"emulated\": [{}]}", {}, "ReferenceValues.emulated[0]"},
+      {hashes, std::nullopt, {}, std::string(kCoordinatorReferenceValuesEnv) + " is not set"},
+      {std::nullopt, values, {}, std::string(kCoordinatorPolicyHashesEnv) + " is not set"},
+      // The pod's policy pins the command line, not the presence of variables.
+      {std::nullopt, std::nullopt, {kRequireCoordinatorAttestationFlag}, kRequireCoordinatorAttestationFlag},
+  };
+  for (const auto& c : cases) {
+    ::unsetenv(kCoordinatorPolicyHashesEnv);
+    ::unsetenv(kCoordinatorReferenceValuesEnv);
+    if (c.hashes) ::setenv(kCoordinatorPolicyHashesEnv, c.hashes->c_str(), 1);
+    if (c.values) ::setenv(kCoordinatorReferenceValuesEnv, c.values->c_str(), 1);
+    const MainRun run = RunMain(c.args);
+    EXPECT_EQ(run.code, 2) << c.names << "\n" << run.err;
+    EXPECT_THAT(run.err, HasSubstr(c.names));
+    EXPECT_THAT(run.err, Not(HasSubstr("requesting a mesh certificate")));
+  }
+}
+
 TEST_F(InitializerMainTest, EndToEndWithTheEmulatorDaemon) {
   auto daemon = attest::emulated::Daemon::Start(Emulator(), dir_ / "sp.sock");
   ASSERT_TRUE(daemon) << daemon.error().message;
@@ -418,6 +597,15 @@ TEST_F(InitializerMainTest, EndToEndWithTheEmulatorDaemon) {
   EXPECT_THAT(run.err, HasSubstr("received a mesh certificate"));
   EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
   EXPECT_EQ(ModeOf(TlsConfig("key.pem")), 0400u);
+  EXPECT_THAT(run.err, HasSubstr("NOT attested"));
+
+  // As `contrast generate` configures it: the Coordinator is attested.
+  for (const auto& [name, value] : ExpectedCoordinatorVariables()) ::setenv(name.c_str(), value.c_str(), 1);
+  const MainRun attested = RunMain({"--root-dir", (dir_ / "contrast").string(), "--retry-initial", "20ms", "--timeout",
+                                    "60s", kRequireCoordinatorAttestationFlag});
+  ASSERT_EQ(attested.code, 0) << attested.err;
+  EXPECT_THAT(attested.err, HasSubstr("received a mesh certificate from the attested Coordinator"));
+  EXPECT_THAT(attested.err, Not(HasSubstr("NOT attested")));
 }
 
 }  // namespace

@@ -171,6 +171,39 @@ TEST_F(EmulateCommandTest, PolicyHashIsTheHostDataTheGuestSees) {
   EXPECT_EQ(verified->report().report_data[3], 0x00);
 }
 
+// As the runtime gives the Initializer container its env: `--pod` hands the
+// command the Coordinator's expected identity generate pinned in the pod's
+// Initializer, over whatever the caller's environment says, and nothing else
+// of that container.
+TEST_F(EmulateCommandTest, PodGivesTheCommandTheCoordinatorIdentityPinnedInItsInitializer) {
+  StartDaemon();
+  const std::string policy = "package agent_policy\n# web\n";
+  const std::string hashes = std::string(64, 'c');
+  const std::string values = "{\"emulated\": []}";
+  const fs::path pod = dir_ / "web.yml";
+  ASSERT_TRUE(WriteFileAtomic(
+      pod,
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
+      "    io.katacontainers.config.agent.policy: " +
+          Base64Encode(AsBytes(policy)) +
+          "\nspec:\n  initContainers:\n  - name: contrast-initializer\n    image: initializer\n    env:\n"
+          "    - name: COORDINATOR_HOST\n      value: coordinator-ready.default\n"
+          "    - name: CONTRAST_COORDINATOR_POLICY_HASHES\n      value: " +
+          hashes + "\n    - name: CONTRAST_COORDINATOR_REFERENCE_VALUES\n      value: '" + values +
+          "'\n  containers:\n  - name: web\n    image: web\n"));
+  ::setenv("CONTRAST_COORDINATOR_POLICY_HASHES", "from-the-caller", 1);
+  ::unsetenv("COORDINATOR_HOST");
+  const fs::path seen = dir_ / "seen";
+  auto run = Run({"--pod", pod.string() + ":web"},
+                 {"/bin/sh", "-c",
+                  "printf '%s|%s|%s' \"$CONTRAST_COORDINATOR_POLICY_HASHES\" "
+                  "\"$CONTRAST_COORDINATOR_REFERENCE_VALUES\" \"${COORDINATOR_HOST-unset}\" > " +
+                      seen.string()});
+  ::unsetenv("CONTRAST_COORDINATOR_POLICY_HASHES");
+  ASSERT_EQ(run->Wait(), 0) << run->err();
+  EXPECT_EQ(ReadTextFile(seen).value_or(""), hashes + "|" + values + "|unset");
+}
+
 TEST_F(EmulateCommandTest, ExitStatusOfACommandKilledBySignalIs128PlusTheSignal) {
   StartDaemon();
   auto run = Run({"--host-data", kHostDataHex}, {"/bin/sh", "-c", "kill -KILL $$"});

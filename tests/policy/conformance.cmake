@@ -20,6 +20,14 @@ contrast_test(rego_conformance_test LABEL unit
   DEPS contrast_rego_conformance)
 target_compile_definitions(rego_conformance_test PRIVATE CONTRAST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
+# Our own cases in OPA's format (with OPA's answers), always run.
+file(GLOB CONTRAST_CASE_FILES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/cases/*.yaml)
+foreach(case_file IN LISTS CONTRAST_CASE_FILES)
+  get_filename_component(name ${case_file} NAME)
+  add_test(NAME conformance.contrast/${name} COMMAND rego_conformance ${case_file})
+  set_tests_properties(conformance.contrast/${name} PROPERTIES LABELS conformance TIMEOUT 600)
+endforeach()
+
 set(CONFORMANCE_DATA ${CONTRAST_TESTDATA_DIR}/rego)
 if(IS_DIRECTORY ${CONFORMANCE_DATA})
   file(GLOB_RECURSE CONFORMANCE_FILES CONFIGURE_DEPENDS ${CONFORMANCE_DATA}/*.yaml)

@@ -101,6 +101,11 @@ TEST(NumberTest, LiteralsBeyondDoublesCompareExactly) {
   EXPECT_EQ(N("1e400").Remainder(Number::Int(7))->ToInt64(), 4);  // 10^400 mod 7 = 10^(400 mod 6) mod 7 = 10^4 mod 7
   EXPECT_EQ(N("0.1234567890123456789").Add(Number::Int(1))->ToString(), "1.1234567890123457");
   EXPECT_FALSE(Number::Parse("1e999999").has_value());
+  // 16 or 17 digits that no double prints as stay exact decimals.
+  EXPECT_FALSE(N("4503599627370496.5").is_integer());
+  EXPECT_LT(N("4503599627370496"), N("4503599627370496.5"));
+  EXPECT_EQ(N("4503599627370496.5").ToString(), "4503599627370496.5");
+  EXPECT_EQ(N("0.30000000000000004"), Number::Float(0.1 + 0.2));
 }
 
 TEST(NumberTest, HashAgreesWithEquality) {
@@ -122,9 +127,10 @@ TEST(NumberTest, IntegerArithmeticPromotesOnOverflow) {
   ASSERT_TRUE(big_square);
   EXPECT_EQ(big_square->ToString(), "85070591730234615865843651857942052864");
   EXPECT_EQ(Number::Int(INT64_MIN).Negate().ToString(), "9223372036854775808");
+  // OPA's quotient of integers beyond 64 bits keeps 64 significant bits (see below).
   auto quotient = N("123456789012345678901234567890").Divide(N("10"));
   ASSERT_TRUE(quotient);
-  EXPECT_EQ(quotient->ToString(), "12345678901234567890123456789");
+  EXPECT_EQ(quotient->ToString(), "12345678901234567890000000000");
   auto rem = N("123456789012345678901234567891").Remainder(N("10"));
   ASSERT_TRUE(rem);
   EXPECT_EQ(rem->ToInt64(), 1);
@@ -132,9 +138,11 @@ TEST(NumberTest, IntegerArithmeticPromotesOnOverflow) {
 
 TEST(NumberTest, DivisionAndRemainderFollowOpa) {
   EXPECT_EQ(Number::Int(10).Divide(Number::Int(4))->ToString(), "2.5");
-  // OPA divides exactly: no truncation for integers (rego-cpp's speculative
-  // bigint cases expect 9 here; see docs/rego.md).
-  EXPECT_EQ(Number::Int(-524).Divide(Number::Int(-56))->ToString(), "9.357142857142858");
+  // No truncation for integers (rego-cpp's speculative bigint cases expect 9
+  // here; see docs/rego.md): OPA's quotient is big.Float's at 64-bit
+  // precision, in the shortest digits that identify it, not a double.
+  EXPECT_EQ(Number::Int(-524).Divide(Number::Int(-56))->ToString(), "9.357142857142857143");
+  EXPECT_EQ(Number::Int(1).Divide(Number::Int(3))->ToString(), "0.33333333333333333334");
   EXPECT_EQ(Number::Int(10).Divide(Number::Int(5))->ToString(), "2");
   EXPECT_TRUE(Number::Int(10).Divide(Number::Int(5))->is_integer());
   EXPECT_EQ(Number::Int(1).Divide(Number::Int(0)).error().message, "divide by zero");
@@ -146,6 +154,55 @@ TEST(NumberTest, DivisionAndRemainderFollowOpa) {
   EXPECT_EQ(Number::Int(1).Remainder(Number::Int(0)).error().message, "modulo by zero");
   EXPECT_EQ(Number::Float(0.1).Add(Number::Float(0.2))->ToString(), "0.30000000000000004");
   EXPECT_EQ(Number::Float(1.5).Multiply(Number::Int(2))->ToString(), "3");
+}
+
+// OPA's answers, from OPA's arithmetic (topdown/arithmetic.go) run on Go's
+// math/big: operands outside the int32 window are divided as big.Float at
+// 64-bit precision, so a quotient of big integers keeps 64 significant bits.
+TEST(NumberTest, DivisionOfBigIntegersFollowsOpa) {
+  const auto quotient = [](std::string_view a, std::string_view b) {
+    auto result = N(a).Divide(N(b));
+    return result ? result->ToString() : "error: " + result.error().message;
+  };
+  // Exact, and within 64 bits: exact in OPA too.
+  EXPECT_EQ(quotient("18446744073709551616", "2"), "9223372036854775808");    // 2^64 / 2
+  EXPECT_EQ(quotient("-18446744073709551616", "-4"), "4611686018427387904");  // negatives
+  EXPECT_EQ(quotient("9007199254740993", "1"), "9007199254740993");           // 2^53 + 1
+  EXPECT_EQ(quotient("-9223372036854775808", "-1"), "9223372036854775808");   // INT64_MIN / -1
+  EXPECT_EQ(quotient("85070591730234615865843651857942052864", "9223372036854775808"),
+            "9223372036854775808");  // 2^126 / 2^63
+  // Exact, but the dividend needs more than 64 bits: OPA rounds it first.
+  EXPECT_EQ(quotient("36893488147419103234", "2"), "18446744073709551616");     // (2^65 + 2) / 2
+  EXPECT_EQ(quotient("-36893488147419103234", "2"), "-18446744073709551616");   // and negative
+  EXPECT_EQ(quotient("1180591620717411303424", "2"), "590295810358705651700");  // 2^70 / 2: shortest digits
+  EXPECT_EQ(quotient("123456789012345678901234567890", "10"), "12345678901234567890000000000");
+  // Inexact: 64 significant bits, shortest digits.
+  EXPECT_EQ(quotient("18446744073709551617", "3"), "6148914691236517205.5");
+  EXPECT_EQ(quotient("-9007199254740993", "2"), "-4503599627370496.5");
+  EXPECT_EQ(quotient("10", "18446744073709551616"), "5.42101086242752217e-19");
+  EXPECT_EQ(quotient("1", "-7"), "-0.14285714285714285714");
+  EXPECT_EQ(quotient("1.5", "18446744073709551616"), "8.131516293641283255e-20");
+  // Zero: an exact zero whatever the signs; a zero divisor of any form is an error.
+  EXPECT_EQ(quotient("0", "-18446744073709551616"), "0");
+  EXPECT_EQ(quotient("18446744073709551616", "0"), "error: divide by zero");
+  EXPECT_EQ(quotient("18446744073709551616", "0.0"), "error: divide by zero");
+}
+
+TEST(NumberTest, RemainderOfBigIntegersFollowsOpa) {
+  const auto remainder = [](std::string_view a, std::string_view b) {
+    auto result = N(a).Remainder(N(b));
+    return result ? result->ToString() : "error: " + result.error().message;
+  };
+  // Truncated division, as Go's big.Int.Rem: the remainder takes the dividend's sign.
+  EXPECT_EQ(remainder("18446744073709551617", "10"), "7");
+  EXPECT_EQ(remainder("-18446744073709551617", "10"), "-7");
+  EXPECT_EQ(remainder("18446744073709551617", "-10"), "7");
+  EXPECT_EQ(remainder("340282366920938463463374607431768211457", "18446744073709551616"), "1");  // (2^128 + 1) % 2^64
+  EXPECT_EQ(remainder("-340282366920938463463374607431768211457", "-18446744073709551615"), "-2");
+  EXPECT_EQ(remainder("10", "18446744073709551616"), "10");  // a divisor that is a multiple of 2^64
+  EXPECT_EQ(remainder("9007199254740993", "2"), "1");        // 2^53 + 1: exact, not rounded to a double
+  EXPECT_EQ(remainder("18446744073709551616", "0"), "error: modulo by zero");
+  EXPECT_EQ(remainder("18446744073709551616.5", "2"), "error: modulo on floating-point number");
 }
 
 TEST(ValueTest, SingletonsAndKinds) {

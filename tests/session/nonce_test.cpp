@@ -67,17 +67,39 @@ TEST(NonceTracker, LifetimeIsCappedAtSixtySeconds) {
   EXPECT_EQ(NonceTracker(std::chrono::seconds(5)).lifetime(), std::chrono::seconds(5));
 }
 
-TEST(NonceTracker, CapacityForgetsTheOldest) {
+TEST(NonceTracker, AFloodCannotEvictAnHonestNonce) {
+  NonceTracker tracker(std::chrono::seconds(60), {}, 4);
+  auto honest = tracker.Issue();
+  ASSERT_TRUE(honest);
+  // Someone opens far more sessions than the tracker holds.
+  size_t refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto flood = tracker.Issue();
+    if (!flood) {
+      EXPECT_EQ(flood.error().code, ErrorCode::kResourceExhausted) << flood.error().message;
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 97u);
+  EXPECT_EQ(tracker.outstanding(), 4u);
+  // The honest session, still attesting, completes.
+  EXPECT_TRUE(tracker.Consume(*honest));
+  // And its slot is free again for the next one.
+  EXPECT_TRUE(tracker.Issue());
+}
+
+TEST(NonceTracker, ExpiredNoncesMakeRoom) {
+  FakeClock clock;
+  NonceTracker tracker(std::chrono::seconds(10), clock.AsClock(), 2);
+  ASSERT_TRUE(tracker.Issue());
+  ASSERT_TRUE(tracker.Issue());
+  EXPECT_FALSE(tracker.Issue());
+  clock.Advance(std::chrono::seconds(11));
+  EXPECT_TRUE(tracker.Issue());
+}
+
+TEST(NonceTracker, ConsumedNoncesDoNotPileUp) {
   NonceTracker tracker(std::chrono::seconds(60), {}, 2);
-  auto first = tracker.Issue();
-  auto second = tracker.Issue();
-  auto third = tracker.Issue();
-  ASSERT_TRUE(first && second && third);
-  EXPECT_EQ(tracker.outstanding(), 2u);
-  EXPECT_FALSE(tracker.Consume(*first));
-  EXPECT_TRUE(tracker.Consume(*second));
-  EXPECT_TRUE(tracker.Consume(*third));
-  // Consumed nonces do not pile up behind an outstanding one.
   auto held = tracker.Issue();
   ASSERT_TRUE(held);
   for (int i = 0; i < 1000; ++i) {

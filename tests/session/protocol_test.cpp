@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "contrast/meshapi.grpc.pb.h"
 #include "contrast/userapi.grpc.pb.h"
 #include "fixtures.h"
+#include "session/admission.h"
 #include "session/credentials.h"
 
 namespace contrast::session {
@@ -45,10 +47,17 @@ class TestMeshService final : public v1::MeshAPI::Service {
 
   grpc::Status NewMeshCert(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<SessionFrame, SessionFrame>* stream) override {
+    std::optional<AdmissionTicket> ticket;
+    if (admission != nullptr) {
+      auto admitted = admission->Admit(*context);
+      if (!admitted) return Record(admitted.error());
+      ticket.emplace(std::move(*admitted));
+    }
     v1::NewMeshCertRequest request;
     if (auto read = ReadMessage(stream, *context, &request, options_); !read) return Record(read.error());
     auto peer = AttestPeerOnServer(stream, *context, Role::kWorkload, verifier_, reference_values_, nonces_, options_);
     if (!peer) return Record(peer.error());
+    std::this_thread::sleep_for(pause_after_attestation);
     v1::NewMeshCertResponse response;
     response.set_cert_chain("certificate for " + HexEncode(peer->host_data()));
     accepted_++;
@@ -67,6 +76,10 @@ class TestMeshService final : public v1::MeshAPI::Service {
     return last_error_;
   }
   int accepted() const { return accepted_.load(); }
+
+  // When set, every call takes a ticket first (as the Coordinator's do).
+  AdmissionControl* admission = nullptr;
+  std::chrono::milliseconds pause_after_attestation{0};
 
  private:
   grpc::Status Record(const Error& error) {
@@ -189,10 +202,27 @@ class MeshSession : public ::testing::Test {
     return frame;
   }
 
+  // Every call takes a ticket from an AdmissionControl with `limits`.
+  void Admit(AdmissionLimits limits) {
+    admission_.emplace(limits, [this](std::string_view reason) {
+      std::lock_guard lock(refusals_mutex_);
+      ++refusals_[std::string(reason)];
+    });
+    service_->admission = &*admission_;
+  }
+  std::map<std::string, int> Refusals() {
+    std::lock_guard lock(refusals_mutex_);
+    return refusals_;
+  }
+
   EvidenceVerifier verifier_;
   FakeClock clock_;
   NonceTracker nonces_{NonceTracker::kMaxLifetime, clock_.AsClock()};
   SessionIdentity server_identity_;
+  // Before the service and server: handlers hold tickets until they return.
+  std::mutex refusals_mutex_;
+  std::map<std::string, int> refusals_;
+  std::optional<AdmissionControl> admission_;
   std::optional<TestMeshService> service_;
   std::optional<TestServer> server_;
   std::unique_ptr<v1::MeshAPI::Stub> raw_stub_;
@@ -396,6 +426,61 @@ TEST_F(MeshSession, SilentClientsAreCutOffByTheServer) {
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, ErrorCode::kTimeout);
   EXPECT_THAT(error->message, HasSubstr("no evidence from the client within 200 ms"));
+}
+
+// An admitted session must be attested within its opening deadline, however
+// long each step may take.
+TEST_F(MeshSession, AdmittedSessionsAreCutOffAtTheOpeningDeadline) {
+  Start(AcceptEmulated(kWorkloadHostData));  // 30 s per step
+  Admit({.opening_timeout = std::chrono::milliseconds(300)});
+  auto call = Raw();
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(call->stream->Write(MessageFrame()));
+  SessionFrame challenge;
+  ASSERT_TRUE(call->stream->Read(&challenge));
+  SessionFrame none;
+  EXPECT_FALSE(call->stream->Read(&none));  // the evidence never comes
+  EXPECT_EQ(call->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  const std::optional<Error> error = service_->WaitForError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ErrorCode::kTimeout);
+  EXPECT_THAT(error->message, HasSubstr("no evidence from the client by the session's opening deadline"));
+  EXPECT_EQ(Refusals(), (std::map<std::string, int>{{"opening-timeout", 1}}));
+}
+
+// Once attested, the session has the ordinary step timeout again and leaves
+// the unattested count.
+TEST_F(MeshSession, TheOpeningDeadlineEndsWithAttestation) {
+  Start(AcceptEmulated(kWorkloadHostData));
+  Admit({.opening_timeout = std::chrono::milliseconds(300)});
+  service_->pause_after_attestation = std::chrono::milliseconds(800);
+  MeshClient client(server_->target());
+  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  auto response = client.NewMeshCert(issuer);
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(service_->accepted(), 1);
+  EXPECT_TRUE(Refusals().empty());
+}
+
+// A refused session costs the server no crypto: it ends before a frame is
+// read or a nonce drawn, and the client learns why.
+TEST_F(MeshSession, RefusedSessionsEndAtOnceWithResourceExhausted) {
+  Start(AcceptEmulated(kWorkloadHostData));
+  Admit({.max_sessions_per_peer = 1});
+  auto holder = Raw();
+  ASSERT_TRUE(holder->stream->Write(MessageFrame()));
+  SessionFrame challenge;
+  ASSERT_TRUE(holder->stream->Read(&challenge));  // admitted, now attesting
+  ASSERT_EQ(nonces_.outstanding(), 1u);
+  MeshClient client(server_->target());
+  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  auto refused = client.NewMeshCert(issuer);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted) << refused.error().message;
+  EXPECT_THAT(refused.error().message, HasSubstr("RESOURCE_EXHAUSTED: too many sessions from 127.0.0.1"));
+  EXPECT_EQ(nonces_.outstanding(), 1u);
+  EXPECT_EQ(Refusals(), (std::map<std::string, int>{{"peer-limit", 1}}));
 }
 
 TEST_F(MeshSession, ManyConcurrentSessionsSucceed) {

@@ -56,6 +56,24 @@ TEST_F(EmulatedVerification, RejectsOtherReportData) {
   EXPECT_THAT(rejected.error().message, HasSubstr("not bound to this session"));
 }
 
+// Junk is refused by the cheap checks: evidence not bound to this session
+// fails on its REPORT_DATA before any certificate is parsed or signature
+// checked, whatever else is wrong with it.
+TEST_F(EmulatedVerification, ChecksTheBindingBeforeCertificatesAndSignatures) {
+  Evidence no_chain = evidence_;
+  no_chain.cert_chain.clear();
+  Evidence bad_vcek = evidence_;
+  bad_vcek.endorsement_key = Bytes{0x30, 0x82, 0x01};
+  Evidence unsigned_report = evidence_;
+  std::fill(unsigned_report.report.end() - 512, unsigned_report.report.end(), uint8_t{0});  // the signature
+  for (const Evidence* evidence : {&no_chain, &bad_vcek, &unsigned_report}) {
+    auto rejected = verifier_.Verify(*evidence, Binding(0xAC), AcceptEmulated(kWorkloadHostData));
+    ASSERT_FALSE(rejected);
+    EXPECT_EQ(rejected.error().code, ErrorCode::kValidationFailed) << rejected.error().message;
+    EXPECT_THAT(rejected.error().message, HasSubstr("not bound to this session"));
+  }
+}
+
 TEST_F(EmulatedVerification, RejectsUnpinnedRoot) {
   auto rejected = verifier_.Verify(evidence_, Binding(0xAB), AcceptEmulated(kWorkloadHostData, OtherEmulator()));
   ASSERT_FALSE(rejected);

@@ -494,8 +494,14 @@ Result<Number> Number::Parse(std::string_view literal) {
   }
   double value = 0;
   const auto [ptr, ec] = std::from_chars(begin, end, value);
-  // 17 significant digits always survive the trip through a double.
-  if (ec == std::errc() && ptr == end && std::isfinite(value) && parts.digits.size() <= 17) return Float(value);
+  // A double stands for the literal when it prints back as the same digits:
+  // always up to 15 significant digits, sometimes with 16 or 17
+  // (4503599627370496.5 is not a double; the decimal keeps it exact).
+  if (ec == std::errc() && ptr == end && std::isfinite(value) && parts.digits.size() <= 17) {
+    if (parts.digits.size() <= 15) return Float(value);
+    const DecimalParts printed = Decompose(FormatFloat(value));
+    if (printed.digits == parts.digits && printed.exponent == parts.exponent) return Float(value);
+  }
   if (std::abs(parts.exponent) > kMaxLiteralExponent) {
     return Fail(ErrorCode::kParse, "number literal out of range \"" + std::string(literal) + "\"");
   }
@@ -621,28 +627,265 @@ Result<Number> Number::Multiply(const Number& other) const {
   return result;
 }
 
+namespace {
+
+// OPA divides as Go's big.Float does at its default precision: each operand
+// is rounded to a 64-bit mantissa (round half to even), so is the quotient,
+// and the result is the shortest decimal that identifies that 64-bit value
+// (big.Float.Text with precision -1). -524 / -56 is 9.357142857142857143, not
+// the double 9.357142857142858, and a quotient of big integers keeps only 64
+// significant bits: (2^65 + 2) / 2 is 18446744073709551616 in OPA. We compute
+// the same, exactly, on big integers.
+constexpr int kOpaMantissaBits = 64;
+
+// A finite non-zero binary float: mantissa * 2^exponent, mantissa in [2^63, 2^64).
+struct OpaFloat {
+  BnPtr mantissa;
+  int64_t exponent = 0;
+  bool negative = false;
+};
+
+bool IsOdd(const BIGNUM* bn) { return BN_is_odd(bn) != 0; }
+
+// numerator / denominator * 2^exponent (both positive), rounded to 64 bits, half to even.
+OpaFloat RoundQuotient(const BIGNUM* numerator, const BIGNUM* denominator, int64_t exponent) {
+  // Scale so that the integer quotient has 65 or 66 bits: one or two bits to round off.
+  const int64_t shift = kOpaMantissaBits + 1 - (BN_num_bits(numerator) - BN_num_bits(denominator));
+  BnPtr num(BN_dup(numerator));
+  BnPtr den(BN_dup(denominator));
+  if (!num || !den) std::abort();
+  if (shift > 0) {
+    BN_lshift(num.get(), num.get(), static_cast<int>(shift));
+  } else if (shift < 0) {
+    BN_lshift(den.get(), den.get(), static_cast<int>(-shift));
+  }
+  OpaFloat out;
+  out.mantissa = NewBn();
+  BnPtr remainder = NewBn();
+  BnCtxPtr ctx(BN_CTX_new());
+  BN_div(out.mantissa.get(), remainder.get(), num.get(), den.get(), ctx.get());
+  const bool sticky = !BN_is_zero(remainder.get());
+  const int extra = BN_num_bits(out.mantissa.get()) - kOpaMantissaBits;  // 1 or 2
+  // The bits rounded off, compared with half of their unit.
+  BnPtr low(BN_dup(out.mantissa.get()));
+  BN_mask_bits(low.get(), extra);
+  BN_rshift(out.mantissa.get(), out.mantissa.get(), extra);
+  const BN_ULONG dropped = BN_get_word(low.get());
+  const BN_ULONG half = static_cast<BN_ULONG>(1) << (extra - 1);
+  out.exponent = exponent - shift + extra;
+  if (dropped > half || (dropped == half && (sticky || IsOdd(out.mantissa.get())))) {
+    BN_add_word(out.mantissa.get(), 1);
+    if (BN_num_bits(out.mantissa.get()) > kOpaMantissaBits) {  // 2^64: renormalize
+      BN_rshift1(out.mantissa.get(), out.mantissa.get());
+      ++out.exponent;
+    }
+  }
+  return out;
+}
+
+// A number as OPA reads it into a big.Float. OPA holds numbers as decimal
+// text; a double of ours stands for its shortest text. nullopt for zero,
+// infinities and NaN. (Go scales a literal's digits by 5^k rounded to 128
+// bits, which can round differently from our single exact rounding only when
+// its power of ten, k, is beyond 55 either way: 1e60, 1e-60.)
+std::optional<OpaFloat> ToOpaFloat(const NumRep& r) {
+  BnPtr coefficient;
+  int64_t exponent10 = 0;
+  switch (r.type) {
+    case NumType::kSmall:
+    case NumType::kBig: coefficient = ToBn(r); break;
+    case NumType::kDecimal:
+      coefficient.reset(BN_dup(r.big.get()));
+      if (!coefficient) std::abort();
+      exponent10 = r.exponent;
+      break;
+    case NumType::kFloat: {
+      if (!std::isfinite(r.real)) return std::nullopt;
+      const DecimalParts parts = Decompose(FormatFloat(r.real));
+      if (parts.digits.empty()) return std::nullopt;
+      BIGNUM* raw = nullptr;
+      if (BN_dec2bn(&raw, parts.digits.c_str()) == 0) std::abort();
+      coefficient.reset(raw);
+      BN_set_negative(coefficient.get(), parts.negative ? 1 : 0);
+      exponent10 = parts.exponent;
+      break;
+    }
+  }
+  if (BN_is_zero(coefficient.get())) return std::nullopt;
+  const bool negative = BN_is_negative(coefficient.get()) != 0;
+  BN_set_negative(coefficient.get(), 0);
+  BnPtr one = NewBn();
+  BN_one(one.get());
+  OpaFloat out;
+  if (exponent10 >= 0) {
+    BnPtr scale = PowerOf(10, exponent10);
+    BnCtxPtr ctx(BN_CTX_new());
+    BN_mul(coefficient.get(), coefficient.get(), scale.get(), ctx.get());
+    out = RoundQuotient(coefficient.get(), one.get(), 0);
+  } else {
+    BnPtr scale = PowerOf(10, -exponent10);
+    out = RoundQuotient(coefficient.get(), scale.get(), 0);
+  }
+  out.negative = negative;
+  return out;
+}
+
+// The leading decimal digits of mantissa * 2^exponent (> 0) as Go's decimal
+// type holds them: value = 0.digits * 10^point. When the expansion is longer
+// than kDigits it is cut there (exact == false); the shortest-digit walk ends
+// long before (two 64-bit neighbours differ within 21 digits).
+struct GoDecimal {
+  std::string digits;
+  int64_t point = 0;
+  bool exact = true;
+};
+
+constexpr int64_t kDigits = 60;
+
+GoDecimal ToGoDecimal(const BIGNUM* mantissa, int64_t exponent) {
+  // value * 10^scale has about kDigits digits before the point.
+  const auto magnitude =
+      static_cast<int64_t>(std::floor(static_cast<double>(BN_num_bits(mantissa) + exponent) * 0.30102999566398120));
+  const int64_t scale = kDigits - magnitude;
+  BnPtr numerator(BN_dup(mantissa));
+  if (!numerator) std::abort();
+  BnPtr denominator = NewBn();
+  BN_one(denominator.get());
+  BnCtxPtr ctx(BN_CTX_new());
+  if (scale >= 0) {
+    BnPtr power = PowerOf(10, scale);
+    BN_mul(numerator.get(), numerator.get(), power.get(), ctx.get());
+  } else {
+    denominator = PowerOf(10, -scale);
+  }
+  if (exponent >= 0) {
+    BN_lshift(numerator.get(), numerator.get(), static_cast<int>(exponent));
+  } else {
+    BN_lshift(denominator.get(), denominator.get(), static_cast<int>(-exponent));
+  }
+  BnPtr quotient = NewBn();
+  BnPtr remainder = NewBn();
+  BN_div(quotient.get(), remainder.get(), numerator.get(), denominator.get(), ctx.get());
+  GoDecimal out;
+  out.digits = BnToString(quotient.get());
+  out.point = static_cast<int64_t>(out.digits.size()) - scale;
+  out.exact = BN_is_zero(remainder.get());
+  if (out.exact) {
+    while (!out.digits.empty() && out.digits.back() == '0') out.digits.pop_back();
+  }
+  return out;
+}
+
+char DigitAt(const GoDecimal& d, size_t i) { return i < d.digits.size() ? d.digits[i] : '0'; }
+
+// Go's decimal rounding at n digits (math/big decimal.go).
+void RoundDownAt(GoDecimal& d, size_t n) {
+  if (n >= d.digits.size()) return;
+  d.digits.resize(n);
+  while (!d.digits.empty() && d.digits.back() == '0') d.digits.pop_back();
+}
+
+void RoundUpAt(GoDecimal& d, size_t n) {
+  if (n >= d.digits.size()) return;
+  while (n > 0 && d.digits[n - 1] >= '9') --n;
+  if (n == 0) {
+    d.digits = "1";
+    ++d.point;
+    return;
+  }
+  ++d.digits[n - 1];
+  d.digits.resize(n);
+}
+
+void RoundAt(GoDecimal& d, size_t n) {
+  if (n >= d.digits.size()) return;
+  // Half to even, counting the cut-off digits of an inexact expansion as more than half.
+  const bool half_exactly = d.digits[n] == '5' && n + 1 == d.digits.size() && d.exact;
+  const bool up = half_exactly ? n > 0 && ((d.digits[n - 1] - '0') & 1) != 0 : d.digits[n] >= '5';
+  if (up) {
+    RoundUpAt(d, n);
+  } else {
+    RoundDownAt(d, n);
+  }
+}
+
+// The shortest decimal that identifies the 64-bit value, as Go's
+// big.Float.Text(_, -1) finds it (math/big ftoa.go roundShortest): the
+// interval is half a unit in the last place either side, inclusive when the
+// mantissa is even.
+GoDecimal ShortestDigits(const OpaFloat& value) {
+  GoDecimal d = ToGoDecimal(value.mantissa.get(), value.exponent);
+  BnPtr twice(BN_dup(value.mantissa.get()));
+  if (!twice) std::abort();
+  BN_lshift1(twice.get(), twice.get());
+  BnPtr below(BN_dup(twice.get()));
+  BnPtr above(BN_dup(twice.get()));
+  if (!below || !above) std::abort();
+  BN_sub_word(below.get(), 1);
+  BN_add_word(above.get(), 1);
+  const GoDecimal lower = ToGoDecimal(below.get(), value.exponent - 1);
+  const GoDecimal upper = ToGoDecimal(above.get(), value.exponent - 1);
+  const bool inclusive = !IsOdd(value.mantissa.get());
+  for (size_t i = 0; i < d.digits.size(); ++i) {
+    const char l = DigitAt(lower, i);
+    const char m = d.digits[i];
+    const char u = DigitAt(upper, i);
+    const bool lower_ends_here = lower.exact && i + 1 == lower.digits.size();
+    const bool upper_ends_later = !upper.exact || i + 1 < upper.digits.size();
+    const bool ok_down = l != m || (inclusive && lower_ends_here);
+    const bool ok_up = m != u && (inclusive || m + 1 < u || upper_ends_later);
+    if (ok_down && ok_up) {
+      RoundAt(d, i + 1);
+      return d;
+    }
+    if (ok_down) {
+      RoundDownAt(d, i + 1);
+      return d;
+    }
+    if (ok_up) {
+      RoundUpAt(d, i + 1);
+      return d;
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
 Result<Number> Number::Divide(const Number& other) const {
   const Rep& a = rep_ ? *rep_ : ZeroRep();
   const Rep& b = other.rep_ ? *other.rep_ : ZeroRep();
   if (Compare(other, Number()) == 0) return ArithmeticError("divide by zero");
-  if (a.type == Rep::Type::kSmall && b.type == Rep::Type::kSmall && !(a.small == INT64_MIN && b.small == -1)) {
-    if (a.small % b.small == 0) return Int(a.small / b.small);
-    return Float(static_cast<double>(a.small) / static_cast<double>(b.small));
+  // An exact quotient of integers that fit 64 bits is exact in OPA too.
+  if (a.type == Rep::Type::kSmall && b.type == Rep::Type::kSmall && !(a.small == INT64_MIN && b.small == -1) &&
+      a.small % b.small == 0) {
+    return Int(a.small / b.small);
   }
-  if (!IsInexact(a) && !IsInexact(b)) {
-    BnPtr x = ToBn(a);
-    BnPtr y = ToBn(b);
-    BnPtr quotient = NewBn();
-    BnPtr remainder = NewBn();
-    BnCtxPtr ctx(BN_CTX_new());
-    BN_div(quotient.get(), remainder.get(), x.get(), y.get(), ctx.get());
-    if (BN_is_zero(remainder.get())) {
-      Number result;
-      result.rep_ = RepFromBn(std::move(quotient));
-      return result;
-    }
+  const std::optional<OpaFloat> x = ToOpaFloat(a);
+  const std::optional<OpaFloat> y = ToOpaFloat(b);
+  if (!y) return Float(ToDouble() / other.ToDouble());  // an infinite or NaN divisor
+  if (!x) {
+    if (Compare(*this, Number()) == 0) return Int(0);
+    return Float(ToDouble() / other.ToDouble());  // an infinite or NaN dividend
   }
-  return Float(ToDouble() / other.ToDouble());
+  OpaFloat quotient = RoundQuotient(x->mantissa.get(), y->mantissa.get(), x->exponent - y->exponent);
+  const GoDecimal digits = ShortestDigits(quotient);
+  // The same text as a literal gives the same representation as that literal.
+  std::string text = (x->negative != y->negative) ? "-0." : "0.";
+  text += digits.digits;
+  text += "e" + std::to_string(digits.point);
+  if (auto result = Parse(text)) return result;
+  // Beyond the range of literals (1e-100000 / 3): a decimal all the same.
+  BIGNUM* raw = nullptr;
+  if (BN_dec2bn(&raw, digits.digits.c_str()) == 0) std::abort();
+  auto rep = std::make_shared<Rep>();
+  rep->type = Rep::Type::kDecimal;
+  rep->big = BnPtr(raw);
+  BN_set_negative(rep->big.get(), x->negative != y->negative ? 1 : 0);
+  rep->exponent = digits.point - static_cast<int64_t>(digits.digits.size());
+  Number n;
+  n.rep_ = std::move(rep);
+  return n;
 }
 
 Result<Number> Number::Remainder(const Number& other) const {

@@ -311,11 +311,9 @@ std::string FirstDifference(const Value& want, const Value& got, const std::stri
   return (path.empty() ? std::string("value") : path) + ": want " + Describe(want) + ", got " + Describe(got);
 }
 
-Value RowValue(const std::map<std::string, Value>& bindings, bool sort_arrays,
-               const std::set<std::string>& left_out = {}) {
+Value RowValue(const std::map<std::string, Value>& bindings, bool sort_arrays) {
   Value::Object row;
   for (const auto& [name, value] : bindings) {
-    if (left_out.contains(name)) continue;
     Value normalized = JsonNormalized(value);
     if (sort_arrays && normalized.is_array()) {
       Value::Array items = normalized.as_array();
@@ -522,11 +520,9 @@ Value JsonNormalized(const Value& value) {
 std::string CompareRows(const TestCase& test_case, const QueryResult& result) {
   if (!test_case.want_result) return "";
   std::set<Value> want;
-  for (const auto& row : *test_case.want_result) want.insert(RowValue(row, false, test_case.diverging_bindings));
+  for (const auto& row : *test_case.want_result) want.insert(RowValue(row, false));
   std::set<Value> got;
-  for (const auto& row : result.rows) {
-    got.insert(RowValue(row.bindings, test_case.sort_bindings, test_case.diverging_bindings));
-  }
+  for (const auto& row : result.rows) got.insert(RowValue(row.bindings, test_case.sort_bindings));
   if (want == got) return "";
   std::string detail = "want rows " + DescribeRows(want) + ", got " + DescribeRows(got);
   if (want.size() == 1 && got.size() == 1)
@@ -592,16 +588,54 @@ Result<DivergenceList> ParseDivergenceList(std::string_view text) {
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     ++number;
     if (line.empty() || line.front() == '#') continue;
-    const size_t first = line.find('\t');
-    const size_t second = first == std::string_view::npos ? first : line.find('\t', first + 1);
-    if (second == std::string_view::npos || second == first + 1 || second + 1 >= line.size()) {
-      return Fail(ErrorCode::kParse, "line " + std::to_string(number) + ": expected note<TAB>variable<TAB>reason");
+    const std::string where = "line " + std::to_string(number) + ": ";
+    std::vector<std::string_view> fields;
+    for (size_t start = 0; fields.size() < 3;) {
+      const size_t tab = line.find('\t', start);
+      if (tab == std::string_view::npos) break;
+      fields.push_back(line.substr(start, tab - start));
+      start = tab + 1;
+      if (fields.size() == 3) fields.push_back(line.substr(start));
     }
-    divergences.emplace(
-        std::string(line.substr(0, first)),
-        Divergence{std::string(line.substr(first + 1, second - first - 1)), std::string(line.substr(second + 1))});
+    if (fields.size() != 4 || std::any_of(fields.begin(), fields.end(), [](auto f) { return f.empty(); })) {
+      return Fail(ErrorCode::kParse, where + "expected note<TAB>variable<TAB>OPA's value<TAB>reason");
+    }
+    Divergence divergence{std::string(fields[1]), std::nullopt, std::string(fields[3])};
+    if (divergence.variable == "-" || fields[2] == "-") {
+      if (divergence.variable != "-" || fields[2] != "-") {
+        return Fail(ErrorCode::kParse, where + "an undefined result has variable \"-\" and value \"-\"");
+      }
+    } else {
+      auto value = Value::FromJson(fields[2]);
+      if (!value) return Fail(ErrorCode::kParse, where + "OPA's value is not JSON: " + value.error().message);
+      divergence.opa_value = std::move(*value);
+    }
+    divergences.emplace(std::string(fields[0]), std::move(divergence));
   }
   return divergences;
+}
+
+Status ApplyDivergences(TestCase& test_case, const DivergenceList& divergences) {
+  const auto [first, last] = divergences.equal_range(test_case.note);
+  for (auto it = first; it != last; ++it) {
+    const Divergence& divergence = it->second;
+    test_case.diverging_bindings.insert(divergence.variable);
+    if (!divergence.opa_value) {  // undefined in OPA
+      test_case.want_result = std::vector<std::map<std::string, Value>>{};
+      continue;
+    }
+    if (!test_case.want_result || test_case.want_result->empty()) {
+      return Fail(ErrorCode::kInvalidArgument, test_case.note + ": no expected rows to correct");
+    }
+    for (auto& row : *test_case.want_result) {
+      const auto binding = row.find(divergence.variable);
+      if (binding == row.end()) {
+        return Fail(ErrorCode::kInvalidArgument, test_case.note + ": expects no variable " + divergence.variable);
+      }
+      binding->second = *divergence.opa_value;
+    }
+  }
+  return {};
 }
 
 Result<DivergenceList> LoadDivergenceList(const fs::path& file) {

@@ -48,8 +48,9 @@ struct TestCase {
   std::optional<bool> want_defined;
   std::optional<std::string> want_output;  // print lines joined by '\n'
   std::optional<std::string> skip;         // the data itself marks the case as skipped
-  // Query variables left out of the comparison because the data contradicts
-  // OPA for them (see the divergence list); the other bindings still count.
+  // Query variables whose expected value in the data contradicts OPA: their
+  // expected value is OPA's, from the divergence list ("-": the whole query,
+  // undefined in OPA). Set by ApplyDivergences; the runner counts such cases.
   std::set<std::string> diverging_bindings;
 };
 
@@ -99,17 +100,23 @@ using SkipList = std::map<std::string, std::string>;
 Result<SkipList> ParseSkipList(std::string_view text);
 Result<SkipList> LoadSkipList(const std::filesystem::path& file);
 
-// Divergence list: "note<TAB>variable<TAB>reason" per line: cases whose
-// expected value for one query variable contradicts OPA. That variable is not
-// compared (the others are); the runner reports such cases separately.
-// Variable "-" means OPA's answer for the whole query is undefined: the case
-// must then come out undefined.
+// Divergence list: "note<TAB>variable<TAB>OPA's value<TAB>reason" per line:
+// cases whose expected value for one query variable contradicts OPA. OPA's
+// value (JSON) replaces the data's in every expected row, so the variable is
+// still compared exactly; the runner reports such cases separately. Variable
+// "-" (value "-") means OPA's answer for the whole query is undefined: the
+// case must then come out undefined.
 struct Divergence {
   std::string variable;
+  std::optional<Value> opa_value;  // nullopt for variable "-"
   std::string reason;
 };
 using DivergenceList = std::multimap<std::string, Divergence>;
 Result<DivergenceList> ParseDivergenceList(std::string_view text);
 Result<DivergenceList> LoadDivergenceList(const std::filesystem::path& file);
+
+// Puts OPA's answers for the case's listed divergences into its expected rows.
+// Fails when a listed variable is not bound in every expected row.
+Status ApplyDivergences(TestCase& test_case, const DivergenceList& divergences);
 
 }  // namespace contrast::policy::rego::conformance

@@ -313,27 +313,55 @@ DivergenceList Divergences() {
   return divergences ? *divergences : DivergenceList();
 }
 
-TEST(DivergenceList, ParsesNoteVariableAndReason) {
-  auto divergences = ParseDivergenceList("# comment\nbig/a\td\tOPA divides exactly\n");
+TEST(DivergenceList, ParsesNoteVariableOpaValueAndReason) {
+  auto divergences = ParseDivergenceList("# comment\nbig/a\td\t9.357142857142857143\tOPA rounds to 64 bits\n");
   ASSERT_TRUE(divergences.has_value()) << divergences.error().message;
   ASSERT_EQ(divergences->size(), 1u);
   EXPECT_EQ(divergences->begin()->first, "big/a");
   EXPECT_EQ(divergences->begin()->second.variable, "d");
-  EXPECT_EQ(divergences->begin()->second.reason, "OPA divides exactly");
-  EXPECT_FALSE(ParseDivergenceList("big/a\td\n").has_value());
-  EXPECT_FALSE(ParseDivergenceList("big/a\t\treason\n").has_value());
+  ASSERT_TRUE(divergences->begin()->second.opa_value.has_value());
+  EXPECT_EQ(divergences->begin()->second.opa_value->ToJson(), "9.357142857142857143");
+  EXPECT_EQ(divergences->begin()->second.reason, "OPA rounds to 64 bits");
+  auto undefined = ParseDivergenceList("big/a\t-\t-\tOPA: undefined\n");
+  ASSERT_TRUE(undefined.has_value()) << undefined.error().message;
+  EXPECT_FALSE(undefined->begin()->second.opa_value.has_value());
+  // Every entry names OPA's answer: nothing is left unchecked.
+  EXPECT_FALSE(ParseDivergenceList("big/a\td\treason\n").has_value());
+  EXPECT_FALSE(ParseDivergenceList("big/a\td\t\treason\n").has_value());
+  EXPECT_FALSE(ParseDivergenceList("big/a\t\t1\treason\n").has_value());
+  EXPECT_FALSE(ParseDivergenceList("big/a\td\tnot json\treason\n").has_value());
+  EXPECT_FALSE(ParseDivergenceList("big/a\td\t-\treason\n").has_value());
 }
 
-TEST(DivergenceList, OnlyTheNamedVariableIsLeftOut) {
+// The listed variable is compared with OPA's value, exactly: a wrong answer
+// for it still fails the case.
+TEST(DivergenceList, OpaValueReplacesTheDataForTheNamedVariable) {
   TestCase test_case;
   test_case.note = "divergence";
-  test_case.query = "x = 7 / 2; y = 3";
-  test_case.want_result = std::vector<std::map<std::string, Value>>{{{"x", Value::Int(3)}, {"y", Value::Int(3)}}};
+  test_case.query = "x = -524 / -56; y = 3";
+  test_case.want_result = std::vector<std::map<std::string, Value>>{{{"x", Value::Int(9)}, {"y", Value::Int(3)}}};
   EXPECT_EQ(RunCase(test_case).verdict, Verdict::kFailed);
-  test_case.diverging_bindings = {"x"};
-  EXPECT_EQ(RunCase(test_case).verdict, Verdict::kPassed) << RunCase(test_case).detail;
-  test_case.want_result = std::vector<std::map<std::string, Value>>{{{"x", Value::Int(3)}, {"y", Value::Int(4)}}};
-  EXPECT_EQ(RunCase(test_case).verdict, Verdict::kFailed);
+  auto list = ParseDivergenceList("divergence\tx\t9.357142857142857143\ttruncating in the data\n");
+  ASSERT_TRUE(list.has_value()) << list.error().message;
+  TestCase corrected = test_case;
+  ASSERT_TRUE(ApplyDivergences(corrected, *list).has_value());
+  EXPECT_EQ(corrected.diverging_bindings, std::set<std::string>{"x"});
+  EXPECT_EQ(RunCase(corrected).verdict, Verdict::kPassed) << RunCase(corrected).detail;
+  // The double nearest to the quotient is not OPA's answer.
+  auto near_miss = ParseDivergenceList("divergence\tx\t9.357142857142858\ttruncating in the data\n");
+  ASSERT_TRUE(near_miss.has_value());
+  TestCase missed = test_case;
+  ASSERT_TRUE(ApplyDivergences(missed, *near_miss).has_value());
+  EXPECT_EQ(RunCase(missed).verdict, Verdict::kFailed);
+  // The other variables are compared as in the data.
+  corrected.want_result = std::vector<std::map<std::string, Value>>{{{"x", Value::Int(9)}, {"y", Value::Int(4)}}};
+  ASSERT_TRUE(ApplyDivergences(corrected, *list).has_value());
+  EXPECT_EQ(RunCase(corrected).verdict, Verdict::kFailed);
+  // A listed variable the case does not bind is an error in the list.
+  auto unbound = ParseDivergenceList("divergence\tz\t1\tno such variable\n");
+  ASSERT_TRUE(unbound.has_value());
+  TestCase wrong = test_case;
+  EXPECT_FALSE(ApplyDivergences(wrong, *unbound).has_value());
 }
 
 TEST(DivergenceListRules, EveryNoteExistsInTheDataAndIsDocumented) {
