@@ -122,26 +122,41 @@ class CoordinatorE2e : public ::testing::Test {
   }
 
   Completed Contrast(std::vector<std::string> args) {
-    args.insert(args.begin(), kBin + "/contrast");
+    args.insert(args.begin(), bin_ + "/contrast");
     return RunProcess(args, dir_ / ("contrast-" + std::to_string(++runs_) + ".log"));
   }
 
   // keep_ports: a restart on the ports of the previous run (clients that
-  // retry find it again).
-  void StartCoordinator(bool keep_ports = false) {
+  // retry find it again). wrapper: a command the launcher runs under (e.g. a
+  // shell that lowers a limit, then execs "$@").
+  void StartCoordinator(bool keep_ports = false, std::vector<std::string> wrapper = {}) {
     if (!keep_ports || user_port_ == 0) {
       user_port_ = testing::FreeLoopbackPort();
       mesh_port_ = testing::FreeLoopbackPort();
       probe_port_ = testing::FreeLoopbackPort();
     }
-    coordinator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{kBin + "/contrast", "emulate", "run", "--socket", socket_.string(), "--policy",
-                                 PolicyPath("coordinator").string(), "--measurement", kMeasurement, "--",
-                                 kBin + "/contrast-coordinator", "--state-dir", (dir_ / "coordinator-state").string(),
-                                 "--user-api-address", "127.0.0.1:" + std::to_string(user_port_), "--mesh-api-address",
-                                 "127.0.0.1:" + std::to_string(mesh_port_), "--probe-address",
-                                 "127.0.0.1:" + std::to_string(probe_port_)},
-        dir_ / ("coordinator-" + std::to_string(++coordinator_runs_) + ".log"));
+    std::vector<std::string> command = {bin_ + "/contrast",
+                                        "emulate",
+                                        "run",
+                                        "--socket",
+                                        socket_.string(),
+                                        "--policy",
+                                        PolicyPath("coordinator").string(),
+                                        "--measurement",
+                                        kMeasurement,
+                                        "--",
+                                        bin_ + "/contrast-coordinator",
+                                        "--state-dir",
+                                        (dir_ / "coordinator-state").string(),
+                                        "--user-api-address",
+                                        "127.0.0.1:" + std::to_string(user_port_),
+                                        "--mesh-api-address",
+                                        "127.0.0.1:" + std::to_string(mesh_port_),
+                                        "--probe-address",
+                                        "127.0.0.1:" + std::to_string(probe_port_)};
+    command.insert(command.begin(), wrapper.begin(), wrapper.end());
+    coordinator_ =
+        std::make_unique<ChildProcess>(command, dir_ / ("coordinator-" + std::to_string(++coordinator_runs_) + ".log"));
     ASSERT_TRUE(coordinator_->WaitUntil([&] { return Probe("/probe/liveness") == 200; }))
         << "the Coordinator did not come up:\n"
         << coordinator_->Output();
@@ -169,7 +184,7 @@ class CoordinatorE2e : public ::testing::Test {
 
   std::vector<std::string> InitializerArgs(const std::string& policy, const std::filesystem::path& root,
                                            const std::string& timeout = "60") const {
-    return {kBin + "/contrast",
+    return {bin_ + "/contrast",
             "emulate",
             "run",
             "--socket",
@@ -181,7 +196,7 @@ class CoordinatorE2e : public ::testing::Test {
             "--",
             "/usr/bin/env",
             "COORDINATOR_HOST=127.0.0.1:" + std::to_string(mesh_port_),
-            kBin + "/contrast-initializer",
+            bin_ + "/contrast-initializer",
             "--root-dir",
             root.string(),
             "--timeout",
@@ -207,6 +222,8 @@ class CoordinatorE2e : public ::testing::Test {
   uint16_t user_port_ = 0, mesh_port_ = 0, probe_port_ = 0;
   int runs_ = 0;
   int coordinator_runs_ = 0;
+  // Where the binaries under test are (a test may run another build's).
+  std::string bin_ = kBin;
 };
 
 inline std::string Read(const std::filesystem::path& path) {

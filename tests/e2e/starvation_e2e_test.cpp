@@ -66,64 +66,11 @@ class StarvationE2e : public CoordinatorE2e {
   }
 
   void StartLimitedCoordinator(int fd_soft_limit) {
-    user_port_ = testing::FreeLoopbackPort();
-    mesh_port_ = testing::FreeLoopbackPort();
-    probe_port_ = testing::FreeLoopbackPort();
     // The soft limit only: the Coordinator may raise it to the hard one.
-    coordinator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"/bin/sh",
-                                 "-c",
-                                 "ulimit -S -n " + std::to_string(fd_soft_limit) + " && exec \"$@\"",
-                                 "sh",
-                                 bin_ + "/contrast",
-                                 "emulate",
-                                 "run",
-                                 "--socket",
-                                 socket_.string(),
-                                 "--policy",
-                                 PolicyPath("coordinator").string(),
-                                 "--measurement",
-                                 kMeasurement,
-                                 "--",
-                                 bin_ + "/contrast-coordinator",
-                                 "--state-dir",
-                                 (dir_ / "coordinator-state").string(),
-                                 "--user-api-address",
-                                 "127.0.0.1:" + std::to_string(user_port_),
-                                 "--mesh-api-address",
-                                 "127.0.0.1:" + std::to_string(mesh_port_),
-                                 "--probe-address",
-                                 "127.0.0.1:" + std::to_string(probe_port_)},
-        dir_ / "coordinator.log");
-    ASSERT_TRUE(coordinator_->WaitUntil([&] { return Probe("/probe/liveness") == 200; }))
-        << "the Coordinator did not come up:\n"
-        << coordinator_->Output();
-    const std::string manifest = WriteManifest("manifest.json", Manifest(kMeasurement));
-    std::vector<std::string> set = {bin_ + "/contrast", "set",         "-c",        User(), "-m", manifest,
-                                    "--workspace-dir",  dir_.string(), "--timeout", "20"};
-    for (const char* name : {"coordinator", "web", "client"}) set.push_back(PolicyPath(name).string());
-    const Completed done = RunProcess(set, dir_ / "set.log");
+    StartCoordinator(/*keep_ports=*/false,
+                     {"/bin/sh", "-c", "ulimit -S -n " + std::to_string(fd_soft_limit) + " && exec \"$@\"", "sh"});
+    const Completed done = Set(WriteManifest("manifest.json", Manifest(kMeasurement)));
     ASSERT_EQ(done.code, 0) << done.output;
-  }
-
-  std::vector<std::string> Initializer(const std::string& policy, const std::filesystem::path& root) const {
-    return {bin_ + "/contrast",
-            "emulate",
-            "run",
-            "--socket",
-            socket_.string(),
-            "--policy",
-            PolicyPath(policy).string(),
-            "--measurement",
-            kMeasurement,
-            "--",
-            "/usr/bin/env",
-            "COORDINATOR_HOST=127.0.0.1:" + std::to_string(mesh_port_),
-            bin_ + "/contrast-initializer",
-            "--root-dir",
-            root.string(),
-            "--timeout",
-            "60"};
   }
 
   // `count` Initializers started at once; each one's time from start to exit
@@ -138,7 +85,7 @@ class StarvationE2e : public CoordinatorE2e {
     std::vector<Running> running;
     for (int i = 0; i < count; ++i) {
       const std::filesystem::path root = dir_ / phase / std::to_string(i);
-      running.push_back({std::make_unique<ChildProcess>(Initializer(i % 2 == 0 ? "web" : "client", root),
+      running.push_back({std::make_unique<ChildProcess>(InitializerArgs(i % 2 == 0 ? "web" : "client", root),
                                                         dir_ / (phase + "-" + std::to_string(i) + ".log")),
                          Clock::now(), root});
     }
@@ -189,8 +136,6 @@ class StarvationE2e : public CoordinatorE2e {
     children >> pid;
     return pid;
   }
-
-  std::string bin_;
 };
 
 TEST_F(StarvationE2e, HonestInitializersGetCertificatesUnderAFlood) {
