@@ -26,7 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "attest/emulated/issuer.h"
 #include "attest/emulated/secure_processor.h"
+#include "attest/evidence_verifier.h"
 #include "attestation_policy/reference_values.h"
 #include "contrast/meshapi.grpc.pb.h"
 #include "contrast/userapi.grpc.pb.h"
@@ -36,10 +38,8 @@
 #include "crypto/openssl.h"
 #include "manifest/manifest.h"
 #include "session/credentials.h"
-#include "session/evidence.h"
 #include "session/nonce.h"
 #include "session/protocol.h"
-#include "session/verifier.h"
 
 namespace {
 
@@ -99,11 +99,11 @@ RawRates MeasureRawP384() {
 struct Setup {
   std::optional<attest::emulated::SecureProcessor> sp;
   std::unique_ptr<coordinator::Coordinator> coordinator;
-  std::shared_ptr<session::EvidenceIssuer> workload_issuer;
+  std::shared_ptr<attest::Issuer> workload_issuer;
   std::string mesh_target;
   // What the workload checks the Coordinator against, as the Initializer does.
-  session::AcceptableReferenceValues coordinator_values;
-  std::unique_ptr<session::EvidenceVerifier> verifier = std::make_unique<session::EvidenceVerifier>();
+  attest::AcceptableReferenceValues coordinator_values;
+  std::unique_ptr<attest::EvidenceVerifier> verifier = std::make_unique<attest::EvidenceVerifier>();
   std::unique_ptr<session::NonceTracker> nonces = std::make_unique<session::NonceTracker>();
 };
 
@@ -115,7 +115,7 @@ Setup StartCoordinator(const std::filesystem::path& state_dir) {
   const std::string coordinator_policy = "package agent_policy\n# coordinator\n";
   const std::string web_policy = "package agent_policy\n# web\n";
   auto vm = [&](const std::string& policy) {
-    return std::make_shared<session::EmulatedEvidenceIssuer>(session::EmulatedEvidenceIssuer::ForVm(
+    return std::make_shared<attest::emulated::InsecureEmulatedIssuer>(attest::emulated::InsecureEmulatedIssuer::ForVm(
         *s.sp, Must(s.sp->RegisterVm(measurement, manifest::PolicyHashOf(AsBytes(policy)).bytes), "vm")));
   };
   coordinator::CoordinatorOptions options;
@@ -130,7 +130,7 @@ Setup StartCoordinator(const std::filesystem::path& state_dir) {
   manifest::Manifest m;
   m.policies[manifest::PolicyHashOf(AsBytes(coordinator_policy))] = {{"coordinator"}, "", manifest::Role::kCoordinator};
   m.policies[manifest::PolicyHashOf(AsBytes(web_policy))] = {{"web", "*"}, "", manifest::Role::kNone};
-  manifest::EmulatedReferenceValues entry;
+  attest::emulated::InsecureEmulatedReferenceValues entry;
   entry.snp.product = s.sp->product();
   entry.snp.trusted_measurement = measurement;
   entry.snp.minimum_tcb = s.sp->tcb();
@@ -146,7 +146,7 @@ Setup StartCoordinator(const std::filesystem::path& state_dir) {
       Must(session::CreateSessionChannel("127.0.0.1:" + std::to_string(s.coordinator->user_api_port()), identity),
            "channel");
   v1::UserAPI::Stub stub(channel);
-  session::EvidenceVerifier verifier;
+  attest::EvidenceVerifier verifier;
   session::NonceTracker nonces;
   session::ClientSession call([&](grpc::ClientContext* c) { return stub.SetManifest(c); });
   Must(

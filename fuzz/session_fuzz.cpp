@@ -1,5 +1,6 @@
 // Fuzz target: decoding of session frames and of the evidence they carry, up
-// to verification (contrast.v1.SessionFrame -> Evidence -> EvidenceVerifier).
+// to verification (contrast.v1.SessionFrame -> attest::Evidence ->
+// attest::EvidenceVerifier).
 //
 // The input is tried two ways: as a serialized SessionFrame (whatever it
 // holds), and as the raw report of "snp" and "emulated-snp" evidence, so the
@@ -8,14 +9,15 @@
 #include <cstdlib>
 #include <string>
 
+#include "attest/evidence_verifier.h"
 #include "contrast/evidence.pb.h"
 #include "session/evidence.h"
-#include "session/verifier.h"
 
 namespace {
 
 using namespace contrast;
-using namespace contrast::session;
+using namespace contrast::attest;
+using contrast::session::EvidenceFromProto;
 
 const EvidenceVerifier& Verifier() {
   static const EvidenceVerifier verifier([] { return *ParseRfc3339("2025-06-01T00:00:00Z"); });
@@ -23,11 +25,11 @@ const EvidenceVerifier& Verifier() {
 }
 
 AcceptableReferenceValues ReferenceValues(bool emulated) {
-  attest::snp::SnpReferenceValues entry;
-  entry.product = attest::snp::Product::kMilan;
+  snp::SnpReferenceValues entry;
+  entry.product = snp::Product::kMilan;
   AcceptableReferenceValues rv;
   if (emulated) {
-    rv.emulated.push_back(EmulatedReferenceValues{entry, {}});
+    rv.emulated.push_back(emulated::InsecureEmulatedReferenceValues{entry, {}});
   } else {
     rv.snp.push_back(entry);
   }
@@ -54,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const Bytes raw(data, data + size);
   VerifyAll(Evidence{std::string(kPlatformSnp), raw, {}, {}, {}});
-  VerifyAll(Evidence{std::string(kPlatformEmulatedSnp), raw, {}, {}, {}});
+  VerifyAll(Evidence{std::string(kPlatformInsecureEmulatedSnp), raw, {}, {}, {}});
+  VerifyAll(Evidence{std::string(kPlatformTdx), raw, {}, {}, {}});
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -12,9 +13,10 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "attest/collateral_flags.h"
+#include "attest/detect.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/log.h"
-#include "platform/issuer.h"
 
 namespace {
 
@@ -27,6 +29,9 @@ struct Flags {
   CoordinatorOptions options;
   std::string state_dir = "/var/lib/contrast/history";
   std::string log_level = "info";
+  std::string tsm_dir;  // empty: CONTRAST_TSM_DIR, else detected
+  // Where the verifier's collateral comes from (attest/collateral_flags.h).
+  contrast::attest::CollateralFlags collateral;
   int shutdown_timeout_seconds = 20;
   // Admission and connection limits (docs/security.md, "Starvation").
   int evidence_timeout_seconds = 5;
@@ -98,6 +103,10 @@ void AddFlags(CLI::App& app, Flags& flags) {
       ->envname("CONTRAST_SHUTDOWN_TIMEOUT")
       ->check(CLI::Range(0, 300))
       ->capture_default_str();
+  app.add_option("--tsm-dir", flags.tsm_dir,
+                 "configfs-tsm root to take evidence from (default: $CONTRAST_TSM_DIR, else detected: "
+                 "/sys/kernel/config/tsm, /dev/sev-guest, `contrast emulate run`)");
+  contrast::attest::AddCollateralFlags(app, flags.collateral, "<state-dir>/collateral");
   AddLimitFlags(app, flags);
 }
 
@@ -120,15 +129,26 @@ int Run(Flags& flags, const sigset_t& stop_signals) {
   flags.options.connections.max_connection_idle = std::chrono::seconds(flags.max_connection_idle_seconds);
   flags.options.logger = logger;
 
-  auto issuer = contrast::platform::IssuerFromEnvironment();
+  // The cache lives with the history: both persist across restarts.
+  auto verifier =
+      contrast::attest::VerifierOptionsFrom(flags.collateral, std::filesystem::path(flags.state_dir) / "collateral");
+  if (!verifier) {
+    logger->critical("event=startup_failed error={}", contrast::coordinator::LogValue(verifier.error().message));
+    return kExitFailure;
+  }
+  flags.options.verifier = std::move(*verifier);
+  logger->info("event=collateral {}", contrast::attest::DescribeCollateral(flags.options.verifier));
+
+  contrast::attest::DetectOptions detect;
+  detect.tsm_dir = flags.tsm_dir;
+  auto issuer = contrast::attest::DetectIssuer(detect);
   if (!issuer) {
     logger->critical("event=startup_failed error={}", contrast::coordinator::LogValue(issuer.error().message));
     return kExitFailure;
   }
-  logger->info("event=evidence_issuer issuer={}",
-               contrast::coordinator::LogValue(contrast::platform::DescribeIssuerEnvironment()));
+  logger->info("event=evidence_issuer issuer={}", contrast::coordinator::LogValue(issuer->description));
   auto coordinator = contrast::coordinator::Coordinator::Start(
-      flags.options, std::shared_ptr<contrast::session::EvidenceIssuer>(std::move(*issuer)));
+      flags.options, std::shared_ptr<contrast::attest::Issuer>(std::move(issuer->issuer)));
   if (!coordinator) {
     logger->critical("event=startup_failed error={}", contrast::coordinator::LogValue(coordinator.error().message));
     return kExitFailure;

@@ -3,26 +3,25 @@
 namespace contrast::attestation_policy {
 namespace {
 
-session::AcceptableReferenceValues Platforms(const manifest::Manifest& manifest) {
-  session::AcceptableReferenceValues out;
+attest::AcceptableReferenceValues Platforms(const manifest::Manifest& manifest) {
+  attest::AcceptableReferenceValues out;
   out.snp = manifest.reference_values.snp;
-  for (const manifest::EmulatedReferenceValues& e : manifest.reference_values.emulated) {
-    out.emulated.push_back(session::EmulatedReferenceValues{e.snp, e.root_sha256});
-  }
+  out.tdx = manifest.reference_values.tdx;
+  out.emulated = manifest.reference_values.emulated;
   return out;
 }
 
 }  // namespace
 
-session::AcceptableReferenceValues CoordinatorReferenceValues(const manifest::Manifest& manifest) {
-  session::AcceptableReferenceValues out = Platforms(manifest);
+attest::AcceptableReferenceValues CoordinatorReferenceValues(const manifest::Manifest& manifest) {
+  attest::AcceptableReferenceValues out = Platforms(manifest);
   for (const manifest::PolicyHash& hash : manifest.CoordinatorPolicyHashes())
     out.allowed_host_data.push_back(hash.bytes);
   return out;
 }
 
-session::AcceptableReferenceValues WorkloadReferenceValues(const manifest::Manifest& manifest) {
-  session::AcceptableReferenceValues out = Platforms(manifest);
+attest::AcceptableReferenceValues WorkloadReferenceValues(const manifest::Manifest& manifest) {
+  attest::AcceptableReferenceValues out = Platforms(manifest);
   for (const auto& [hash, entry] : manifest.policies) out.allowed_host_data.push_back(hash.bytes);
   return out;
 }

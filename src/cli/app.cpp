@@ -29,6 +29,7 @@ struct Commands {
   EmulateRootHashCommand emulate_root_hash;
   EmulateRunCommand emulate_run;
   EmulateGuestReportCommand emulate_guest_report;
+  EmulateTsmCommand emulate_tsm;
   std::function<int()> run;
 };
 
@@ -46,10 +47,38 @@ void AddAttestationCommands(CLI::App& app, Commands& c, std::ostream& out, std::
   auto& verify = c.verify;
   CLI::App* verify_cmd = attestation->add_subcommand(
       "verify",
-      "Verify an SEV-SNP report: authenticity (AMD certificate chain, endorsement key, signature) and, with "
+      "Verify an SEV-SNP report (--report) or an Intel TDX quote (--quote): authenticity (AMD or Intel certificate "
+      "chain, endorsement key, signatures; for TDX also the TCB status from Intel PCS collateral) and, with "
       "--reference-values, acceptability (every field against the manifest's reference values). Exit 0 when "
       "valid, 1 when not (every failed check listed), 2 on usage errors.");
-  verify_cmd->add_option("--report", verify.report, "Raw SEV-SNP attestation report (1184 bytes)")->required();
+  CLI::Option* report_opt =
+      verify_cmd->add_option("--report", verify.report, "Raw SEV-SNP attestation report (1184 bytes)");
+  CLI::Option* quote_opt =
+      verify_cmd->add_option("--quote", verify.quote, "Intel TDX quote (DCAP v4 or v5, with its PCK chain)");
+  report_opt->excludes(quote_opt);
+  verify_cmd->add_option("--tcb-info", verify.tcb_info, "TDX: Intel PCS TCB info response body (JSON)")
+      ->needs(quote_opt);
+  verify_cmd->add_option("--qe-identity", verify.qe_identity, "TDX: Intel PCS QE identity response body (JSON)")
+      ->needs(quote_opt);
+  verify_cmd
+      ->add_option("--collateral-chain", verify.collateral_chain,
+                   "TDX: the issuer chain of TCB info and QE identity (PEM: TCB signing cert, root)")
+      ->needs(quote_opt);
+  verify_cmd->add_option("--pck-crl", verify.pck_crl, "TDX: PCK CRL (DER or PEM) of the PCK Platform/Processor CA")
+      ->needs(quote_opt);
+  verify_cmd->add_option("--root-crl", verify.root_crl, "TDX: Intel SGX Root CA CRL (DER or PEM)")->needs(quote_opt);
+  verify_cmd
+      ->add_option("--accept-tcb-status", verify.accept_tcb_status,
+                   "TDX: comma-separated TCB statuses to accept (UpToDate, SWHardeningNeeded, "
+                   "ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                   "OutOfDateConfigurationNeeded)")
+      ->capture_default_str()
+      ->needs(quote_opt);
+  verify_cmd->add_option("--pcs-url", verify.pcs_url, "TDX: Intel PCS base URL (when no collateral files are given)")
+      ->default_str("https://api.trustedservices.intel.com")
+      ->needs(quote_opt);
+  verify_cmd->add_option("--collateral-proxy", verify.collateral_proxy,
+                         "Collateral proxy base URL (air-gapped clusters): requests go to PROXY/<path>?<query>");
   verify_cmd->add_option("--vcek", verify.vcek, "VCEK or VLEK certificate (DER or PEM); default: fetch from the KDS");
   verify_cmd->add_option("--product", verify.product,
                          "Milan, Genoa or Turin; default: from the report's CPUID (version 3+) or the VCEK");
@@ -64,7 +93,10 @@ void AddAttestationCommands(CLI::App& app, Commands& c, std::ostream& out, std::
   verify_cmd->add_option("--insecure-emulated-chain", verify.insecure_emulated_chain,
                          "INSECURE: trust the emulated secure processor whose chain (ASK then ARK, PEM) this is");
   verify_cmd->add_flag("--json", verify.json, "Print the result as JSON");
-  verify_cmd->callback([&] { c.run = [&] { return RunAttestationVerify(verify, out, err); }; });
+  verify_cmd->callback([&] {
+    if (verify.report.empty() && !verify.quote) throw CLI::RequiredError("--report or --quote");
+    c.run = [&] { return RunAttestationVerify(verify, out, err); };
+  });
 }
 
 void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostream& err) {
@@ -115,8 +147,8 @@ void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostr
   auto& run = c.emulate_run;
   CLI::App* run_cmd = emulate->add_subcommand(
       "run",
-      "Register an emulated VM with the daemon and run COMMAND as that VM (CONTRAST_EMULATED_SOCKET and "
-      "CONTRAST_EMULATED_VM_TOKEN set); exits with its status (128+N if killed by signal N)");
+      "Register an emulated VM with the daemon, mount an emulated configfs-tsm for it (`emulate tsm`) and run "
+      "COMMAND as that VM (CONTRAST_TSM_DIR set to the mount); exits with its status (128+N if killed by signal N)");
   run_cmd->add_option("--socket", run.socket, "Guest socket of `contrast emulate serve`")->required();
   auto* run_host_data = run_cmd->add_option("--host-data", run.host_data, "HOST_DATA, 32 bytes hex");
   auto* run_policy = run_cmd->add_option("--policy", run.policy, "Set HOST_DATA to the SHA-256 of this policy file")
@@ -132,6 +164,17 @@ void AddEmulateCommands(CLI::App& app, Commands& c, std::ostream& out, std::ostr
   run_cmd->add_option("--measurement", run.measurement, "Launch MEASUREMENT, 48 bytes hex (default zero)");
   run_cmd->add_option("COMMAND", run.command, "The command and its arguments, after --")->required();
   run_cmd->callback([&] { c.run = [&] { return RunEmulateRun(run, out, err); }; });
+
+  auto& tsm = c.emulate_tsm;
+  CLI::App* tsm_cmd = emulate->add_subcommand(
+      "tsm",
+      "Serve an emulated configfs-tsm (FUSE; layout of /sys/kernel/config/tsm, provider emulated_sev_guest) on "
+      "DIR for the VM of CONTRAST_EMULATED_SOCKET and CONTRAST_EMULATED_VM_TOKEN, until SIGTERM/SIGINT or "
+      "until unmounted. `emulate run` starts one per VM; point programs at it with CONTRAST_TSM_DIR=DIR");
+  tsm_cmd->add_option("--mount", tsm.mount, "An existing directory to mount on (needs /dev/fuse)")->required();
+  tsm_cmd->add_option("--parent-pid", tsm.parent_pid, "Stop when this parent process dies (used by `emulate run`)")
+      ->group("");
+  tsm_cmd->callback([&] { c.run = [&] { return RunEmulateTsm(tsm, out, err); }; });
 
   auto& guest_report = c.emulate_guest_report;
   CLI::App* guest_report_cmd =

@@ -11,6 +11,7 @@
 #include "attest/snp/validate.h"
 #include "attest/snp/verify.h"
 #include "cli/app.h"
+#include "cli/attestation_output.h"
 #include "cli/output.h"
 #include "common/files.h"
 #include "common/time.h"
@@ -24,28 +25,6 @@ using namespace contrast::attest::snp;
 // Upper bound for the files this command reads: a report is 1184 bytes, a
 // certificate or CRL a few KiB, reference values small JSON.
 constexpr size_t kMaxInputFile = 4 * 1024 * 1024;
-
-// One line of the check list.
-struct Check {
-  bool ok;
-  std::string code;  // ErrorCodeName for failures
-  std::string text;
-};
-
-void PrintFields(std::ostream& out, const nlohmann::ordered_json& j, int indent) {
-  size_t width = 0;
-  for (const auto& [key, value] : j.items()) width = std::max(width, key.size());
-  for (const auto& [key, value] : j.items()) {
-    out << std::string(indent, ' ') << key;
-    if (value.is_object()) {
-      out << ":\n";
-      PrintFields(out, value, indent + 2);
-      continue;
-    }
-    out << std::string(width - key.size() + 2, ' ') << (value.is_string() ? value.get<std::string>() : value.dump())
-        << "\n";
-  }
-}
 
 Result<Product> ResolveProduct(const std::string& flag, const Report& report) {
   if (!flag.empty()) return ParseProduct(flag);
@@ -80,6 +59,21 @@ struct VerifyRun {
 
 }  // namespace
 
+void PrintFields(std::ostream& out, const nlohmann::ordered_json& j, int indent) {
+  size_t width = 0;
+  for (const auto& [key, value] : j.items()) width = std::max(width, key.size());
+  for (const auto& [key, value] : j.items()) {
+    out << std::string(indent, ' ') << key;
+    if (value.is_object()) {
+      out << ":\n";
+      PrintFields(out, value, indent + 2);
+      continue;
+    }
+    out << std::string(width - key.size() + 2, ' ') << (value.is_string() ? value.get<std::string>() : value.dump())
+        << "\n";
+  }
+}
+
 int RunAttestationShow(const AttestationShowCommand& command, std::ostream& out, std::ostream& err) {
   auto bytes = ReadFile(command.report, kMaxInputFile);
   if (!bytes) {
@@ -111,6 +105,7 @@ int RunAttestationShow(const AttestationShowCommand& command, std::ostream& out,
 }
 
 int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& out, std::ostream& err) {
+  if (command.quote) return RunAttestationVerifyQuote(command, out, err);
   auto usage = [&](const Error& error) {
     err << "error: " << error.message << "\n";
     return kExitUsage;
@@ -172,6 +167,7 @@ int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& 
     // The endorsement key: given, or from the AMD key server.
     KdsOptions kds_options;
     if (!command.kds_url.empty()) kds_options.base_url = command.kds_url;
+    if (!command.collateral_proxy.empty()) kds_options.base_url = command.collateral_proxy;
     if (command.cache_dir) kds_options.cache_dir = *command.cache_dir;
     const KdsClient kds(kds_options);
     if (!vcek) {
@@ -229,7 +225,11 @@ int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& 
         if (verified->signing_key() == SigningKey::kVcek) {
           checks.push_back({true, "", "CHIP_ID equals the VCEK's hardware id"});
         }
-        if (options.crl) checks.push_back({true, "", "not revoked (CRL checked)"});
+        const RevocationCheck& revocation = verified->revocation();
+        checks.push_back({true, "",
+                          revocation.checked
+                              ? "not revoked (" + revocation.detail + ")"
+                              : "revocation NOT checked: " + revocation.detail + " (use --crl FILE or --fetch-crl)"});
         checks.push_back({true, "", "report signature (ECDSA P-384, SHA-384) verifies"});
 
         ValidateOptions validate_options;
@@ -245,23 +245,8 @@ int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& 
 
   const bool valid = authentic && validation && validation->ok();
   if (to_json) {
-    nlohmann::ordered_json checks_json = nlohmann::ordered_json::array();
-    for (const Check& c : checks) {
-      checks_json.push_back({{"ok", c.ok}, {"code", c.code}, {"message", c.text}});
-    }
-    result["verification"] = {{"authentic", authentic}, {"insecure_root", insecure}, {"checks", checks_json}};
-    if (validation) {
-      nlohmann::ordered_json mismatches = nlohmann::ordered_json::array();
-      for (const Mismatch& m : validation->mismatches) {
-        mismatches.push_back({{"code", ErrorCodeName(m.code)},
-                              {"field", m.field},
-                              {"expected", m.expected},
-                              {"actual", m.actual},
-                              {"message", m.Message()}});
-      }
-      result["validation"] = {{"against", reference_values ? "reference values" : "baseline rules"},
-                              {"mismatches", mismatches}};
-    }
+    result["verification"] = {{"authentic", authentic}, {"insecure_root", insecure}, {"checks", ChecksJson(checks)}};
+    if (validation) result["validation"] = ValidationJson(*validation, reference_values.has_value());
     result["verdict"] = valid ? "valid" : "invalid";
     out << result.dump(2) << "\n";
   } else {
@@ -271,28 +256,9 @@ int RunAttestationVerify(const AttestationVerifyCommand& command, std::ostream& 
       PrintFields(out, result["report"], 2);
       out << "\n";
     }
-    out << "Verification (authenticity)\n";
-    for (const Check& c : checks) {
-      out << (c.ok ? "  ok    " : "  FAIL  ") << (c.ok ? "" : c.code + ": ") << c.text << "\n";
-    }
-    if (validation) {
-      out << "\nValidation (against " << (reference_values ? "reference values" : "baseline rules") << ")\n";
-      if (validation->ok()) {
-        out << "  ok    all checks passed";
-        if (validation->matched_entry) out << " (entry " << *validation->matched_entry << ")";
-        out << "\n";
-      }
-      for (const Mismatch& m : validation->mismatches) {
-        out << "  FAIL  " << ErrorCodeName(m.code) << ": " << m.Message() << "\n";
-      }
-    }
-    const size_t failures =
-        static_cast<size_t>(std::count_if(checks.begin(), checks.end(), [](const Check& c) { return !c.ok; })) +
-        (validation ? validation->mismatches.size() : 0);
-    out << "\nVerdict: " << (valid ? "VALID" : "INVALID");
-    if (!valid) out << " (" << failures << (failures == 1 ? " check" : " checks") << " failed)";
-    if (valid && insecure) out << " (emulated platform: NOT a security guarantee)";
-    out << "\n";
+    PrintChecks(out, "Verification (authenticity)", checks);
+    if (validation) PrintValidation(out, *validation, reference_values.has_value());
+    PrintVerdict(out, valid, FailedChecks(checks) + (validation ? validation->mismatches.size() : 0), insecure);
   }
   return valid ? kExitOk : kExitFailed;
 }

@@ -1,9 +1,26 @@
 #include "cli/coordinator_client.h"
 
+#include <cstdlib>
+
 #include "cli/app.h"
 #include "common/files.h"
 
 namespace contrast::cli {
+
+std::filesystem::path DefaultCollateralCacheDir() {
+  // Relative values are ignored, as the XDG base directory spec says.
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/') {
+    return std::filesystem::path(xdg) / "contrast";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
+    return std::filesystem::path(home) / ".cache" / "contrast";
+  }
+  return {};
+}
+
+Result<attest::EvidenceVerifierOptions> CommandVerifierOptions(const attest::CollateralFlags& flags) {
+  return attest::VerifierOptionsFrom(flags, DefaultCollateralCacheDir());
+}
 
 std::optional<LocalManifest> LoadManifest(const std::filesystem::path& path, std::ostream& err) {
   auto bytes = ReadFile(path, manifest::kMaxManifestSize);

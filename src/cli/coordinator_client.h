@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "attest/collateral_flags.h"
+#include "attest/evidence_verifier.h"
 #include "attestation_policy/reference_values.h"
 #include "common/bytes.h"
 #include "common/result.h"
@@ -20,7 +22,6 @@
 #include "manifest/manifest.h"
 #include "session/credentials.h"
 #include "session/protocol.h"
-#include "session/verifier.h"
 
 namespace contrast::cli {
 
@@ -46,15 +47,28 @@ void PrintAttested(std::ostream& out, const std::string& target, const Attested&
 int Failed(std::ostream& err, const Error& error);
 int Usage(std::ostream& err, const Error& error);
 
+// Where set, verify and recover cache the collateral they fetch to verify the
+// Coordinator (VCEKs, CRLs, TDX collateral): $XDG_CACHE_HOME/contrast, else
+// ~/.cache/contrast (per user, shared by every workspace: collateral is
+// public and the same for all); empty (memory only) when neither variable
+// is set.
+std::filesystem::path DefaultCollateralCacheDir();
+inline constexpr const char* kCollateralCacheDefault = "$XDG_CACHE_HOME/contrast, else ~/.cache/contrast";
+
+// The verifier options of a command's collateral flags (kInvalidArgument for
+// malformed ones).
+Result<attest::EvidenceVerifierOptions> CommandVerifierOptions(const attest::CollateralFlags& flags);
+
 // Connects to the Coordinator and makes attested user-API calls, retrying
 // while it is unavailable. Every call attests the Coordinator on its own
 // stream before sending anything.
 class CoordinatorClient {
  public:
   CoordinatorClient(std::string target, const manifest::Manifest& manifest, std::chrono::seconds timeout,
-                    std::ostream& out)
+                    const attest::EvidenceVerifierOptions& verifier_options, std::ostream& out)
       : target_(std::move(target)),
         reference_values_(attestation_policy::CoordinatorReferenceValues(manifest)),
+        verifier_(verifier_options),
         deadline_(std::chrono::steady_clock::now() + timeout),
         out_(out) {}
 
@@ -124,13 +138,15 @@ class CoordinatorClient {
     }
     if (auto received = call.Receive(response); !received) return Fail(received.error());
     if (auto finished = call.Finish(); !finished) return Fail(finished.error());
+    // The launch measurement: SNP MEASUREMENT (other platforms: not shown yet).
+    const attest::snp::VerifiedReport* snp = coordinator->snp();
     return Attested{coordinator->platform(), coordinator->insecure(), HexEncode(coordinator->host_data()),
-                    HexEncode(coordinator->report().measurement)};
+                    snp != nullptr ? HexEncode(snp->report().measurement) : std::string()};
   }
 
   std::string target_;
-  session::AcceptableReferenceValues reference_values_;
-  session::EvidenceVerifier verifier_;
+  attest::AcceptableReferenceValues reference_values_;
+  attest::EvidenceVerifier verifier_;
   session::NonceTracker nonces_;
   std::chrono::steady_clock::time_point deadline_;
   std::ostream& out_;

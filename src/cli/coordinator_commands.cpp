@@ -291,10 +291,12 @@ int RunSet(const SetCommand& command, std::ostream& out, std::ostream& err) {
                             "an update (on top of transition " + HexEncode((*expected)->hash) +
                                 ") must be signed: pass --workload-owner-key, or --signature from `contrast sign`"});
   }
+  auto verifier_options = CommandVerifierOptions(command.collateral);
+  if (!verifier_options) return Usage(err, verifier_options.error());
   if (local->parsed.insecure()) PrintInsecureWarning(err);
 
   // What the update builds on, as the attested Coordinator tells it.
-  CoordinatorClient coordinator(command.coordinator, local->parsed, command.timeout, out);
+  CoordinatorClient coordinator(command.coordinator, local->parsed, command.timeout, *verifier_options, out);
   auto base = FetchBase(coordinator, out);
   if (!base) return Failed(err, base.error());
   if (IsZero(base->latest)) {
@@ -465,8 +467,10 @@ std::string JoinNames(const std::vector<std::string>& names) {
 int RunVerify(const VerifyCommand& command, std::ostream& out, std::ostream& err) {
   auto local = LoadManifest(command.manifest, err);
   if (!local) return kExitUsage;
+  auto verifier_options = CommandVerifierOptions(command.collateral);
+  if (!verifier_options) return Usage(err, verifier_options.error());
   if (local->parsed.insecure()) PrintInsecureWarning(err);
-  CoordinatorClient coordinator(command.coordinator, local->parsed, command.timeout, out);
+  CoordinatorClient coordinator(command.coordinator, local->parsed, command.timeout, *verifier_options, out);
   // A page (and a batch of policy documents) per attested call: no message
   // grows with the history.
   std::optional<Attested> attested;
@@ -590,6 +594,7 @@ void AddCoordinatorCommands(CLI::App& app, std::function<int()>& run, std::ostre
   set_cmd->add_option_function<int>(
       "--timeout", [set](int seconds) { set->timeout = std::chrono::seconds(seconds); },
       "Seconds to keep retrying while the Coordinator is unavailable (default 120)");
+  attest::AddCollateralFlags(*set_cmd, set->collateral, kCollateralCacheDefault);
   set_cmd->callback([&run, set, &out, &err] { run = [set, &out, &err] { return RunSet(*set, out, err); }; });
 
   auto verify = std::make_shared<VerifyCommand>();
@@ -613,6 +618,7 @@ void AddCoordinatorCommands(CLI::App& app, std::function<int()>& run, std::ostre
   verify_cmd->add_option_function<int>(
       "--timeout", [verify](int seconds) { verify->timeout = std::chrono::seconds(seconds); },
       "Seconds to keep retrying while the Coordinator is unavailable (default 120)");
+  attest::AddCollateralFlags(*verify_cmd, verify->collateral, kCollateralCacheDefault);
   verify_cmd->callback(
       [&run, verify, &out, &err] { run = [verify, &out, &err] { return RunVerify(*verify, out, err); }; });
 }

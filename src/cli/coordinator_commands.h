@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "attest/collateral_flags.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -42,7 +44,8 @@ struct SetCommand {
   // one this workspace last verified (or set).
   bool allow_unverified_base = false;
   std::filesystem::path workspace = ".";
-  std::chrono::seconds timeout{120};  // how long to retry an unavailable Coordinator
+  std::chrono::seconds timeout{120};   // how long to retry an unavailable Coordinator
+  attest::CollateralFlags collateral;  // where the Coordinator's collateral comes from
 };
 
 struct VerifyCommand {
@@ -50,6 +53,7 @@ struct VerifyCommand {
   std::filesystem::path manifest = "manifest.json";
   std::filesystem::path workspace = ".";
   std::chrono::seconds timeout{120};
+  attest::CollateralFlags collateral;
 };
 
 int RunSet(const SetCommand& command, std::ostream& out, std::ostream& err);

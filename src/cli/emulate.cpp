@@ -3,23 +3,30 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ostream>
 #include <sstream>
+#include <thread>
 
 #include "attest/emulated/daemon.h"
 #include "attest/emulated/secure_processor.h"
+#include "attest/emulated/tsm_fs.h"
+#include "attest/tsm/configfs_tsm.h"
 #include "cli/app.h"
 #include "cli/attached_policies.h"
 #include "cli/output.h"
 #include "common/files.h"
 #include "crypto/hash.h"
+#include "crypto/x509.h"
 #include "crypto/x509_builder.h"
 #include "initializer/expected_coordinator.h"
 
@@ -282,26 +289,104 @@ int RunEmulateRootHash(const EmulateRootHashCommand& command, std::ostream& out,
   return kExitOk;
 }
 
+// ---- tsm ---------------------------------------------------------------------
+
+int RunEmulateTsm(const EmulateTsmCommand& command, std::ostream& out, std::ostream& err) {
+  if (command.parent_pid > 0) {
+    // Started by `emulate run`: go when it goes, even if it was killed.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != command.parent_pid) {
+      return Failed(err, Error{ErrorCode::kFailedPrecondition, "the launching process is gone"});
+    }
+  }
+  auto client = GuestClient::FromEnvironment();
+  if (!client) return UsageError(err, client.error());
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return Failed(err, Error{ErrorCode::kIo, std::string("cannot create a pipe: ") + std::strerror(errno)});
+  }
+  g_wake_fd.store(pipe_fds[1]);
+  int received = 0;
+  {
+    const SignalHandlers handlers(WakeOnSignal);
+    auto fs = attest::emulated::TsmFileSystem::Mount(command.mount, *client);
+    if (!fs) {
+      g_wake_fd.store(-1);
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
+      return Failed(err, fs.error());
+    }
+    // Under `emulate run` it is part of the VM: quiet unless something fails.
+    const bool standalone = command.parent_pid == 0;
+    if (standalone) PrintInsecureWarning(err);
+    if (standalone) {
+      out << "emulated configfs-tsm (provider " << attest::tsm::kProviderInsecureEmulated << ") mounted on "
+          << command.mount.string() << ", reports from " << client->socket().string() << "\n"
+          << "serving until SIGTERM or SIGINT, or until unmounted" << std::endl;
+    }
+    // An unmount from outside ends serving too: it wakes us like a signal
+    // (byte 0).
+    std::thread watcher([&] {
+      (*fs)->Wait();
+      const unsigned char zero = 0;
+      [[maybe_unused]] const ssize_t written = ::write(pipe_fds[1], &zero, 1);
+    });
+    unsigned char byte = 0;
+    while (true) {
+      const ssize_t n = ::read(pipe_fds[0], &byte, 1);
+      if (n == 1) break;
+      if (n < 0 && errno == EINTR) continue;
+      break;  // cannot happen: we hold the write end
+    }
+    received = byte;
+    g_wake_fd.store(-1);
+    (*fs)->Unmount();
+    watcher.join();
+  }  // unmounted here
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  // `emulate run`'s private directory: gone with us, even when the launcher
+  // was killed and cannot remove it.
+  if (command.parent_pid > 0) {
+    ::rmdir(command.mount.c_str());
+    return kExitOk;
+  }
+  if (received == 0) {
+    out << command.mount.string() << " was unmounted; stopped" << std::endl;
+  } else {
+    out << "received " << SignalName(received) << "; unmounted " << command.mount.string() << std::endl;
+  }
+  return kExitOk;
+}
+
 // ---- run ---------------------------------------------------------------------
 
 namespace {
 
-// The current environment with the emulated VM's variables, and `pinned`
-// (what the pod's spec sets), set to ours.
-std::vector<std::string> ChildEnvironment(const std::filesystem::path& socket, const std::string& token,
-                                          const std::vector<std::pair<std::string, std::string>>& pinned) {
-  std::vector<std::pair<std::string, std::string>> ours = pinned;
-  ours.emplace_back(attest::emulated::kSocketEnv, socket.string());
-  ours.emplace_back(attest::emulated::kVmTokenEnv, token);
+// The current environment with `ours` set to our values and `removed` unset.
+std::vector<std::string> Environment(const std::vector<std::pair<std::string, std::string>>& ours,
+                                     const std::vector<std::string_view>& removed) {
   std::vector<std::string> env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view item(*entry);
     const std::string_view name = item.substr(0, item.find('='));
     if (std::any_of(ours.begin(), ours.end(), [&](const auto& variable) { return variable.first == name; })) continue;
+    if (std::find(removed.begin(), removed.end(), name) != removed.end()) continue;
     env.emplace_back(item);
   }
   for (const auto& [name, value] : ours) env.push_back(name + "=" + value);
   return env;
+}
+
+// The command's environment: the VM's configfs-tsm, and `pinned` (what the
+// pod's spec sets). Not the daemon's socket and token: inside the VM, evidence
+// comes only through the tsm, as on real hardware.
+std::vector<std::string> ChildEnvironment(const std::filesystem::path& tsm_dir,
+                                          const std::vector<std::pair<std::string, std::string>>& pinned) {
+  std::vector<std::pair<std::string, std::string>> ours = pinned;
+  ours.emplace_back(std::string(attest::tsm::kTsmDirEnv), tsm_dir.string());
+  return Environment(ours, {attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv});
 }
 
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
@@ -362,6 +447,97 @@ std::vector<std::pair<std::string, std::string>> ExpectedCoordinatorOf(const Att
   return out;
 }
 
+// The VM's configfs-tsm: a `contrast emulate tsm` child serving a private
+// directory.
+struct TsmProcess {
+  pid_t pid = 0;
+  std::filesystem::path dir;
+};
+
+// How long `emulate run` waits for the tsm to serve: mounting is quick, but a
+// loaded CI machine can be slow to start a process.
+constexpr auto kTsmStartTimeout = std::chrono::seconds(60);
+constexpr auto kTsmStopGrace = std::chrono::seconds(10);
+
+bool Serving(const std::filesystem::path& tsm_dir) {
+  struct stat st {};
+  return ::stat((tsm_dir / "report").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Result<TsmProcess> StartTsm(const std::filesystem::path& socket, const std::string& token) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "contrast-tsm-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return Fail(ErrorCode::kIo,
+                "creating a directory for the emulated configfs-tsm (" + pattern + "): " + std::strerror(errno));
+  }
+  TsmProcess tsm{.pid = 0, .dir = pattern};
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return Fail(ErrorCode::kIo, "/proc/self/exe: " + error.message());
+  std::vector<std::string> args = {
+      self.string(), "emulate", "tsm", "--mount", tsm.dir.string(), "--parent-pid", std::to_string(::getpid())};
+  std::vector<std::string> env =
+      Environment({{attest::emulated::kSocketEnv, socket.string()}, {attest::emulated::kVmTokenEnv, token}},
+                  {attest::tsm::kTsmDirEnv});
+  std::vector<char*> argv = Pointers(args);
+  std::vector<char*> envp = Pointers(env);
+  // Its messages go to our stderr: stdout stays the command's.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  // In a session of its own, so that a SIGKILL to our process group cannot
+  // catch it (or the fusermount3 it starts) half-way through mounting; it
+  // stops when we do (--parent-pid) and unmounts cleanly.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+  const int spawned = ::posix_spawn(&tsm.pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    ::rmdir(tsm.dir.c_str());
+    return Fail(ErrorCode::kIo, "cannot run " + self.string() + " emulate tsm: " + std::strerror(spawned));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kTsmStartTimeout;
+  while (!Serving(tsm.dir)) {
+    int status = 0;
+    if (::waitpid(tsm.pid, &status, WNOHANG) == tsm.pid) {
+      ::rmdir(tsm.dir.c_str());
+      return Fail(ErrorCode::kFailedPrecondition, "the emulated configfs-tsm for " + tsm.dir.string() +
+                                                      " exited with status " + std::to_string(ExitCodeOf(status)) +
+                                                      " before serving (its error is above)");
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(tsm.pid, SIGKILL);
+      ::waitpid(tsm.pid, &status, 0);
+      ::rmdir(tsm.dir.c_str());
+      return Fail(ErrorCode::kTimeout, "the emulated configfs-tsm did not serve " + tsm.dir.string() + " within " +
+                                           std::to_string(kTsmStartTimeout.count()) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return tsm;
+}
+
+// SIGTERM: it unmounts and exits; then its directory goes.
+void StopTsm(const TsmProcess& tsm, std::ostream& err) {
+  ::kill(tsm.pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + kTsmStopGrace;
+  int status = 0;
+  pid_t waited = 0;
+  while ((waited = ::waitpid(tsm.pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (waited == 0) {
+    err << "warning: the emulated configfs-tsm on " << tsm.dir.string() << " did not stop; killing it\n";
+    ::kill(tsm.pid, SIGKILL);
+    ::waitpid(tsm.pid, &status, 0);
+  }
+  if (::rmdir(tsm.dir.c_str()) != 0 && errno != ENOENT) {
+    err << "warning: cannot remove " << tsm.dir.string() << ": " << std::strerror(errno) << "\n";
+  }
+}
+
 }  // namespace
 
 int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::ostream& err) {
@@ -400,9 +576,12 @@ int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::
   // before the command runs; it only gets the token.
   auto token = attest::emulated::RegisterVmWithDaemon(socket, *measurement, host_data);
   if (!token) return Failed(err, token.error());
+  // The VM's kernel interface: the command asks it, not the daemon.
+  auto tsm = StartTsm(socket, *token);
+  if (!tsm) return Failed(err, tsm.error());
 
   std::vector<std::string> args = command.command;
-  std::vector<std::string> env = ChildEnvironment(socket, *token, pinned_env);
+  std::vector<std::string> env = ChildEnvironment(tsm->dir, pinned_env);
   std::vector<char*> argv = Pointers(args);
   std::vector<char*> envp = Pointers(env);
 
@@ -412,6 +591,7 @@ int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::
   const int spawned = ::posix_spawnp(&child, argv[0], nullptr, nullptr, argv.data(), envp.data());
   if (spawned != 0) {
     err << "error: cannot run " << command.command[0] << ": " << std::strerror(spawned) << "\n";
+    StopTsm(*tsm, err);
     return spawned == ENOENT ? 127 : 126;
   }
   g_child.store(child);
@@ -423,6 +603,7 @@ int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::
     waited = ::waitpid(child, &status, 0);
   } while (waited < 0 && errno == EINTR);
   g_child.store(0);
+  StopTsm(*tsm, err);
   if (waited != child) {
     return Failed(err, Error{ErrorCode::kInternal, std::string("waiting for the command: ") + std::strerror(errno)});
   }
@@ -431,13 +612,45 @@ int RunEmulateRun(const EmulateRunCommand& command, std::ostream& /*out*/, std::
 
 // ---- guest-report ------------------------------------------------------------
 
+namespace {
+
+// Inside `emulate run`: through the VM's configfs-tsm (CONTRAST_TSM_DIR);
+// else, for a command given the daemon's variables by hand, the daemon.
+Result<attest::emulated::EmulatedEvidence> GuestEvidence(const Bytes& report_data) {
+  if (report_data.size() > attest::kReportDataSize) {
+    return Fail(ErrorCode::kInvalidArgument, "--report-data: at most 64 bytes");
+  }
+  const char* tsm_dir = std::getenv(std::string(attest::tsm::kTsmDirEnv).c_str());
+  if (tsm_dir == nullptr || *tsm_dir == '\0') {
+    auto client = GuestClient::FromEnvironment();
+    if (!client) return Fail(client.error());
+    return client->GetReport(report_data);
+  }
+  auto issuer = attest::tsm::ConfigfsTsmIssuer::Open({.tsm_dir = tsm_dir});
+  if (!issuer) return Fail(issuer.error());
+  attest::ReportData padded{};
+  std::copy(report_data.begin(), report_data.end(), padded.begin());
+  auto evidence = (*issuer)->Issue(padded);
+  if (!evidence) return Fail(evidence.error());
+  if (evidence->platform != attest::kPlatformInsecureEmulatedSnp) {
+    return Fail(ErrorCode::kUnsupported,
+                std::string(tsm_dir) + " gives " + evidence->platform + " evidence, not the emulated platform's");
+  }
+  auto vcek = crypto::Certificate::ParseAuto(evidence->endorsement_key);
+  if (!vcek) return Fail(vcek.error().Wrap("VCEK from " + std::string(tsm_dir)));
+  return attest::emulated::EmulatedEvidence{std::move(evidence->report), vcek->Der(), evidence->cert_chain};
+}
+
+}  // namespace
+
 int RunEmulateGuestReport(const EmulateGuestReportCommand& command, std::ostream& out, std::ostream& err) {
   auto report_data = HexDecode(command.report_data);
   if (!report_data) return UsageError(err, report_data.error().Wrap("--report-data"));
-  auto client = GuestClient::FromEnvironment();
-  if (!client) return UsageError(err, client.error());
-  auto evidence = client->GetReport(*report_data);
-  if (!evidence) return Failed(err, evidence.error());
+  auto evidence = GuestEvidence(*report_data);
+  if (!evidence) {
+    return evidence.error().code == ErrorCode::kInvalidArgument ? UsageError(err, evidence.error())
+                                                                : Failed(err, evidence.error());
+  }
   auto report = snp::ParseReport(evidence->report);
   if (!report) return Failed(err, report.error().Wrap("report from the daemon"));
 

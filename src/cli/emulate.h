@@ -41,11 +41,13 @@ struct EmulateRootHashCommand {
   std::filesystem::path state_dir;
 };
 
-// `emulate run`: registers a VM with the daemon and runs a command as that
-// VM (CONTRAST_EMULATED_SOCKET and CONTRAST_EMULATED_VM_TOKEN in its
-// environment). Exits with the command's status, 128+N if it died of signal
-// N; 1 when the daemon cannot be reached, 2 on usage errors, 126 when the
-// command cannot be executed, 127 when it is not found.
+// `emulate run`: registers a VM with the daemon, mounts an emulated
+// configfs-tsm for it (`emulate tsm`, in a private directory) and runs a
+// command as that VM with CONTRAST_TSM_DIR naming the mount (and without the
+// daemon's socket and token), so the command obtains evidence through the
+// kernel interface real guests use; unmounts when the command exits. Exits with the command's status, 128+N if it died
+// of signal N; 1 when the daemon cannot be reached, 2 on usage errors, 126 when the command cannot be executed, 127
+// when it is not found.
 struct EmulateRunCommand {
   std::filesystem::path socket;
   std::optional<std::filesystem::path> policy;  // HOST_DATA = SHA-256 of this file
@@ -70,11 +72,23 @@ struct EmulateGuestReportCommand {
   std::optional<std::filesystem::path> chain_out;  // ASK then ARK, PEM
 };
 
+// `emulate tsm`: the emulated configfs-tsm (attest/emulated/tsm_fs.h) for the
+// VM of CONTRAST_EMULATED_SOCKET / CONTRAST_EMULATED_VM_TOKEN, mounted on
+// `mount` until SIGTERM, SIGINT, or the mount is removed. `emulate run`
+// starts one per VM and gives the command CONTRAST_TSM_DIR instead of the
+// daemon's socket and token.
+struct EmulateTsmCommand {
+  std::filesystem::path mount;
+  // Set by `emulate run` (hidden): stop when that process dies.
+  int parent_pid = 0;
+};
+
 int RunEmulateInit(const EmulateInitCommand& command, std::ostream& out, std::ostream& err);
 int RunEmulateReport(const EmulateReportCommand& command, std::ostream& out, std::ostream& err);
 int RunEmulateServe(const EmulateServeCommand& command, std::ostream& out, std::ostream& err);
 int RunEmulateRootHash(const EmulateRootHashCommand& command, std::ostream& out, std::ostream& err);
 int RunEmulateRun(const EmulateRunCommand& command, std::ostream& out, std::ostream& err);
 int RunEmulateGuestReport(const EmulateGuestReportCommand& command, std::ostream& out, std::ostream& err);
+int RunEmulateTsm(const EmulateTsmCommand& command, std::ostream& out, std::ostream& err);
 
 }  // namespace contrast::cli

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/app.h"
+#include "cli/release_images.h"
 #include "cli/yaml_nodes.h"
 #include "common/files.h"
 #include "crypto/keys.h"
@@ -275,7 +276,8 @@ class Generation {
   Generation(const GenerateCommand& command, Progress& progress)
       : command_(command),
         progress_(progress),
-        manifest_path_(command.manifest.value_or(command.workspace / "manifest.json")) {}
+        manifest_path_(command.manifest.value_or(command.workspace / "manifest.json")),
+        initializer_image_(command.initializer_image) {}
 
   Status Run() {
     for (Status (Generation::*step)() :
@@ -346,6 +348,12 @@ class Generation {
       if (!parsed) return Fail(parsed.error().Wrap(command_.settings->string()));
       settings_ = std::move(*parsed);
     }
+    if (command_.images_file) {
+      auto images = LoadReleaseImages(*command_.images_file);
+      if (!images) return Fail(images.error());
+      initializer_image_ = images->initializer;
+      coordinator_image_ = images->coordinator;
+    }
     return {};
   }
 
@@ -361,7 +369,7 @@ class Generation {
         annotations = std::move(*read);
       } else {
         kube::PatchOptions options;
-        options.initializer_image = command_.initializer_image;
+        options.initializer_image = initializer_image_;
         options.coordinator_host = "coordinator-ready." + coordinator_namespace;
         auto result = kube::PatchPodTemplate(*pod, options);
         if (!result) return Fail(result.error());
@@ -373,11 +381,28 @@ class Generation {
         initializer = result->initializer;
       }
       const bool injected = !command_.skip_initializer && initializer == kube::InitializerState::kInjected;
+      if (coordinator_image_ && annotations.role == kube::kCoordinatorRole) {
+        if (auto set = SetCoordinatorImage(*pod); !set) return set;
+      }
       patched_.push_back(Patched{annotations.role == kube::kCoordinatorRole,
                                  annotations.workload_secret_id.value_or(kube::DefaultWorkloadSecretId(*pod)),
                                  injected});
     }
     return {};
+  }
+
+  // The image built for this Coordinator (--images) in its container
+  // "coordinator", as deploy/coordinator.yml names it.
+  Status SetCoordinatorImage(kube::PodTemplate& pod) {
+    for (YAML::Node container : Containers(pod)) {
+      if (NameOf(container) == "coordinator") {
+        container["image"] = *coordinator_image_;
+        return {};
+      }
+    }
+    return Fail(ErrorCode::kInvalidArgument, Describe(pod) +
+                                                 " is marked as the Coordinator but has no container named "
+                                                 "\"coordinator\" for the image of --images");
   }
 
   // 4. Every distinct image once, concurrently; each container's `image:`
@@ -398,7 +423,7 @@ class Generation {
     std::map<std::string, std::string> pinned;  // as written -> pinned spelling
     std::string errors;
     for (size_t i = 0; i < references.size(); ++i) {
-      if (!resolved[i] && references[i] == command_.initializer_image) {
+      if (!resolved[i] && references[i] == initializer_image_) {
         auto fallback = UnpinnedInitializer(references[i], resolved[i].error());
         if (!fallback) return Fail(fallback.error());
         pinned[references[i]] = references[i];
@@ -430,9 +455,17 @@ class Generation {
   // Our own image, when it cannot be resolved: its configuration is known,
   // so the policy can still be written, but it cannot pin the content.
   Result<image::ResolvedImage> UnpinnedInitializer(const std::string& reference, const Error& why) {
-    progress_.Warn("cannot resolve the Initializer image " + reference + " (" + why.message +
-                   "): the policies pin its name only, not its digest. Make it resolvable (--registry-mirror, "
-                   "--image-layout) or pass a pinned --initializer-image before deploying to a real cluster");
+    if (reference.find('@') != std::string::npos) {
+      // Pinned (e.g. by --images): the digest is pinned as written; the
+      // configuration assumed is the one scripts/images gives the image.
+      progress_.Warn("cannot resolve the Initializer image " + reference + " (" + why.message +
+                     "): the policies pin its digest as written and assume this version's image configuration");
+    } else {
+      progress_.Warn("cannot resolve the Initializer image " + reference + " (" + why.message +
+                     "): the policies pin its name only, not its digest. Make it resolvable (--registry-mirror, "
+                     "--image-layout) or pass a pinned --initializer-image (or --images) before deploying to a "
+                     "real cluster");
+    }
     auto parsed = image::ImageReference::Parse(reference);
     if (!parsed) return Fail(parsed.error().Wrap("--initializer-image"));
     image::ResolvedImage image;
@@ -639,6 +672,8 @@ class Generation {
   const GenerateCommand& command_;
   Progress& progress_;
   const std::filesystem::path manifest_path_;
+  std::string initializer_image_;                 // --initializer-image, or that of --images
+  std::optional<std::string> coordinator_image_;  // from --images
   std::vector<kube::InputFile> files_;
   std::vector<kube::PodTemplate> workloads_;
   std::vector<kube::PodTemplate*> confidential_;  // into workloads_

@@ -46,6 +46,10 @@ struct GenerateCommand {
   std::vector<std::filesystem::path> seedshare_owner_keys;
   bool disable_updates = false;
   std::string initializer_image = kDefaultInitializerImage;
+  // The images file of scripts/images (cli/release_images.h): its pinned
+  // Initializer replaces initializer_image, its pinned Coordinator the image
+  // of the Coordinator workload's container "coordinator".
+  std::optional<std::filesystem::path> images_file;
   bool skip_initializer = false;
   bool legacy_policy_annotation = false;
   std::optional<std::filesystem::path> settings;  // generator settings (our JSON format)

@@ -50,8 +50,13 @@ void AddGenerateCommand(CLI::App& app, std::function<int()>& run, std::ostream& 
   cmd->add_flag("-d,--disable-updates", c->disable_updates,
                 "List no workload owner key: the manifest can never be updated (immutable deployment)")
       ->excludes(owner);
-  cmd->add_option("--initializer-image", c->initializer_image, "The Initializer image to inject")
-      ->capture_default_str();
+  auto* initializer_image =
+      cmd->add_option("--initializer-image", c->initializer_image, "The Initializer image to inject")
+          ->capture_default_str();
+  cmd->add_option("--images", c->images_file,
+                  "images.json of scripts/images: inject its pinned Initializer and run its pinned Coordinator "
+                  "(the image of container \"coordinator\" in the workload marked as the Coordinator)")
+      ->excludes(initializer_image);
   cmd->add_flag("--skip-initializer", c->skip_initializer, "Inject no Initializer into any workload");
   cmd->add_flag("--legacy-policy-annotation", c->legacy_policy_annotation,
                 "Attach policies as io.katacontainers.config.agent.policy (base64 of the policy; runtimes of 2024) "

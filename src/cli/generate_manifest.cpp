@@ -45,13 +45,16 @@ Result<manifest::ReferenceValues> EmulatedReferenceValuesFor(const std::filesyst
                                                              std::string_view measurement_hex) {
   auto sp = attest::emulated::SecureProcessor::Load(state_dir);
   if (!sp) return Fail(sp.error().Wrap("the emulated secure processor in " + state_dir.string()));
-  manifest::EmulatedReferenceValues entry;
+  attest::emulated::InsecureEmulatedReferenceValues entry;
   entry.root_sha256 = crypto::Sha256(sp->ark_der());
   entry.snp.platform = "Emulated-SNP";
   entry.snp.product = sp->product();
   entry.snp.minimum_tcb = sp->tcb();
   entry.snp.guest_policy.smt = true;
   entry.snp.platform_info.smt_enabled = true;
+  // The emulated root publishes no CRL, so a verifier has nothing to check
+  // revocation against unless one is configured.
+  entry.snp.allow_missing_revocation_check = true;
   if (!measurement_hex.empty()) {
     auto measurement = HexDecode(measurement_hex);
     if (!measurement || measurement->size() != entry.snp.trusted_measurement.size()) {

@@ -90,6 +90,8 @@ Result<OwnerShare> LoadOwnerShare(const RecoverCommand& command, const manifest:
 int RunRecover(const RecoverCommand& command, std::ostream& out, std::ostream& err) {
   auto local = LoadManifest(command.manifest, err);
   if (!local) return kExitUsage;
+  auto verifier_options = CommandVerifierOptions(command.collateral);
+  if (!verifier_options) return Usage(err, verifier_options.error());
   auto share = LoadOwnerShare(command, local->parsed);
   if (!share) {
     return share.error().code == ErrorCode::kCrypto ? Failed(err, share.error()) : Usage(err, share.error());
@@ -98,7 +100,7 @@ int RunRecover(const RecoverCommand& command, std::ostream& out, std::ostream& e
   WipeOnExit wipe_seed(share->seed);
   if (local->parsed.insecure()) PrintInsecureWarning(err);
 
-  CoordinatorClient coordinator(command.coordinator, local->parsed, command.timeout, out);
+  CoordinatorClient coordinator(command.coordinator, local->parsed, command.timeout, *verifier_options, out);
   v1::RecoverRequest request;
   WipeOnExit wipe_request(*request.mutable_seed());
   v1::RecoverResponse response;
@@ -169,6 +171,7 @@ void AddRecoverCommand(CLI::App& app, std::function<int()>& run, std::ostream& o
   cmd->add_option_function<int>(
       "--timeout", [recover](int seconds) { recover->timeout = std::chrono::seconds(seconds); },
       "Seconds to keep retrying while the Coordinator is unavailable (default 120)");
+  attest::AddCollateralFlags(*cmd, recover->collateral, kCollateralCacheDefault);
   cmd->callback(
       [&run, recover, &out, &err] { run = [recover, &out, &err] { return RunRecover(*recover, out, err); }; });
 }

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "attest/collateral_flags.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -24,7 +26,8 @@ struct RecoverCommand {
   std::optional<std::filesystem::path> seed_shares;          // default: <workspace>/seed-shares.json
   bool force = false;
   std::filesystem::path workspace = ".";
-  std::chrono::seconds timeout{120};  // how long to retry an unavailable Coordinator
+  std::chrono::seconds timeout{120};   // how long to retry an unavailable Coordinator
+  attest::CollateralFlags collateral;  // where the Coordinator's collateral comes from
 };
 
 int RunRecover(const RecoverCommand& command, std::ostream& out, std::ostream& err);

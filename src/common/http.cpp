@@ -8,6 +8,8 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <thread>
 
 namespace contrast::http {
 namespace {
@@ -141,8 +143,76 @@ Result<Response> Get(const std::string& url, const GetOptions& options) {
       retry_after->value != nullptr) {
     response.retry_after = ParseRetryAfter(retry_after->value);
   }
+  for (const std::string& name : options.response_headers) {
+    curl_header* header = nullptr;
+    if (curl_easy_header(h, name.c_str(), 0, CURLH_HEADER, -1, &header) != CURLHE_OK || header == nullptr ||
+        header->value == nullptr) {
+      continue;
+    }
+    // A repeated header: its last occurrence.
+    if (header->amount > 1) curl_easy_header(h, name.c_str(), header->amount - 1, CURLH_HEADER, -1, &header);
+    if (header != nullptr && header->value != nullptr) response.headers[name] = header->value;
+  }
   response.body = std::move(sink.body);
   return response;
+}
+
+namespace {
+
+bool IsRetryableStatus(long status) { return status == 429 || (status >= 500 && status <= 599); }
+
+std::chrono::milliseconds Backoff(const RetryOptions& retry, int failed_attempts,
+                                  std::optional<std::chrono::seconds> retry_after) {
+  using std::chrono::milliseconds;
+  const milliseconds cap = std::max(retry.max_backoff, milliseconds(0));
+  if (retry_after) return std::min<milliseconds>(*retry_after, cap);
+  milliseconds delay = std::max(retry.initial_backoff, milliseconds(0));
+  for (int i = 1; i < failed_attempts && delay < cap; ++i) delay *= 2;
+  delay = std::min(delay, cap);
+  // Jitter keeps many clients restarted together from retrying in lockstep.
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<milliseconds::rep> jitter(0, delay.count() / 4);
+  return std::min(delay + milliseconds(jitter(rng)), cap);
+}
+
+}  // namespace
+
+Result<Response> GetWithRetries(const std::string& url, const GetOptions& options, const RetryOptions& retry) {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
+  const bool bounded = retry.deadline > milliseconds(0);
+  const Clock::time_point deadline = Clock::now() + retry.deadline;
+  const auto left = [&] { return std::chrono::duration_cast<milliseconds>(deadline - Clock::now()); };
+  const int max_attempts = std::max(retry.max_attempts, 1);
+  for (int attempt = 1;; ++attempt) {
+    GetOptions this_attempt = options;
+    if (bounded) {
+      const milliseconds remaining = std::max(left(), milliseconds(1));
+      this_attempt.total_timeout = std::min(options.total_timeout, remaining);
+      this_attempt.connect_timeout = std::min(options.connect_timeout, remaining);
+    }
+    auto response = Get(url, this_attempt);
+    bool retryable = false;
+    std::optional<std::chrono::seconds> retry_after;
+    if (!response) {
+      retryable = response.error().code == ErrorCode::kNetwork || response.error().code == ErrorCode::kTimeout;
+    } else {
+      response->attempts = attempt;
+      retryable = IsRetryableStatus(response->status);
+      retry_after = response->retry_after;
+    }
+    const milliseconds wait = retryable ? Backoff(retry, attempt, retry_after) : milliseconds(0);
+    const bool out_of_time = bounded && wait >= left();
+    if (!retryable || attempt >= max_attempts || out_of_time) {
+      if (!response && attempt > 1) {
+        Error error = response.error();
+        error.message += " (after " + std::to_string(attempt) + " attempts)";
+        return Fail(std::move(error));
+      }
+      return response;
+    }
+    std::this_thread::sleep_for(wait);
+  }
 }
 
 }  // namespace contrast::http

@@ -9,8 +9,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/bytes.h"
 
@@ -29,6 +31,9 @@ struct GetOptions {
   // Unset: libcurl's default (the *_proxy environment variables). An empty
   // string disables proxies; anything else is the proxy URL.
   std::optional<std::string> proxy;
+  // Response headers to return in Response::headers (names compared without
+  // regard to case). Others are not kept.
+  std::vector<std::string> response_headers;
 };
 
 struct Response {
@@ -37,6 +42,12 @@ struct Response {
   std::string content_type;  // empty when the server sent none
   // Retry-After (delta-seconds or HTTP-date, converted to a delay from now).
   std::optional<std::chrono::seconds> retry_after;
+  // The headers named in GetOptions::response_headers that the final
+  // response carried, keyed by the name as given there (the last value when
+  // one is repeated). Untrusted like the body.
+  std::map<std::string, std::string> headers;
+  // GetWithRetries: the attempts made (1 for Get).
+  int attempts = 1;
 };
 
 // GETs `url`. A response with any HTTP status is a success of this function.
@@ -45,5 +56,24 @@ struct Response {
 // connection closed mid-response), kParse (body larger than
 // max_response_size), kInternal (libcurl could not be set up).
 Result<Response> Get(const std::string& url, const GetOptions& options = {});
+
+struct RetryOptions {
+  // Attempts in all (>= 1).
+  int max_attempts = 4;
+  // Delay before the second attempt; doubles per attempt (with up to 25%
+  // random jitter), capped at max_backoff. A Retry-After header replaces the
+  // computed delay, also capped at max_backoff.
+  std::chrono::milliseconds initial_backoff{250};
+  std::chrono::milliseconds max_backoff{10000};
+  // Bound on the whole call, attempts and waits included (0: none). Each
+  // attempt's timeouts are cut to what is left; no wait outlasts it.
+  std::chrono::milliseconds deadline{0};
+};
+
+// Get, retried on kNetwork and kTimeout errors and on HTTP 429 and 5xx. Any
+// other outcome (including 404 and other 4xx) is returned at once. After the
+// last attempt: its response (whatever the status) or its error, the message
+// then saying how many attempts were made. Response::attempts counts them.
+Result<Response> GetWithRetries(const std::string& url, const GetOptions& options, const RetryOptions& retry);
 
 }  // namespace contrast::http

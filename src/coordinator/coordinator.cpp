@@ -15,6 +15,7 @@
 #include <map>
 #include <utility>
 
+#include "attest/evidence_verifier.h"
 #include "coordinator/log.h"
 #include "coordinator/manifest_updater.h"
 #include "coordinator/metrics.h"
@@ -24,7 +25,6 @@
 #include "observability/probe_server.h"
 #include "session/credentials.h"
 #include "session/nonce.h"
-#include "session/verifier.h"
 
 #ifndef CONTRAST_COORDINATOR_VERSION
 #define CONTRAST_COORDINATOR_VERSION "0.0.0"
@@ -91,12 +91,12 @@ std::string_view CoordinatorVersion() { return CONTRAST_COORDINATOR_VERSION; }
 // are destroyed in reverse: servers before the services and state they use).
 struct Coordinator::Parts {
   std::shared_ptr<spdlog::logger> logger;
-  std::shared_ptr<session::EvidenceIssuer> issuer;
+  std::shared_ptr<attest::Issuer> issuer;
   observability::Registry registry;
   CoordinatorMetrics metrics{registry};
   StateGuard guard;
   std::shared_ptr<history::Store> store;
-  session::EvidenceVerifier verifier;
+  std::optional<attest::EvidenceVerifier> verifier;  // from options.verifier
   session::NonceTracker nonces;
   std::optional<session::SessionIdentity> identity;
   std::unique_ptr<ManifestUpdater> updater;
@@ -110,14 +110,15 @@ struct Coordinator::Parts {
   std::unique_ptr<observability::ProbeServer> probe_server;
 };
 
-Coordinator::Coordinator(CoordinatorOptions options, std::shared_ptr<session::EvidenceIssuer> issuer)
+Coordinator::Coordinator(CoordinatorOptions options, std::shared_ptr<attest::Issuer> issuer)
     : options_(std::move(options)), parts_(std::make_unique<Parts>()) {
   parts_->logger = options_.logger ? options_.logger : spdlog::default_logger();
   parts_->issuer = std::move(issuer);
+  parts_->verifier.emplace(options_.verifier);
 }
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options,
-                                                        std::shared_ptr<session::EvidenceIssuer> issuer) {
+                                                        std::shared_ptr<attest::Issuer> issuer) {
   if (!issuer) return Fail(ErrorCode::kInvalidArgument, "no evidence issuer given");
   if (!options.store && options.state_dir.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "no history directory (state_dir) given");
@@ -229,7 +230,7 @@ Status Coordinator::StartApiServers() {
       *p.updater, p.guard, *p.issuer, p.identity->spki_der(), p.metrics, options_.session_options, p.logger,
       std::string(CoordinatorVersion()), *p.user_admission});
   p.mesh_service = std::make_unique<MeshApiService>(
-      MeshApiService::Dependencies{p.guard, p.verifier, p.nonces, *p.issuer, p.identity->spki_der(), p.metrics,
+      MeshApiService::Dependencies{p.guard, *p.verifier, p.nonces, *p.issuer, p.identity->spki_der(), p.metrics,
                                    options_.session_options, p.logger, *p.mesh_admission});
   auto user = StartServer(options_.user_api_address, *credentials, *p.user_service, options_.max_threads_per_server,
                           options_.connections, user_api_port_);

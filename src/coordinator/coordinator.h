@@ -37,11 +37,12 @@
 #include <string>
 #include <string_view>
 
+#include "attest/evidence.h"
+#include "attest/evidence_verifier.h"
 #include "common/result.h"
 #include "coordinator/state.h"
 #include "history/store.h"
 #include "session/admission.h"
-#include "session/evidence.h"
 #include "session/protocol.h"
 
 namespace spdlog {
@@ -95,6 +96,10 @@ struct CoordinatorOptions {
   session::AdmissionLimits admission;
   // Connection limits of both gRPC servers.
   ConnectionLimits connections;
+  // How workloads' evidence is verified: where VCEKs, CRLs and TDX
+  // collateral come from, the fetch deadline and the cache
+  // (attest/collateral_flags.h makes it from the program's flags).
+  attest::EvidenceVerifierOptions verifier;
   // Where logs go; spdlog's default logger when unset.
   std::shared_ptr<spdlog::logger> logger;
 };
@@ -105,8 +110,7 @@ class Coordinator {
   // issuer produces the Coordinator's own evidence (SetManifest and
   // GetManifests attest it). Errors: kInvalidArgument (options), kIo (cannot
   // listen or open the store), kCrypto (keys).
-  static Result<std::unique_ptr<Coordinator>> Start(CoordinatorOptions options,
-                                                    std::shared_ptr<session::EvidenceIssuer> issuer);
+  static Result<std::unique_ptr<Coordinator>> Start(CoordinatorOptions options, std::shared_ptr<attest::Issuer> issuer);
   ~Coordinator();
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
@@ -128,7 +132,7 @@ class Coordinator {
 
  private:
   struct Parts;
-  explicit Coordinator(CoordinatorOptions options, std::shared_ptr<session::EvidenceIssuer> issuer);
+  explicit Coordinator(CoordinatorOptions options, std::shared_ptr<attest::Issuer> issuer);
   Status OpenHistory();
   Status StartApiServers();
   Status StartProbeServer();

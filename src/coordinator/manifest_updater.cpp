@@ -292,7 +292,7 @@ Result<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_p
     return Fail(ErrorCode::kInternal, (latest.error().Wrap("storing the manifest")).message);
   }
   if (first_history) history_.emplace(std::move(*first_history));
-  session::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(accepted.manifest);
+  attest::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(accepted.manifest);
   auto state = std::make_shared<const State>(State{input.manifest, std::move(accepted.manifest), std::move(workloads),
                                                    std::move(*ca), latest->transition_hash,
                                                    current ? current->generation + 1 : 1, engine});
@@ -506,7 +506,7 @@ Result<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) 
 
   auto ca = OpenCaState(*store_, **engine, **latest);
   if (!ca) return Fail(ErrorCode::kFailedPrecondition, "the sealed CA state does not verify: " + ca.error().message);
-  session::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(*manifest);
+  attest::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(*manifest);
   auto state = std::make_shared<const State>(State{std::move(entries->back().manifest), std::move(*manifest),
                                                    std::move(workloads), std::move(*ca), transition,
                                                    static_cast<uint64_t>(entries->size()), std::move(*engine)});

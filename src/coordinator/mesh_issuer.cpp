@@ -6,14 +6,23 @@
 
 namespace contrast::coordinator {
 
-Result<MeshCertificateBundle> IssueMeshCertificate(const State& state, const session::VerifiedEvidence& evidence,
+Result<MeshCertificateBundle> IssueMeshCertificate(const State& state, const attest::VerifiedEvidence& evidence,
                                                    ByteView peer_spki) {
   const manifest::PolicyHash policy_hash{evidence.host_data()};
   const manifest::PolicyEntry* entry = state.manifest.FindPolicy(policy_hash);
   if (entry == nullptr) {
     return Fail(ErrorCode::kValidationFailed, "policy hash " + policy_hash.Hex() + " is not in the manifest");
   }
-  auto claims = ca::SnpClaimExtensions(evidence.report(), evidence.verified_report().product());
+  // SEV-SNP evidence: its report's claims as extensions (upstream's OIDs).
+  // TDX evidence: no platform claims (upstream defines no TDX claim OIDs);
+  // the certificate still names the attested policy through its SANs.
+  Result<std::vector<crypto::Extension>> claims = std::vector<crypto::Extension>{};
+  if (const attest::snp::VerifiedReport* snp = evidence.snp(); snp != nullptr) {
+    claims = ca::SnpClaimExtensions(snp->report(), snp->product());
+  } else if (evidence.tdx() == nullptr) {
+    return Fail(ErrorCode::kUnsupported,
+                "mesh certificates for platform \"" + evidence.platform() + "\" are not supported yet");
+  }
   if (!claims) return Fail(ErrorCode::kInternal, (claims.error().Wrap("report claims")).message);
   Bytes workload_secret;
   if (!entry->workload_secret_id.empty()) {

@@ -4,9 +4,9 @@
 
 #include <string>
 
+#include "attest/verifier.h"
 #include "common/bytes.h"
 #include "coordinator/state.h"
-#include "session/verifier.h"
 
 namespace contrast::coordinator {
 
@@ -24,7 +24,7 @@ struct MeshCertificateBundle {
 // for that ID. PERMISSION_DENIED when
 // the policy hash is not in the manifest (the verifier normally refuses such
 // evidence first).
-Result<MeshCertificateBundle> IssueMeshCertificate(const State& state, const session::VerifiedEvidence& evidence,
+Result<MeshCertificateBundle> IssueMeshCertificate(const State& state, const attest::VerifiedEvidence& evidence,
                                                    ByteView peer_spki);
 
 }  // namespace contrast::coordinator

@@ -10,6 +10,8 @@
 
 #include <grpcpp/server_context.h>
 
+#include "attest/evidence.h"
+#include "attest/verifier.h"
 #include "common/bytes.h"
 #include "contrast/meshapi.grpc.pb.h"
 #include "contrast/userapi.grpc.pb.h"
@@ -17,10 +19,8 @@
 #include "coordinator/metrics.h"
 #include "coordinator/state.h"
 #include "session/admission.h"
-#include "session/evidence.h"
 #include "session/nonce.h"
 #include "session/protocol.h"
-#include "session/verifier.h"
 
 namespace spdlog {
 class logger;
@@ -38,7 +38,7 @@ class UserApiService final : public v1::UserAPI::Service {
   struct Dependencies {
     ManifestUpdater& updater;
     const StateGuard& guard;
-    session::EvidenceIssuer& issuer;
+    attest::Issuer& issuer;
     Bytes own_spki;  // the Coordinator's session TLS key (SessionIdentity::spki_der)
     CoordinatorMetrics& metrics;
     session::SessionOptions session_options;
@@ -77,9 +77,9 @@ class MeshApiService final : public v1::MeshAPI::Service {
  public:
   struct Dependencies {
     const StateGuard& guard;
-    const session::EvidenceVerifier& verifier;
+    const attest::Verifier& verifier;
     session::NonceTracker& nonces;
-    session::EvidenceIssuer& issuer;
+    attest::Issuer& issuer;
     Bytes own_spki;  // the Coordinator's session TLS key (SessionIdentity::spki_der)
     CoordinatorMetrics& metrics;
     session::SessionOptions session_options;

@@ -13,12 +13,12 @@
 #include <string>
 #include <string_view>
 
+#include "attest/verifier.h"
 #include "ca/ca.h"
 #include "common/bytes.h"
 #include "history/history.h"
 #include "manifest/manifest.h"
 #include "seed/engine.h"
-#include "session/verifier.h"
 
 namespace contrast::coordinator {
 
@@ -40,7 +40,7 @@ struct State {
   manifest::Manifest manifest;
   // What a workload must attest to under this manifest (derived once here
   // rather than in every NewMeshCert call).
-  session::AcceptableReferenceValues workload_reference_values;
+  attest::AcceptableReferenceValues workload_reference_values;
   ca::CertificateAuthority ca;
   history::TransitionHash latest_transition{};
   uint64_t generation = 0;  // 1 for the first manifest

@@ -20,12 +20,13 @@ Result<KeyType> ClassifyKey(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "EC")) {
     char group[64] = {};
     size_t group_len = 0;
-    if (EVP_PKEY_get_group_name(key, group, sizeof group, &group_len) == 1 &&
-        std::string_view(group, group_len) == "secp384r1") {
-      return KeyType::kEcP384;
+    if (EVP_PKEY_get_group_name(key, group, sizeof group, &group_len) == 1) {
+      const std::string_view name(group, group_len);
+      if (name == "secp384r1") return KeyType::kEcP384;
+      if (name == "prime256v1") return KeyType::kEcP256;
     }
     ClearOpensslErrors();
-    return Fail(ErrorCode::kUnsupported, std::string("EC key on curve \"") + group + "\", expected P-384");
+    return Fail(ErrorCode::kUnsupported, std::string("EC key on curve \"") + group + "\", expected P-384 or P-256");
   }
   if (EVP_PKEY_is_a(key, "RSA")) {
     const int bits = EVP_PKEY_get_bits(key);
@@ -42,6 +43,7 @@ Result<KeyType> ClassifyKey(EVP_PKEY* key) {
 std::string_view KeyTypeName(KeyType type) {
   switch (type) {
     case KeyType::kEcP384: return "EC P-384";
+    case KeyType::kEcP256: return "EC P-256";
     case KeyType::kRsa2048: return "RSA-2048";
     case KeyType::kRsa4096: return "RSA-4096";
     case KeyType::kRsaOther: return "RSA";
@@ -53,6 +55,7 @@ Result<PrivateKey> PrivateKey::Generate(KeyType type) {
   EVP_PKEY* raw = nullptr;
   switch (type) {
     case KeyType::kEcP384: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+    case KeyType::kEcP256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
     case KeyType::kRsa2048: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}); break;
     case KeyType::kRsa4096: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096}); break;
     case KeyType::kRsaOther: return Fail(ErrorCode::kInvalidArgument, "generating RSA needs a size (2048 or 4096)");
@@ -216,25 +219,24 @@ bool PrivateKey::Matches(const EVP_PKEY* public_key) const {
   return equal;
 }
 
-Result<EcdsaP384Signature> SignEcdsaP384Sha384(const PrivateKey& key, ByteView data) {
-  if (key.type() != KeyType::kEcP384) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "ECDSA P-384 signing needs an EC P-384 key, got " + std::string(KeyTypeName(key.type())));
-  }
+namespace {
+
+// ECDSA over `data` with `md`, as big-endian r and s of `width` bytes each.
+Status SignEcdsaRaw(const PrivateKey& key, const EVP_MD* md, ByteView data, size_t width, uint8_t* r_out,
+                    uint8_t* s_out) {
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return Fail(OpensslError(ErrorCode::kCrypto, "allocating a digest context"));
-  if (auto ok = Check(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha384(), nullptr, key.get()), "ECDSA sign init");
-      !ok) {
-    return Fail(ok.error());
+  if (auto ok = Check(EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key.get()), "ECDSA sign init"); !ok) {
+    return ok;
   }
   size_t der_length = 0;
   if (auto ok = Check(EVP_DigestSign(ctx.get(), nullptr, &der_length, data.data(), data.size()), "ECDSA sign"); !ok) {
-    return Fail(ok.error());
+    return ok;
   }
   Bytes der(der_length);
   if (auto ok = Check(EVP_DigestSign(ctx.get(), der.data(), &der_length, data.data(), data.size()), "ECDSA sign");
       !ok) {
-    return Fail(ok.error());
+    return ok;
   }
   if (der_length > static_cast<size_t>(std::numeric_limits<long>::max())) {
     return Fail(ErrorCode::kInternal, "ECDSA signature too long");
@@ -242,12 +244,37 @@ Result<EcdsaP384Signature> SignEcdsaP384Sha384(const PrivateKey& key, ByteView d
   const unsigned char* cursor = der.data();
   EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der_length)));
   if (!sig) return Fail(OpensslError(ErrorCode::kCrypto, "decoding the ECDSA signature"));
-  EcdsaP384Signature out;
   const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
   const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
-  if (BN_bn2binpad(r, out.r.data(), static_cast<int>(out.r.size())) < 0 ||
-      BN_bn2binpad(s, out.s.data(), static_cast<int>(out.s.size())) < 0) {
-    return Fail(OpensslError(ErrorCode::kInternal, "ECDSA signature component wider than 48 bytes"));
+  if (BN_bn2binpad(r, r_out, static_cast<int>(width)) < 0 || BN_bn2binpad(s, s_out, static_cast<int>(width)) < 0) {
+    return Fail(
+        OpensslError(ErrorCode::kInternal, "ECDSA signature component wider than " + std::to_string(width) + " bytes"));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<EcdsaP384Signature> SignEcdsaP384Sha384(const PrivateKey& key, ByteView data) {
+  if (key.type() != KeyType::kEcP384) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "ECDSA P-384 signing needs an EC P-384 key, got " + std::string(KeyTypeName(key.type())));
+  }
+  EcdsaP384Signature out;
+  if (auto ok = SignEcdsaRaw(key, EVP_sha384(), data, out.r.size(), out.r.data(), out.s.data()); !ok) {
+    return Fail(ok.error());
+  }
+  return out;
+}
+
+Result<EcdsaP256Signature> SignEcdsaP256Sha256(const PrivateKey& key, ByteView data) {
+  if (key.type() != KeyType::kEcP256) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "ECDSA P-256 signing needs an EC P-256 key, got " + std::string(KeyTypeName(key.type())));
+  }
+  EcdsaP256Signature out;
+  if (auto ok = SignEcdsaRaw(key, EVP_sha256(), data, out.r.size(), out.r.data(), out.s.data()); !ok) {
+    return Fail(ok.error());
   }
   return out;
 }

@@ -14,6 +14,7 @@ namespace contrast::crypto {
 
 enum class KeyType {
   kEcP384,   // report signing (VCEK), mesh keys
+  kEcP256,   // Intel SGX/TDX shapes (PCK, attestation and TCB-signing keys)
   kRsa2048,  // fast RSA for tests
   kRsa4096,  // AMD-shaped roots (ARK, ASK)
   // RSA of another size from 2048 to 8192 bits (e.g. 3072): seed-share owner
@@ -69,5 +70,15 @@ struct EcdsaP384Signature {
 
 // ECDSA with SHA-384 over `data`; the key must be an EC P-384 key.
 Result<EcdsaP384Signature> SignEcdsaP384Sha384(const PrivateKey& key, ByteView data);
+
+// An ECDSA P-256 signature as two big-endian 32-byte integers (the r || s of
+// TDX quotes and Intel collateral).
+struct EcdsaP256Signature {
+  std::array<uint8_t, 32> r{};
+  std::array<uint8_t, 32> s{};
+};
+
+// ECDSA with SHA-256 over `data`; the key must be an EC P-256 key.
+Result<EcdsaP256Signature> SignEcdsaP256Sha256(const PrivateKey& key, ByteView data);
 
 }  // namespace contrast::crypto

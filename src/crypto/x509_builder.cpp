@@ -56,16 +56,18 @@ Result<Asn1TimePtr> BuildTime(TimePoint t) {
   return out;
 }
 
-// A digest-sign context for SHA-384: RSASSA-PSS (MGF1-SHA-384, salt 48) for
-// RSA keys, ECDSA for EC keys.
+// A digest-sign context: RSASSA-PSS (SHA-384, MGF1-SHA-384, salt 48) for RSA
+// keys, ECDSA-SHA384 for P-384 keys, ECDSA-SHA256 for P-256 keys (as Intel's
+// SGX certificates and CRLs are signed).
 Result<EvpMdCtxPtr> NewSigningContext(const PrivateKey& key) {
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return Fail(OpensslError(ErrorCode::kCrypto, "allocating a digest context"));
   EVP_PKEY_CTX* pkey_ctx = nullptr;  // owned by ctx
-  if (auto ok = Check(EVP_DigestSignInit(ctx.get(), &pkey_ctx, EVP_sha384(), nullptr, key.get()), "sign init"); !ok) {
+  const EVP_MD* md = key.type() == KeyType::kEcP256 ? EVP_sha256() : EVP_sha384();
+  if (auto ok = Check(EVP_DigestSignInit(ctx.get(), &pkey_ctx, md, nullptr, key.get()), "sign init"); !ok) {
     return Fail(ok.error());
   }
-  if (key.type() == KeyType::kEcP384) return ctx;
+  if (key.type() == KeyType::kEcP384 || key.type() == KeyType::kEcP256) return ctx;
   if (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
       EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, kPssSaltLength) <= 0 ||
       EVP_PKEY_CTX_set_rsa_mgf1_md(pkey_ctx, EVP_sha384()) <= 0) {

@@ -3,7 +3,7 @@
 //
 // Signing picks the algorithm from the issuer key: RSA keys sign with
 // RSASSA-PSS (SHA-384, MGF1-SHA-384, salt 48, as AMD's ARK and ASK do), EC
-// P-384 keys with ECDSA-SHA384.
+// P-384 keys with ECDSA-SHA384, EC P-256 keys with ECDSA-SHA256 (Intel's).
 #pragma once
 
 #include <cstdint>

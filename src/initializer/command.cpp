@@ -7,9 +7,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "attest/collateral_flags.h"
+#include "attest/detect.h"
 #include "common/time.h"
 #include "initializer/initializer.h"
-#include "platform/issuer.h"
 
 namespace contrast::initializer {
 namespace {
@@ -32,6 +33,8 @@ struct Flags {
   std::string retry_initial = "1s";
   std::string retry_max = "10s";
   std::string timeout = "0";
+  std::string tsm_dir;  // empty: CONTRAST_TSM_DIR, else detected
+  attest::CollateralFlags collateral;
 };
 
 Error Usage(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
@@ -82,6 +85,10 @@ Result<InitializerConfig> ConfigFrom(const Flags& flags) {
   auto expected = ExpectedCoordinatorFrom(flags);
   if (!expected) return Fail(expected.error());
   config.expected_coordinator = std::move(*expected);
+  // One run per pod: a disk cache would not outlive it.
+  auto verifier = attest::VerifierOptionsFrom(flags.collateral, /*default_cache_dir=*/{});
+  if (!verifier) return Fail(verifier.error());
+  config.verifier = std::move(*verifier);
   return config;
 }
 
@@ -109,6 +116,10 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   app.add_option("--timeout", flags.timeout, "Give up after this long (0: never)")
       ->envname("CONTRAST_INITIALIZER_TIMEOUT")
       ->capture_default_str();
+  app.add_option("--tsm-dir", flags.tsm_dir,
+                 "configfs-tsm root to take evidence from (default: $CONTRAST_TSM_DIR, else detected: "
+                 "/sys/kernel/config/tsm, /dev/sev-guest, `contrast emulate run`)");
+  attest::AddCollateralFlags(app, flags.collateral, "none: memory only");
   std::string policy_hashes;
   std::string reference_values;
   auto* policy_hashes_option =
@@ -147,13 +158,16 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   config->log = [&err](std::string_view line) {
     err << FormatRfc3339(Now()) << " contrast-initializer: " << line << std::endl;
   };
-  auto issuer = platform::IssuerFromEnvironment();
+  attest::DetectOptions detect;
+  detect.tsm_dir = flags.tsm_dir;
+  auto issuer = attest::DetectIssuer(detect);
   if (!issuer) {
     err << "contrast-initializer: error: " << issuer.error().message << "\n";
-    return kExitUsage;
+    return issuer.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
   }
-  config->log("evidence from " + platform::DescribeIssuerEnvironment());
-  if (auto done = RunInitializer(*config, **issuer); !done) {
+  config->log(issuer->description);
+  config->log("collateral for verifying the Coordinator: " + attest::DescribeCollateral(config->verifier));
+  if (auto done = RunInitializer(*config, *issuer->issuer); !done) {
     err << "contrast-initializer: error: " << done.error().message << "\n";
     return done.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
   }

@@ -101,10 +101,6 @@ Result<ExpectedCoordinator> ParseExpectedCoordinator(std::string_view policy_has
   if (!hashes) return Fail(hashes.error());
   auto carrier = ParseAsManifest(*hashes, reference_values);
   if (!carrier) return Fail(carrier.error());
-  if (carrier->reference_values.snp.empty() && carrier->reference_values.emulated.empty()) {
-    return Fail(Invalid(kCoordinatorReferenceValuesEnv,
-                        "no snp or emulated entry: the Initializer cannot verify a Coordinator on tdx yet"));
-  }
   ExpectedCoordinator expected;
   expected.policy_hashes = std::move(*hashes);
   expected.reference_values = attestation_policy::CoordinatorReferenceValues(*carrier);

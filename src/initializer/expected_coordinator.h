@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
+#include "attest/verifier.h"
 #include "common/result.h"
 #include "manifest/manifest.h"
-#include "session/verifier.h"
 
 namespace contrast::initializer {
 
@@ -41,7 +41,7 @@ struct ExpectedCoordinator {
   std::vector<manifest::PolicyHash> policy_hashes;  // sorted, no duplicates
   // What the Coordinator's evidence is verified against: the reference
   // values, and HOST_DATA one of policy_hashes.
-  session::AcceptableReferenceValues reference_values;
+  attest::AcceptableReferenceValues reference_values;
   // True when the reference values trust the emulated platform.
   bool insecure = false;
 };

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "attest/evidence_verifier.h"
 #include "common/files.h"
 #include "common/time.h"
 #include "contrast/meshapi.grpc.pb.h"
@@ -57,10 +58,13 @@ bool IsIpv6(std::string_view text) {
 // What the Coordinator's evidence is checked with, for the attempts of one
 // run. Without an expected identity it only names the mode.
 struct CoordinatorCheck {
+  // Offline verifier: the Coordinator's evidence must carry its VCEK.
   explicit CoordinatorCheck(const ExpectedCoordinator* expected_coordinator) : expected(expected_coordinator) {}
+  CoordinatorCheck(const ExpectedCoordinator* expected_coordinator, const attest::EvidenceVerifierOptions& options)
+      : expected(expected_coordinator), verifier(options) {}
 
   const ExpectedCoordinator* expected;  // nullptr: not attested
-  session::EvidenceVerifier verifier;
+  attest::EvidenceVerifier verifier;
   session::NonceTracker nonces;
 };
 
@@ -102,9 +106,8 @@ Status ReadUncheckedEvidence(session::ClientStream& stream, session::NonceTracke
 // request -> our evidence -> the Coordinator's evidence -> response. Nothing
 // of the response is read before the Coordinator passed. `coordinator_refused`
 // tells our verdict on the Coordinator from the Coordinator's on us.
-Result<Exchanged> Exchange(const std::string& target, const session::SessionIdentity& identity,
-                           session::EvidenceIssuer& issuer, CoordinatorCheck& check, milliseconds deadline,
-                           bool& coordinator_refused) {
+Result<Exchanged> Exchange(const std::string& target, const session::SessionIdentity& identity, attest::Issuer& issuer,
+                           CoordinatorCheck& check, milliseconds deadline, bool& coordinator_refused) {
   coordinator_refused = false;
   auto channel = session::CreateSessionChannel(target, identity);
   if (!channel) return Fail(channel.error());
@@ -198,10 +201,11 @@ Result<MeshCredentials> CheckAnswer(const v1::NewMeshCertResponse& response, con
 
 // Remembers why the issuer failed, so the loop can tell a local failure to
 // produce evidence from the Coordinator's verdict. One attempt at a time.
-class ProbingIssuer final : public session::EvidenceIssuer {
+class ProbingIssuer final : public attest::Issuer {
  public:
-  explicit ProbingIssuer(session::EvidenceIssuer& inner) : inner_(inner) {}
-  Result<session::Evidence> Issue(const session::ReportData& report_data) override {
+  explicit ProbingIssuer(attest::Issuer& inner) : inner_(inner) {}
+  std::string_view platform() const override { return inner_.platform(); }
+  Result<attest::Evidence> Issue(const attest::ReportData& report_data) override {
     auto evidence = inner_.Issue(report_data);
     if (!evidence) failure_ = evidence.error();
     return evidence;
@@ -210,7 +214,7 @@ class ProbingIssuer final : public session::EvidenceIssuer {
   const std::optional<Error>& failure() const { return failure_; }
 
  private:
-  session::EvidenceIssuer& inner_;
+  attest::Issuer& inner_;
   std::optional<Error> failure_;
 };
 
@@ -268,7 +272,7 @@ Result<Accepted> Attempt(const InitializerConfig& config, const session::Session
 constexpr milliseconds kShortestAttempt{100};
 
 Result<MeshCredentials> ObtainMeshCredentials(const InitializerConfig& config, const session::SessionIdentity& identity,
-                                              session::EvidenceIssuer& issuer, CoordinatorCheck& check) {
+                                              attest::Issuer& issuer, CoordinatorCheck& check) {
   const auto start = Clock::now();
   const auto remaining = [&]() -> std::optional<milliseconds> {
     if (config.timeout.count() == 0) return std::nullopt;
@@ -402,8 +406,8 @@ Logger StderrLogger() {
 }
 
 Result<MeshCredentials> RequestMeshCredentials(const std::string& target, const session::SessionIdentity& identity,
-                                               session::EvidenceIssuer& issuer,
-                                               const ExpectedCoordinator* expected_coordinator, milliseconds deadline) {
+                                               attest::Issuer& issuer, const ExpectedCoordinator* expected_coordinator,
+                                               milliseconds deadline) {
   CoordinatorCheck check(expected_coordinator);
   bool coordinator_refused = false;
   auto exchanged = Exchange(target, identity, issuer, check, deadline, coordinator_refused);
@@ -444,7 +448,7 @@ Status WriteMeshCredentials(const fs::path& root_dir, const MeshCredentials& cre
   return {};
 }
 
-Status RunInitializer(const InitializerConfig& config, session::EvidenceIssuer& issuer) {
+Status RunInitializer(const InitializerConfig& config, attest::Issuer& issuer) {
   if (auto ok = CheckConfig(config); !ok) return Fail(ok.error());
   auto identity = session::SessionIdentity::Generate();
   if (!identity) return Fail(identity.error().Wrap("generating the workload key"));
@@ -460,7 +464,7 @@ Status RunInitializer(const InitializerConfig& config, session::EvidenceIssuer& 
                " can hand this pod its mesh CA and certificates. `contrast generate` sets them in the "
                "Initializers it adds");
   }
-  CoordinatorCheck check(config.expected_coordinator ? &*config.expected_coordinator : nullptr);
+  CoordinatorCheck check(config.expected_coordinator ? &*config.expected_coordinator : nullptr, config.verifier);
   auto credentials = ObtainMeshCredentials(config, *identity, issuer, check);
   if (!credentials) return Fail(credentials.error());
   if (auto written = WriteMeshCredentials(config.root_dir, *credentials); !written) return Fail(written.error());

@@ -36,10 +36,11 @@
 #include <string>
 #include <string_view>
 
+#include "attest/evidence.h"
+#include "attest/evidence_verifier.h"
 #include "common/result.h"
 #include "initializer/expected_coordinator.h"
 #include "session/credentials.h"
-#include "session/evidence.h"
 
 namespace contrast::initializer {
 
@@ -74,6 +75,9 @@ struct InitializerConfig {
   // Whom to accept as the Coordinator; nullopt: anyone (NOT attested, with
   // a loud warning).
   std::optional<ExpectedCoordinator> expected_coordinator;
+  // Where the verifier of the Coordinator's evidence gets collateral (KDS,
+  // PCS or a proxy; attest/collateral_flags.h).
+  attest::EvidenceVerifierOptions verifier;
   Logger log = StderrLogger();
 };
 
@@ -101,8 +105,7 @@ struct MeshCredentials {
 // (server errors with their code restored, e.g. kValidationFailed for a
 // policy the manifest does not list; kNetwork; kTimeout).
 Result<MeshCredentials> RequestMeshCredentials(const std::string& target, const session::SessionIdentity& identity,
-                                               session::EvidenceIssuer& issuer,
-                                               const ExpectedCoordinator* expected_coordinator,
+                                               attest::Issuer& issuer, const ExpectedCoordinator* expected_coordinator,
                                                std::chrono::milliseconds deadline);
 
 // Writes the four files under <root_dir>/tls-config and the workload secret
@@ -118,10 +121,10 @@ Status WriteMeshCredentials(const std::filesystem::path& root_dir, const MeshCre
 // (kTimeout, with the last failure), when the issuer cannot produce evidence
 // on this platform at all (kUnsupported), or when the files cannot be
 // written.
-Status RunInitializer(const InitializerConfig& config, session::EvidenceIssuer& issuer);
+Status RunInitializer(const InitializerConfig& config, attest::Issuer& issuer);
 
 // The `contrast-initializer` program: flags and environment, then
-// RunInitializer with platform::IssuerFromEnvironment(). Exit codes: 0 done,
+// RunInitializer with the issuer attest::DetectIssuer finds. Exit codes: 0 done,
 // 1 failed, 2 usage error.
 int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

@@ -13,7 +13,7 @@
 //     },
 //     "ReferenceValues": {
 //       "snp": [ SNP entries, attest/snp/reference_values.h ],
-//       "tdx": [ kept as raw JSON: TDX validation is not implemented ],
+//       "tdx": [ TDX entries, attest/tdx/reference_values.h ],
 //       "emulated": [ SNP entry + "EmulatedRootSHA256" ]   (ours: emulated-snp)
 //     },
 //     "WorkloadOwnerKeyDigests": ["<64 hex: SHA-256 of an owner key's SPKI DER>"],
@@ -44,7 +44,9 @@
 
 #include <tl/expected.hpp>
 
+#include "attest/emulated/reference_values.h"
 #include "attest/snp/reference_values.h"
+#include "attest/tdx/reference_values.h"
 #include "common/bytes.h"
 #include "common/result.h"
 #include "crypto/hash.h"
@@ -107,19 +109,11 @@ struct PolicyEntry {
   bool operator==(const PolicyEntry&) const = default;
 };
 
-// A reference value for platform "emulated-snp" (DESIGN.md §4): an SNP entry
-// that is only trusted under the emulated secure processor whose ARK
-// certificate has this SHA-256. A manifest holding one is insecure.
-struct EmulatedReferenceValues {
-  attest::snp::SnpReferenceValues snp;
-  crypto::Sha256Digest root_sha256{};  // EmulatedRootSHA256 (of the ARK's DER)
-};
-
 struct ReferenceValues {
   std::vector<attest::snp::SnpReferenceValues> snp;
-  // Each entry as compact JSON text (keys sorted), not validated.
-  std::vector<std::string> tdx;
-  std::vector<EmulatedReferenceValues> emulated;
+  std::vector<attest::tdx::TdxReferenceValues> tdx;
+  // Platform "emulated-snp" (DESIGN.md §4). A manifest holding one is insecure.
+  std::vector<attest::emulated::InsecureEmulatedReferenceValues> emulated;
 };
 
 struct Manifest {
@@ -144,7 +138,6 @@ struct Manifest {
 
 // Semantic equality (what ParseManifest(SerializeManifest(m)) preserves).
 bool operator==(const Manifest& a, const Manifest& b);
-bool operator==(const EmulatedReferenceValues& a, const EmulatedReferenceValues& b);
 bool operator==(const ReferenceValues& a, const ReferenceValues& b);
 
 // Every problem found, one "<json path>: <problem>" each. Past 100 problems

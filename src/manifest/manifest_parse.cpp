@@ -310,12 +310,13 @@ void ReadPolicies(Problems& p, const json* v, std::map<PolicyHash, PolicyEntry>&
 
 // ReferenceValues ------------------------------------------------------------
 
-std::optional<EmulatedReferenceValues> ReadEmulatedEntry(Problems& p, const json& v, const std::string& path) {
+std::optional<attest::emulated::InsecureEmulatedReferenceValues> ReadEmulatedEntry(Problems& p, const json& v,
+                                                                                   const std::string& path) {
   if (!v.is_object()) {
     p.Add(path, "expected an object, got " + Describe(v));
     return std::nullopt;
   }
-  EmulatedReferenceValues out;
+  attest::emulated::InsecureEmulatedReferenceValues out;
   // The SNP part is an ordinary SNP entry; the root is ours.
   json snp = v;
   snp.erase("EmulatedRootSHA256");
@@ -360,12 +361,7 @@ void ReadReferenceValues(Problems& p, const json* v, ReferenceValues& out) {
     out.snp.push_back(attest::snp::ReadSnpReferenceValues(entry, at, p.list()));
   });
   each("tdx", real_entries, [&](const json& entry, const std::string& at) {
-    // Kept as text: TDX validation is not implemented yet.
-    if (!entry.is_object()) {
-      p.Add(at, "expected an object, got " + Describe(entry));
-      return;
-    }
-    out.tdx.push_back(entry.dump());
+    out.tdx.push_back(attest::tdx::ReadTdxReferenceValues(entry, at, p.list()));
   });
   each("emulated", emulated_entries, [&](const json& entry, const std::string& at) {
     if (auto e = ReadEmulatedEntry(p, entry, at)) out.emulated.push_back(std::move(*e));

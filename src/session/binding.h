@@ -23,7 +23,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "attest/snp/abi.h"
+#include "attest/evidence.h"
 #include "common/bytes.h"
 
 namespace contrast::session {
@@ -32,7 +32,7 @@ inline constexpr std::string_view kSessionBindingLabel = "contrast-session-v1";
 inline constexpr size_t kNonceSize = 32;
 
 using Nonce = std::array<uint8_t, kNonceSize>;
-using ReportData = attest::snp::ByteArray<64>;
+using ReportData = attest::ReportData;
 
 // Who attests in a session: the Coordinator (to the CLI, on the user API) or a
 // workload's Initializer (to the Coordinator, on the mesh API).

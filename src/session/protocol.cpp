@@ -205,7 +205,7 @@ Result<Nonce> NonceOf(const SessionFrame& frame) {
   return nonce;
 }
 
-Result<SessionFrame> EvidenceFrame(Role own_role, EvidenceIssuer& issuer, ByteView own_spki, const Nonce& nonce) {
+Result<SessionFrame> EvidenceFrame(Role own_role, attest::Issuer& issuer, ByteView own_spki, const Nonce& nonce) {
   auto evidence = issuer.Issue(SessionReportData(own_role, own_spki, nonce));
   if (!evidence) return Fail(evidence.error().Wrap("issuing evidence"));
   SessionFrame frame;
@@ -225,9 +225,10 @@ Status ParseMessage(const SessionFrame& frame, google::protobuf::MessageLite* me
 }
 
 // The evidence in `frame` verified for the attester's `peer_spki` and `nonce`.
-Result<VerifiedEvidence> VerifyFrame(const SessionFrame& frame, const Result<Bytes>& peer_spki, Role peer_role,
-                                     const Nonce& nonce, const EvidenceVerifier& verifier,
-                                     const AcceptableReferenceValues& reference_values, NonceTracker& nonces) {
+Result<attest::VerifiedEvidence> VerifyFrame(const SessionFrame& frame, const Result<Bytes>& peer_spki, Role peer_role,
+                                             const Nonce& nonce, const attest::Verifier& verifier,
+                                             const attest::AcceptableReferenceValues& reference_values,
+                                             NonceTracker& nonces) {
   // Single use and expiry first: whatever follows, this nonce is spent.
   if (auto fresh = nonces.Consume(nonce); !fresh) return Fail(fresh.error().Wrap("challenge"));
   auto evidence = EvidenceFromProto(frame.evidence());
@@ -314,10 +315,10 @@ std::string_view GrpcCodeName(grpc::StatusCode code) {
 
 // ---- Server side -------------------------------------------------------
 
-Result<VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::ServerContext& context, Role peer_role,
-                                            const EvidenceVerifier& verifier,
-                                            const AcceptableReferenceValues& reference_values, NonceTracker& nonces,
-                                            const SessionOptions& options) {
+Result<attest::VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::ServerContext& context,
+                                                    Role peer_role, const attest::Verifier& verifier,
+                                                    const attest::AcceptableReferenceValues& reference_values,
+                                                    NonceTracker& nonces, const SessionOptions& options) {
   const StepDeadline deadline(context, options.step_timeout);
   auto nonce = nonces.Issue();
   if (!nonce) return Fail(nonce.error());
@@ -335,7 +336,7 @@ Result<VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::Se
 }
 
 Status AttestSelfOnServer(ServerStream* stream, const grpc::ServerContext& context, Role own_role,
-                          EvidenceIssuer& issuer, ByteView own_spki, const SessionOptions& options) {
+                          attest::Issuer& issuer, ByteView own_spki, const SessionOptions& options) {
   const StepDeadline deadline(context, options.step_timeout);
   auto frame = ServerRead(stream, deadline, SessionFrame::kChallenge);
   if (!frame) return Fail(frame.error());
@@ -376,9 +377,10 @@ Error FromGrpcStatus(const grpc::Status& status) {
 
 // ---- Client side -------------------------------------------------------
 
-Result<VerifiedEvidence> AttestPeerOnClient(ClientStream* stream, const grpc::ClientContext& context, Role peer_role,
-                                            const EvidenceVerifier& verifier,
-                                            const AcceptableReferenceValues& reference_values, NonceTracker& nonces) {
+Result<attest::VerifiedEvidence> AttestPeerOnClient(ClientStream* stream, const grpc::ClientContext& context,
+                                                    Role peer_role, const attest::Verifier& verifier,
+                                                    const attest::AcceptableReferenceValues& reference_values,
+                                                    NonceTracker& nonces) {
   auto nonce = nonces.Issue();
   if (!nonce) return Fail(nonce.error());
   if (auto sent = ClientWrite(stream, ChallengeFrame(*nonce)); !sent) return Fail(sent.error());
@@ -391,7 +393,7 @@ Result<VerifiedEvidence> AttestPeerOnClient(ClientStream* stream, const grpc::Cl
   return VerifyFrame(*frame, SpkiOf(context.auth_context()), peer_role, *nonce, verifier, reference_values, nonces);
 }
 
-Status AttestSelfOnClient(ClientStream* stream, Role own_role, EvidenceIssuer& issuer, ByteView own_spki) {
+Status AttestSelfOnClient(ClientStream* stream, Role own_role, attest::Issuer& issuer, ByteView own_spki) {
   auto frame = ClientRead(stream, SessionFrame::kChallenge);
   if (!frame) return Fail(frame.error());
   auto nonce = NonceOf(*frame);
@@ -442,16 +444,16 @@ Error ClientSession::Failed(Error local) {
   return local;
 }
 
-Result<VerifiedEvidence> ClientSession::AttestPeer(Role peer_role, const EvidenceVerifier& verifier,
-                                                   const AcceptableReferenceValues& reference_values,
-                                                   NonceTracker& nonces) {
+Result<attest::VerifiedEvidence> ClientSession::AttestPeer(Role peer_role, const attest::Verifier& verifier,
+                                                           const attest::AcceptableReferenceValues& reference_values,
+                                                           NonceTracker& nonces) {
   if (finished_) return Fail(Failed(Error{ErrorCode::kNetwork, "the call has ended"}));
   auto verified = AttestPeerOnClient(stream_.get(), *context_, peer_role, verifier, reference_values, nonces);
   if (!verified) return Fail(Failed(verified.error()));
   return verified;
 }
 
-Status ClientSession::AttestSelf(Role own_role, EvidenceIssuer& issuer, ByteView own_spki) {
+Status ClientSession::AttestSelf(Role own_role, attest::Issuer& issuer, ByteView own_spki) {
   if (finished_) return Fail(Failed(Error{ErrorCode::kNetwork, "the call has ended"}));
   if (auto ok = AttestSelfOnClient(stream_.get(), own_role, issuer, own_spki); !ok) return Fail(Failed(ok.error()));
   return {};

@@ -5,7 +5,7 @@
 // The verifier challenges with a fresh nonce from its NonceTracker, the
 // attester answers with evidence whose REPORT_DATA binds its role, its TLS key
 // on this connection and the nonce (binding.h), and the verifier checks the
-// evidence (verifier.h) and that the bound key is the one the peer presented
+// evidence (attest/verifier.h) and that the bound key is the one the peer presented
 // in this connection's TLS handshake. Two directions exist:
 //
 //   User API (client verifies server; the server attests as "coordinator"):
@@ -40,13 +40,13 @@
 #include <grpcpp/support/status.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include "attest/verifier.h"
 #include "common/bytes.h"
 #include "common/result.h"
 #include "contrast/evidence.pb.h"
 #include "session/binding.h"
 #include "session/evidence.h"
 #include "session/nonce.h"
-#include "session/verifier.h"
 
 namespace google::protobuf {
 class MessageLite;
@@ -69,20 +69,20 @@ struct SessionOptions {
 // The server verifies the client, which attests with `peer_role`: sends a
 // challenge, reads the evidence, verifies it against `reference_values` and
 // checks its binding to the client certificate of this connection.
-// Codes: those of EvidenceVerifier::Verify; kInvalidArgument (wrong or empty
+// Codes: those of attest::Verifier::Verify; kInvalidArgument (wrong or empty
 // frame), kParse (malformed evidence), kTimeout (no answer in time, or the
 // nonce expired), kNetwork (the client went away), kCertificateInvalid (no
 // client certificate).
-Result<VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::ServerContext& context, Role peer_role,
-                                            const EvidenceVerifier& verifier,
-                                            const AcceptableReferenceValues& reference_values, NonceTracker& nonces,
-                                            const SessionOptions& options = {});
+Result<attest::VerifiedEvidence> AttestPeerOnServer(ServerStream* stream, const grpc::ServerContext& context,
+                                                    Role peer_role, const attest::Verifier& verifier,
+                                                    const attest::AcceptableReferenceValues& reference_values,
+                                                    NonceTracker& nonces, const SessionOptions& options = {});
 
 // The server attests itself as `own_role`: reads the client's challenge and
 // answers with evidence from `issuer` bound to `own_spki` (the server's
 // SessionIdentity::spki_der()).
 Status AttestSelfOnServer(ServerStream* stream, const grpc::ServerContext& context, Role own_role,
-                          EvidenceIssuer& issuer, ByteView own_spki, const SessionOptions& options = {});
+                          attest::Issuer& issuer, ByteView own_spki, const SessionOptions& options = {});
 
 // Reads one `message` frame and parses it into `message`.
 Status ReadMessage(ServerStream* stream, const grpc::ServerContext& context, google::protobuf::MessageLite* message,
@@ -112,12 +112,13 @@ std::string_view GrpcCodeName(grpc::StatusCode code);
 // The client verifies the server, which attests with `peer_role`: sends a
 // challenge, reads the evidence and checks it and its binding to the server
 // certificate of this connection (from context.auth_context()).
-Result<VerifiedEvidence> AttestPeerOnClient(ClientStream* stream, const grpc::ClientContext& context, Role peer_role,
-                                            const EvidenceVerifier& verifier,
-                                            const AcceptableReferenceValues& reference_values, NonceTracker& nonces);
+Result<attest::VerifiedEvidence> AttestPeerOnClient(ClientStream* stream, const grpc::ClientContext& context,
+                                                    Role peer_role, const attest::Verifier& verifier,
+                                                    const attest::AcceptableReferenceValues& reference_values,
+                                                    NonceTracker& nonces);
 // The client attests itself as `own_role`: reads the server's challenge and
 // answers with evidence bound to `own_spki` (its SessionIdentity::spki_der()).
-Status AttestSelfOnClient(ClientStream* stream, Role own_role, EvidenceIssuer& issuer, ByteView own_spki);
+Status AttestSelfOnClient(ClientStream* stream, Role own_role, attest::Issuer& issuer, ByteView own_spki);
 Status ReadMessage(ClientStream* stream, google::protobuf::MessageLite* message);
 Status WriteMessage(ClientStream* stream, const google::protobuf::MessageLite& message);
 
@@ -140,9 +141,10 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  Result<VerifiedEvidence> AttestPeer(Role peer_role, const EvidenceVerifier& verifier,
-                                      const AcceptableReferenceValues& reference_values, NonceTracker& nonces);
-  Status AttestSelf(Role own_role, EvidenceIssuer& issuer, ByteView own_spki);
+  Result<attest::VerifiedEvidence> AttestPeer(Role peer_role, const attest::Verifier& verifier,
+                                              const attest::AcceptableReferenceValues& reference_values,
+                                              NonceTracker& nonces);
+  Status AttestSelf(Role own_role, attest::Issuer& issuer, ByteView own_spki);
   Status Send(const google::protobuf::MessageLite& message);
   Status Receive(google::protobuf::MessageLite* message);
   // Half-closes the stream and returns the call's final status. Idempotent.

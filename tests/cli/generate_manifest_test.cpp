@@ -24,7 +24,7 @@ GeneratedPolicy Policy(char fill, std::string name, manifest::Role role = manife
 
 manifest::ReferenceValues SomeReferenceValues() {
   manifest::ReferenceValues values;
-  manifest::EmulatedReferenceValues entry;
+  attest::emulated::InsecureEmulatedReferenceValues entry;
   entry.snp.platform = "Emulated-SNP";
   entry.snp.product = attest::snp::Product::kMilan;
   entry.snp.guest_policy.smt = true;

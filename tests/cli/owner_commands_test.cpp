@@ -3,6 +3,7 @@
 // seed-shares.json file and seed-share owner keys in the manifest: in-process,
 // on real files in temp dirs, without a Coordinator (every command here fails
 // or finishes before it would connect).
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "../coordinator/harness.h"
 #include "ca/ca.h"
 #include "cli/app.h"
+#include "cli/coordinator_client.h"
 #include "cli/generate.h"
 #include "cli/history_check.h"
 #include "cli/owner_keys.h"
@@ -333,6 +335,42 @@ TEST_F(OwnerCommands, SetLatestTransitionNeedsAtomic) {
   const CliRun run = Set({"--latest-transition", HexEncode(Hash(1))});
   EXPECT_EQ(run.code, kExitUsage);
   EXPECT_THAT(run.err, HasSubstr("--latest-transition needs --atomic"));
+}
+
+// Where the Coordinator's collateral comes from (attest/collateral_flags.h):
+// malformed flags stop set and recover before any connection.
+TEST_F(OwnerCommands, CollateralFlagsAreCheckedBeforeAnyConnection) {
+  WriteManifest();
+  CliRun run = Set({"--collateral-timeout", "soon"});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("--collateral-timeout \"soon\""));
+  run = Set({"--collateral-proxy", "proxy.internal:8080"});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("--collateral-proxy"));
+  run = Recover({"--kds-url", "kdsintf.amd.com"});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("--kds-url"));
+}
+
+TEST(CollateralCache, XdgCacheHomeThenHomeThenMemoryOnly) {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string saved_xdg = xdg ? xdg : "";
+  const std::string saved_home = home ? home : "";
+  ::setenv("XDG_CACHE_HOME", "/tmp/xdg-cache", 1);
+  ::setenv("HOME", "/home/owner", 1);
+  EXPECT_EQ(DefaultCollateralCacheDir(), std::filesystem::path("/tmp/xdg-cache/contrast"));
+  ::setenv("XDG_CACHE_HOME", "relative", 1);  // ignored, as the spec says
+  EXPECT_EQ(DefaultCollateralCacheDir(), std::filesystem::path("/home/owner/.cache/contrast"));
+  ::unsetenv("XDG_CACHE_HOME");
+  ::unsetenv("HOME");
+  EXPECT_TRUE(DefaultCollateralCacheDir().empty());
+  auto options = CommandVerifierOptions(attest::CollateralFlags{});
+  ASSERT_TRUE(options) << options.error().message;
+  EXPECT_TRUE(options->snp_collateral.cache_dir.empty());
+  EXPECT_EQ(options->snp_collateral.fetch_deadline, std::chrono::seconds(10));
+  if (xdg) ::setenv("XDG_CACHE_HOME", saved_xdg.c_str(), 1);
+  if (home) ::setenv("HOME", saved_home.c_str(), 1);
 }
 
 TEST_F(OwnerCommands, SetSignatureNeedsTheSignersKey) {

@@ -18,6 +18,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attest/emulated/daemon.h"
 #include "common/http.h"
 #include "harness.h"
 
@@ -104,6 +105,25 @@ class Process {
   std::string log_;
 };
 
+// The environment `contrast emulate run` gives a program: a VM of an
+// emulator daemon (one per test process) running the Coordinator's policy.
+std::vector<std::string> EmulatorEnvironment() {
+  static TempDir dir;
+  // Serves until the process exits (never destroyed: gRPC may already be
+  // shut down by then).
+  static attest::emulated::Daemon* daemon =
+      Must(attest::emulated::Daemon::Start(Emulator(), dir.path() / "sp.sock")).release();
+  const std::string token =
+      Must(attest::emulated::RegisterVmWithDaemon(daemon->guest_socket(), kMeasurement, HashOf("binary").bytes));
+  return {std::string(attest::emulated::kSocketEnv) + "=" + daemon->guest_socket().string(),
+          std::string(attest::emulated::kVmTokenEnv) + "=" + token};
+}
+
+std::vector<std::string> With(std::vector<std::string> env, const std::vector<std::string>& more) {
+  env.insert(env.end(), more.begin(), more.end());
+  return env;
+}
+
 class Binary : public ::testing::TestWithParam<int> {
  protected:
   TempDir dir_;
@@ -112,9 +132,11 @@ class Binary : public ::testing::TestWithParam<int> {
 TEST_P(Binary, ServesAndStopsOnSignalWithExitZero) {
   Process process({"--user-api-address", "127.0.0.1:0", "--mesh-api-address", "127.0.0.1:0", "--state-dir",
                    (dir_.path() / "history").string(), "--shutdown-timeout", "2"},
-                  {"CONTRAST_PROBE_ADDRESS=127.0.0.1:0", "CONTRAST_LOG_LEVEL=debug"});
+                  With(EmulatorEnvironment(), {"CONTRAST_PROBE_ADDRESS=127.0.0.1:0", "CONTRAST_LOG_LEVEL=debug"}));
   const auto port = process.WaitForLog(std::regex("event=coordinator_started .*probe_port=([0-9]+)"));
   ASSERT_TRUE(port.has_value()) << process.log();
+  // Where its evidence comes from, once at startup.
+  EXPECT_THAT(process.log(), HasSubstr("attestation: emulated-snp (INSECURE) evidence from the emulator daemon"));
   auto live = http::Get("http://127.0.0.1:" + *port + "/probe/liveness");
   ASSERT_TRUE(live) << live.error().message;
   EXPECT_EQ(live->status, 200);
@@ -136,10 +158,27 @@ TEST(BinaryFlags, BadValuesAreUsageErrors) {
   EXPECT_THAT(bad_level.log(), HasSubstr("--log-level"));
   EXPECT_NE(bad_level.StopWith(0), 0);
 
-  Process bad_address({"--state-dir", dir.path().string(), "--probe-address", "nowhere"}, {});
+  Process bad_address({"--state-dir", dir.path().string(), "--probe-address", "nowhere"}, EmulatorEnvironment());
   bad_address.WaitForLog(std::regex("startup_failed"));
   EXPECT_THAT(bad_address.log(), HasSubstr("event=startup_failed"));
   EXPECT_EQ(bad_address.StopWith(0), 1);
+}
+
+// Without a source of evidence (no configfs-tsm, no /dev/sev-guest, not under
+// `contrast emulate run`) the Coordinator does not start.
+TEST(BinaryFlags, NoEvidenceSourceOrABadTsmDirIsAStartupFailure) {
+  TempDir dir;
+  Process nothing({"--state-dir", dir.path().string()}, {});
+  nothing.WaitForLog(std::regex("startup_failed"));
+  EXPECT_THAT(nothing.log(), HasSubstr("no source of attestation evidence"));
+  EXPECT_EQ(nothing.StopWith(0), 1);
+
+  // An explicit configfs-tsm root wins over the emulator environment.
+  const std::string missing = (dir.path() / "no-tsm").string();
+  Process bad_tsm({"--state-dir", dir.path().string(), "--tsm-dir", missing}, EmulatorEnvironment());
+  bad_tsm.WaitForLog(std::regex("startup_failed"));
+  EXPECT_THAT(bad_tsm.log(), HasSubstr("--tsm-dir " + missing));
+  EXPECT_EQ(bad_tsm.StopWith(0), 1);
 }
 
 }  // namespace

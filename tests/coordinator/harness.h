@@ -23,7 +23,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attest/emulated/issuer.h"
 #include "attest/emulated/secure_processor.h"
+#include "attest/evidence_verifier.h"
 #include "attestation_policy/reference_values.h"
 #include "common/files.h"
 #include "contrast/meshapi.grpc.pb.h"
@@ -37,10 +39,8 @@
 #include "seed/engine.h"
 #include "seed/shares.h"
 #include "session/credentials.h"
-#include "session/evidence.h"
 #include "session/nonce.h"
 #include "session/protocol.h"
-#include "session/verifier.h"
 #include "support/memory_store.h"
 
 namespace contrast::coordinator::testing {
@@ -126,10 +126,11 @@ inline const std::string kCachePolicy = "package agent_policy\n# cache\n";
 inline manifest::PolicyHash HashOf(const std::string& policy) { return manifest::PolicyHashOf(AsBytes(policy)); }
 
 // Evidence of a VM launched with `policy` on `sp`.
-inline std::shared_ptr<session::EmulatedEvidenceIssuer> IssuerFor(const std::string& policy,
-                                                                  const SecureProcessor& sp = Emulator()) {
+inline std::shared_ptr<attest::emulated::InsecureEmulatedIssuer> IssuerFor(const std::string& policy,
+                                                                           const SecureProcessor& sp = Emulator()) {
   auto vm = Must(sp.RegisterVm(kMeasurement, HashOf(policy).bytes));
-  return std::make_shared<session::EmulatedEvidenceIssuer>(session::EmulatedEvidenceIssuer::ForVm(sp, vm));
+  return std::make_shared<attest::emulated::InsecureEmulatedIssuer>(
+      attest::emulated::InsecureEmulatedIssuer::ForVm(sp, vm));
 }
 
 // ---- Keys and manifests -------------------------------------------------
@@ -152,14 +153,17 @@ inline const OwnerKey& Stranger() {
   return stranger;
 }
 
-inline manifest::EmulatedReferenceValues EmulatedEntry(const SecureProcessor& sp = Emulator()) {
-  manifest::EmulatedReferenceValues entry;
+inline attest::emulated::InsecureEmulatedReferenceValues EmulatedEntry(const SecureProcessor& sp = Emulator()) {
+  attest::emulated::InsecureEmulatedReferenceValues entry;
   entry.snp.platform = "Emulated-SNP";
   entry.snp.product = sp.product();
   entry.snp.trusted_measurement = kMeasurement;
   entry.snp.minimum_tcb = sp.tcb();
   entry.snp.guest_policy.smt = true;
   entry.snp.platform_info.smt_enabled = true;
+  // The emulator publishes no CRL (`contrast generate` writes this for
+  // emulated entries too).
+  entry.snp.allow_missing_revocation_check = true;
   entry.root_sha256 = crypto::Sha256(sp.ark_der());
   return entry;
 }
@@ -290,8 +294,8 @@ inline history::TransitionHash HashFromBytes(const std::string& bytes) {
 // ---- Clients -------------------------------------------------------------
 
 // Client-side attestation state shared by all test clients.
-inline const session::EvidenceVerifier& ClientVerifier() {
-  static const session::EvidenceVerifier verifier;
+inline const attest::EvidenceVerifier& ClientVerifier() {
+  static const attest::EvidenceVerifier verifier;
   return verifier;
 }
 inline session::NonceTracker& ClientNonces() {
@@ -465,8 +469,7 @@ class MeshClient {
   // The whole exchange, as the Initializer runs it; the evidence binds
   // `bound_spki` (default: this client's TLS key). The Coordinator must
   // attest as BaseManifest()'s Coordinator.
-  Result<v1::NewMeshCertResponse> NewMeshCert(session::EvidenceIssuer& issuer,
-                                              std::optional<Bytes> bound_spki = std::nullopt) {
+  Result<v1::NewMeshCertResponse> NewMeshCert(attest::Issuer& issuer, std::optional<Bytes> bound_spki = std::nullopt) {
     session::ClientSession call([&](grpc::ClientContext* c) { return stub_->NewMeshCert(c); });
     if (auto sent = call.Send(v1::NewMeshCertRequest{}); !sent) return Fail(sent.error());
     if (auto attested =
@@ -594,7 +597,7 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::shared_ptr<session::EvidenceIssuer> coordinator_issuer_;
+  std::shared_ptr<attest::Issuer> coordinator_issuer_;
   std::unique_ptr<Coordinator> coordinator_;
 };
 

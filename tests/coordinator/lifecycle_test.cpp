@@ -149,7 +149,7 @@ size_t CountEntries(const char* dir) {
 }
 
 // Runs a full cycle: start, set a manifest, issue a certificate, probe, stop.
-void Cycle(const CoordinatorOptions& options, const std::shared_ptr<session::EvidenceIssuer>& issuer) {
+void Cycle(const CoordinatorOptions& options, const std::shared_ptr<attest::Issuer>& issuer) {
   auto coordinator = Must(Coordinator::Start(options, issuer));
   const std::string user = "127.0.0.1:" + std::to_string(coordinator->user_api_port());
   const std::string mesh = "127.0.0.1:" + std::to_string(coordinator->mesh_api_port());

@@ -128,17 +128,17 @@ TEST_F(MeshApi, AfterAnUpdateCertificatesChainToTheNewMeshCa) {
 // An issuer that lets `during` run while the workload is attesting: after
 // the Coordinator took its state and sent the challenge, before the evidence
 // arrives.
-class IssuerWithPause final : public session::EvidenceIssuer {
+class IssuerWithPause final : public attest::Issuer {
  public:
-  IssuerWithPause(session::EvidenceIssuer& inner, std::function<void()> during)
-      : inner_(inner), during_(std::move(during)) {}
-  Result<session::Evidence> Issue(const session::ReportData& report_data) override {
+  IssuerWithPause(attest::Issuer& inner, std::function<void()> during) : inner_(inner), during_(std::move(during)) {}
+  std::string_view platform() const override { return inner_.platform(); }
+  Result<attest::Evidence> Issue(const attest::ReportData& report_data) override {
     if (during_) std::exchange(during_, nullptr)();
     return inner_.Issue(report_data);
   }
 
  private:
-  session::EvidenceIssuer& inner_;
+  attest::Issuer& inner_;
   std::function<void()> during_;
 };
 
@@ -176,29 +176,31 @@ TEST_F(MeshApi, EvidenceReplayedFromAnEarlierSessionIsRejected) {
   auto issuer = IssuerFor(kWebPolicy);
   MeshClient client(MeshTarget());
   // The evidence of one session, kept by an eavesdropper or a compromised peer.
-  class Recording final : public session::EvidenceIssuer {
+  class Recording final : public attest::Issuer {
    public:
-    explicit Recording(session::EvidenceIssuer& inner) : inner_(inner) {}
-    Result<session::Evidence> Issue(const session::ReportData& report_data) override {
+    explicit Recording(attest::Issuer& inner) : inner_(inner) {}
+    std::string_view platform() const override { return inner_.platform(); }
+    Result<attest::Evidence> Issue(const attest::ReportData& report_data) override {
       auto evidence = inner_.Issue(report_data);
       if (evidence) last = *evidence;
       return evidence;
     }
-    std::optional<session::Evidence> last;
+    std::optional<attest::Evidence> last;
 
    private:
-    session::EvidenceIssuer& inner_;
+    attest::Issuer& inner_;
   } recording(*issuer);
   ASSERT_TRUE(client.NewMeshCert(recording));
   ASSERT_TRUE(recording.last.has_value());
 
-  class Replay final : public session::EvidenceIssuer {
+  class Replay final : public attest::Issuer {
    public:
-    explicit Replay(session::Evidence evidence) : evidence_(std::move(evidence)) {}
-    Result<session::Evidence> Issue(const session::ReportData& /*report_data*/) override { return evidence_; }
+    explicit Replay(attest::Evidence evidence) : evidence_(std::move(evidence)) {}
+    std::string_view platform() const override { return evidence_.platform; }
+    Result<attest::Evidence> Issue(const attest::ReportData& /*report_data*/) override { return evidence_; }
 
    private:
-    session::Evidence evidence_;
+    attest::Evidence evidence_;
   } replay(*recording.last);
   // Same client key, even: the fresh nonce makes the old evidence useless.
   auto replayed = client.NewMeshCert(replay);

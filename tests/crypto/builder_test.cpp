@@ -352,12 +352,12 @@ TEST(Keys, RejectsOtherEncodingsAndKeyTypes) {
   EXPECT_EQ(CodeOf(PrivateKey::FromPkcs8Pem(std::string(data, static_cast<size_t>(public_length)))), ErrorCode::kParse);
 
   // PKCS#8, but a curve we do not use.
-  EvpPkeyPtr p256(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  ASSERT_TRUE(p256);
-  BioPtr p256_pem(BIO_new(BIO_s_mem()));
-  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(p256_pem.get(), p256.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
-  const long p256_length = BIO_get_mem_data(p256_pem.get(), &data);
-  EXPECT_EQ(CodeOf(PrivateKey::FromPkcs8Pem(std::string(data, static_cast<size_t>(p256_length)))),
+  EvpPkeyPtr p521(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521"));
+  ASSERT_TRUE(p521);
+  BioPtr p521_pem(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(p521_pem.get(), p521.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
+  const long p521_length = BIO_get_mem_data(p521_pem.get(), &data);
+  EXPECT_EQ(CodeOf(PrivateKey::FromPkcs8Pem(std::string(data, static_cast<size_t>(p521_length)))),
             ErrorCode::kUnsupported);
 }
 
@@ -394,6 +394,50 @@ TEST(Keys, EcdsaP384SignatureVerifiesWithEvp) {
 
   EXPECT_EQ(CodeOf(SignEcdsaP384Sha384(MustGenerate(KeyType::kRsa2048), AsBytes(message))),
             ErrorCode::kInvalidArgument);
+}
+
+// P-256 keys (Intel's shapes): PKCS#8 round trip, raw r || s signatures
+// with SHA-256, and certificates signed with ECDSA-SHA256.
+TEST(Keys, EcdsaP256KeysSignWithSha256) {
+  PrivateKey key = MustGenerate(KeyType::kEcP256);
+  EXPECT_EQ(KeyTypeName(key.type()), "EC P-256");
+  auto pem = key.ToPkcs8Pem();
+  ASSERT_TRUE(pem) << pem.error().message;
+  auto reloaded = PrivateKey::FromPkcs8Pem(*pem);
+  ASSERT_TRUE(reloaded) << reloaded.error().message;
+  EXPECT_EQ(reloaded->type(), KeyType::kEcP256);
+
+  const std::string message = "quote header and body";
+  auto signature = SignEcdsaP256Sha256(key, AsBytes(message));
+  ASSERT_TRUE(signature) << signature.error().message;
+  const Bytes spki = *key.PublicKeyDer();
+  const unsigned char* cursor = spki.data();
+  EvpPkeyPtr public_key(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(spki.size())));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  ECDSA_SIG_set0(sig.get(), BN_bin2bn(signature->r.data(), 32, nullptr), BN_bin2bn(signature->s.data(), 32, nullptr));
+  unsigned char* der = nullptr;
+  const int der_length = i2d_ECDSA_SIG(sig.get(), &der);
+  OpensslBytesPtr owned(der);
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, public_key.get()), 1);
+  EXPECT_EQ(EVP_DigestVerify(ctx.get(), der, static_cast<size_t>(der_length), AsBytes(message).data(), message.size()),
+            1);
+  EXPECT_EQ(CodeOf(SignEcdsaP256Sha256(MustGenerate(KeyType::kEcP384), AsBytes(message))), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(SignEcdsaP384Sha384(key, AsBytes(message))), ErrorCode::kInvalidArgument);
+
+  auto cert = CertificateBuilder()
+                  .SetSubject(Name("P-256 CA"))
+                  .SetIssuer(Name("P-256 CA"))
+                  .SetSerial({0x01})
+                  .SetValidity(kNotBefore, kNotAfter)
+                  .SetPublicKey(key)
+                  .SignDer(key);
+  ASSERT_TRUE(cert) << cert.error().message;
+  const unsigned char* cert_cursor = cert->data();
+  X509Ptr x509(d2i_X509(nullptr, &cert_cursor, static_cast<long>(cert->size())));
+  ASSERT_TRUE(x509);
+  EXPECT_EQ(X509_get_signature_nid(x509.get()), NID_ecdsa_with_SHA256);
+  EXPECT_EQ(X509_verify(x509.get(), public_key.get()), 1);
 }
 
 TEST(DerEncoding, IntegersAndIa5Strings) {

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attest/evidence_verifier.h"
 #include "attestation_policy/reference_values.h"
 #include "manifest/manifest.h"
 
@@ -223,10 +224,11 @@ TEST_F(CoordinatorE2e, ManyInitializersAtOnce) {
 }
 
 // Evidence that arrived once, handed out again for any REPORT_DATA.
-class ReplayingIssuer final : public session::EvidenceIssuer {
+class ReplayingIssuer final : public attest::Issuer {
  public:
-  explicit ReplayingIssuer(session::EvidenceIssuer& inner) : inner_(inner) {}
-  Result<session::Evidence> Issue(const session::ReportData& report_data) override {
+  explicit ReplayingIssuer(attest::Issuer& inner) : inner_(inner) {}
+  std::string_view platform() const override { return inner_.platform(); }
+  Result<attest::Evidence> Issue(const attest::ReportData& report_data) override {
     if (!recorded_) {
       auto evidence = inner_.Issue(report_data);
       if (!evidence) return evidence;
@@ -236,8 +238,8 @@ class ReplayingIssuer final : public session::EvidenceIssuer {
   }
 
  private:
-  session::EvidenceIssuer& inner_;
-  std::optional<session::Evidence> recorded_;
+  attest::Issuer& inner_;
+  std::optional<attest::Evidence> recorded_;
 };
 
 // A workload VM driven from this test process, talking to the real
@@ -245,28 +247,19 @@ class ReplayingIssuer final : public session::EvidenceIssuer {
 TEST_F(CoordinatorE2e, ReplayedOrForeignBoundEvidenceIsRejected) {
   StartCoordinator();
   ASSERT_EQ(Set(WriteManifest("manifest.json", Manifest(kMeasurement))).code, 0);
-  attest::emulated::Measurement measurement;
-  auto measurement_bytes = HexDecode(kMeasurement);
-  std::copy(measurement_bytes->begin(), measurement_bytes->end(), measurement.begin());
-  attest::emulated::HostData host_data;
-  auto host_bytes = HexDecode(hashes_["web"]);
-  std::copy(host_bytes->begin(), host_bytes->end(), host_data.begin());
-  auto token = attest::emulated::RegisterVmWithDaemon(socket_, measurement, host_data);
-  ASSERT_TRUE(token) << token.error().message;
-  auto guest = attest::emulated::GuestClient::Create(socket_, *token);
-  ASSERT_TRUE(guest);
-  platform::DaemonEvidenceIssuer honest(*guest);
+  const std::unique_ptr<attest::Issuer> honest_issuer = WorkloadVmIssuer("web");
+  ASSERT_NE(honest_issuer, nullptr);
+  attest::Issuer& honest = *honest_issuer;
   const std::string target = "127.0.0.1:" + std::to_string(mesh_port_);
   // As an Initializer does, the client checks the Coordinator too.
   auto trusted = manifest::ParseManifest(Manifest(kMeasurement));
   ASSERT_TRUE(trusted) << trusted.error().message;
-  const session::AcceptableReferenceValues coordinator_values =
-      attestation_policy::CoordinatorReferenceValues(*trusted);
-  const session::EvidenceVerifier verifier;
+  const attest::AcceptableReferenceValues coordinator_values = attestation_policy::CoordinatorReferenceValues(*trusted);
+  const attest::EvidenceVerifier verifier;
   session::NonceTracker nonces;
 
   // spki: the key the evidence is bound to; nullopt = this connection's own.
-  auto request_certificate = [&](session::EvidenceIssuer& issuer, std::optional<Bytes> spki) -> Status {
+  auto request_certificate = [&](attest::Issuer& issuer, std::optional<Bytes> spki) -> Status {
     auto identity = session::SessionIdentity::Generate();
     if (!identity) return Fail(identity.error());
     auto channel = session::CreateSessionChannel(target, *identity);

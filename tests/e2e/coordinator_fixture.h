@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -17,14 +19,15 @@
 #include <gtest/gtest.h>
 
 #include "attest/emulated/daemon.h"
+#include "attest/tsm/configfs_tsm.h"
 #include "common/files.h"
 #include "common/http.h"
 #include "contrast/meshapi.grpc.pb.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
-#include "platform/issuer.h"
 #include "session/credentials.h"
 #include "session/protocol.h"
+#include "support/fuse.h"
 #include "support/process.h"
 
 namespace contrast::e2e {
@@ -56,6 +59,8 @@ inline std::string Trim(std::string s) {
 class CoordinatorE2e : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Every emulated VM (`contrast emulate run`) gets an emulated configfs-tsm.
+    CONTRAST_REQUIRE_FUSE();
     dir_ = std::filesystem::temp_directory_path() / ("contrast-e2e-" + std::to_string(::getpid()) + "-" +
                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
@@ -83,6 +88,7 @@ class CoordinatorE2e : public ::testing::Test {
 
   void TearDown() override {
     coordinator_.reset();
+    tsms_.clear();  // unmounts before dir_ goes
     daemon_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -110,7 +116,9 @@ class CoordinatorE2e : public ::testing::Test {
            measurement +
            "\", \"MinimumTCB\": {\"BootloaderVersion\": 3, \"TEEVersion\": 0, \"SNPVersion\": 8, "
            "\"MicrocodeVersion\": 115}, \"GuestPolicy\": {\"SMT\": true}, \"PlatformInfo\": {\"SMTEnabled\": true}, "
-           "\"EmulatedRootSHA256\": \"" +
+           // The emulated platform has no CRL to check against unless a test
+           // serves one (--insecure-emulated-kds-url).
+           "\"AllowMissingRevocationCheck\": true, \"EmulatedRootSHA256\": \"" +
            root_hash_ + "\"}]},\n  \"WorkloadOwnerKeyDigests\": [" +
            (owner_digest.empty() ? "\"" + owner_digest_ + "\"" : "\"" + owner_digest + "\"") +
            "],\n  \"SeedshareOwnerPubKeys\": [" + seedshare_keys + "]\n}\n";
@@ -160,6 +168,48 @@ class CoordinatorE2e : public ::testing::Test {
     ASSERT_TRUE(coordinator_->WaitUntil([&] { return Probe("/probe/liveness") == 200; }))
         << "the Coordinator did not come up:\n"
         << coordinator_->Output();
+  }
+
+  // A workload VM driven from this test process, the way a program inside
+  // it obtains evidence: registered with the daemon (kMeasurement, HOST_DATA
+  // the policy's hash), with its own emulated configfs-tsm (`contrast emulate
+  // tsm`), read by the issuer real guests use. Null after a test failure.
+  std::unique_ptr<attest::Issuer> WorkloadVmIssuer(const std::string& policy) {
+    attest::emulated::Measurement measurement{};
+    attest::emulated::HostData host_data{};
+    const Bytes measurement_bytes = HexDecode(kMeasurement).value_or(Bytes{});
+    const Bytes host_bytes = HexDecode(hashes_.at(policy)).value_or(Bytes{});
+    if (measurement_bytes.size() != measurement.size() || host_bytes.size() != host_data.size()) {
+      ADD_FAILURE() << "bad measurement or policy hash";
+      return nullptr;
+    }
+    std::copy(measurement_bytes.begin(), measurement_bytes.end(), measurement.begin());
+    std::copy(host_bytes.begin(), host_bytes.end(), host_data.begin());
+    auto token = attest::emulated::RegisterVmWithDaemon(socket_, measurement, host_data);
+    if (!token) {
+      ADD_FAILURE() << token.error().message;
+      return nullptr;
+    }
+    const std::filesystem::path mount = dir_ / ("tsm-" + policy + "-" + std::to_string(tsms_.size()));
+    std::filesystem::create_directories(mount);
+    tsms_.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{bin_ + "/contrast", "emulate", "tsm", "--mount", mount.string()},
+        dir_ / ("tsm-" + std::to_string(tsms_.size()) + ".log"),
+        std::map<std::string, std::string>{{attest::emulated::kSocketEnv, socket_.string()},
+                                           {attest::emulated::kVmTokenEnv, *token}}));
+    if (!tsms_.back()->WaitUntil([&] {
+          std::error_code ec;  // a mount going away answers ENOTCONN for a moment
+          return std::filesystem::exists(mount / "report", ec) && !ec;
+        })) {
+      ADD_FAILURE() << "the emulated configfs-tsm did not serve " << mount << ":\n" << tsms_.back()->Output();
+      return nullptr;
+    }
+    auto issuer = attest::tsm::ConfigfsTsmIssuer::Open({.tsm_dir = mount});
+    if (!issuer) {
+      ADD_FAILURE() << issuer.error().message;
+      return nullptr;
+    }
+    return std::move(*issuer);
   }
 
   long Probe(const std::string& path) {
@@ -212,6 +262,7 @@ class CoordinatorE2e : public ::testing::Test {
   std::filesystem::path socket_;
   std::unique_ptr<ChildProcess> daemon_;
   std::unique_ptr<ChildProcess> coordinator_;
+  std::vector<std::unique_ptr<ChildProcess>> tsms_;  // WorkloadVmIssuer's
   std::string root_hash_;
   std::map<std::string, std::string> hashes_;
   std::string owner_digest_;

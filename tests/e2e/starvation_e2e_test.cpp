@@ -130,11 +130,16 @@ class StarvationE2e : public CoordinatorE2e {
 
   pid_t CoordinatorPid() const {
     // `contrast emulate run` (the shell exec'd into it) runs the Coordinator
-    // as its child.
-    pid_t pid = coordinator_->pid();
-    std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-    children >> pid;
-    return pid;
+    // as a child, beside the VM's `contrast emulate tsm`.
+    const pid_t launcher = coordinator_->pid();
+    std::ifstream children("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+    for (pid_t pid = 0; children >> pid;) {
+      std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+      std::string name;
+      comm >> name;
+      if (name.rfind("contrast-coordi", 0) == 0) return pid;  // comm is cut at 15 characters
+    }
+    return launcher;
   }
 };
 

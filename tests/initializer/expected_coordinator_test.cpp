@@ -21,7 +21,8 @@ manifest::PolicyHash Hash(uint8_t fill) { return manifest::PolicyHash{Filled<32>
 
 manifest::ReferenceValues EmulatedValues() {
   manifest::ReferenceValues values;
-  values.emulated.push_back(manifest::EmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(Emulator().ark_der())});
+  values.emulated.push_back(
+      attest::emulated::InsecureEmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(Emulator().ark_der())});
   return values;
 }
 
@@ -47,7 +48,7 @@ TEST(ExpectedCoordinatorTest, RoundTripsThroughTheVariables) {
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->policy_hashes, (std::vector<manifest::PolicyHash>{Hash(0xC1), Hash(0xC2)}));
   EXPECT_TRUE(parsed->insecure);
-  const session::AcceptableReferenceValues& rv = parsed->reference_values;
+  const attest::AcceptableReferenceValues& rv = parsed->reference_values;
   EXPECT_EQ(rv.allowed_host_data, (std::vector<attest::snp::ByteArray<32>>{Filled<32>(0xC1), Filled<32>(0xC2)}));
   ASSERT_EQ(rv.emulated.size(), 1u);
   EXPECT_TRUE(rv.snp.empty());
@@ -62,6 +63,20 @@ TEST(ExpectedCoordinatorTest, RealPlatformsAreNotInsecure) {
   EXPECT_FALSE(parsed->insecure);
   EXPECT_EQ(parsed->reference_values.snp.size(), 1u);
   EXPECT_TRUE(parsed->reference_values.emulated.empty());
+}
+
+TEST(ExpectedCoordinatorTest, ATdxCoordinatorCanBePinned) {
+  manifest::ReferenceValues tdx;
+  attest::tdx::TdxReferenceValues entry;
+  entry.mr_td.fill(0x7D);
+  entry.xfam = {0xe7, 0x1a, 0x06, 0, 0, 0, 0, 0};
+  tdx.tdx.push_back(entry);
+  const auto env = ExpectedCoordinatorEnv({Hash(0xC1)}, tdx);
+  auto parsed = ParseExpectedCoordinator(env[0].second, env[1].second);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_FALSE(parsed->insecure);
+  ASSERT_EQ(parsed->reference_values.tdx.size(), 1u);
+  EXPECT_EQ(parsed->reference_values.tdx[0].mr_td, entry.mr_td);
 }
 
 TEST(ExpectedCoordinatorTest, UpperCaseDigestsAreAccepted) {
@@ -101,7 +116,7 @@ TEST(ExpectedCoordinatorTest, MalformedValuesNameTheVariableAndTheProblem) {
       {hash, "{}", "ReferenceValues: no entries"},
       {hash, "{\"emulated\": [{}]}", "ReferenceValues.emulated[0].EmulatedRootSHA256: missing"},
       {hash, "{\"sgx\": []}", "unknown platform"},
-      {hash, "{\"tdx\": [{}]}", "no snp or emulated entry"},
+      {hash, "{\"tdx\": [{}]}", "ReferenceValues.tdx[0].MrTd: missing"},
       {hash, std::string(kMaxCoordinatorReferenceValuesSize + 1, ' '), "more than the limit"},
   };
   for (const auto& c : cases) {

@@ -26,6 +26,8 @@
 #include <gtest/gtest.h>
 
 #include "attest/emulated/daemon.h"
+#include "attest/evidence_verifier.h"
+#include "attest/tsm/configfs_tsm.h"
 #include "ca/ca.h"
 #include "common/files.h"
 #include "contrast/meshapi.grpc.pb.h"
@@ -44,6 +46,9 @@ using ::testing::Not;
 using ::testing::StartsWith;
 using namespace contrast::session::testing;
 using std::chrono::milliseconds;
+
+// The evidence source is never an outer environment's.
+const std::string kTsmDirEnv(attest::tsm::kTsmDirEnv);
 
 // The policy of a Coordinator that is not the expected one.
 const attest::emulated::HostData kFakeCoordinatorHostData = Filled<32>(0xFA);
@@ -107,15 +112,15 @@ class TestCoordinator final : public v1::MeshAPI::Service {
     v1::NewMeshCertRequest request;
     if (auto read = session::ReadMessage(stream, *context, &request); !read) return session::ToGrpcStatus(read.error());
     const bool deny = deny_.fetch_sub(1) > 0;
-    const session::AcceptableReferenceValues accepted = AcceptEmulated(deny ? kCoordinatorHostData : kWorkloadHostData);
+    const attest::AcceptableReferenceValues accepted = AcceptEmulated(deny ? kCoordinatorHostData : kWorkloadHostData);
     auto peer = session::AttestPeerOnServer(stream, *context, session::Role::kWorkload, verifier_, accepted, nonces_);
     if (!peer) return session::ToGrpcStatus(peer.error());
     const std::optional<Misbehaviour> misbehaviour =
         misbehave_.fetch_sub(1) > 0 ? std::optional<Misbehaviour>(how_) : std::nullopt;
     if (misbehaviour != Misbehaviour::kNoAttestation) {
-      session::EvidenceIssuer& issuer = misbehaviour == Misbehaviour::kAnotherPolicy      ? fake_issuer_
-                                        : misbehaviour == Misbehaviour::kUnpinnedPlatform ? unpinned_issuer_
-                                                                                          : issuer_;
+      attest::Issuer& issuer = misbehaviour == Misbehaviour::kAnotherPolicy      ? fake_issuer_
+                               : misbehaviour == Misbehaviour::kUnpinnedPlatform ? unpinned_issuer_
+                                                                                 : issuer_;
       if (auto attested =
               session::AttestSelfOnServer(stream, *context, session::Role::kCoordinator, issuer, identity_.spki_der());
           !attested) {
@@ -156,10 +161,11 @@ class TestCoordinator final : public v1::MeshAPI::Service {
   ca::CertificateAuthority ca_ = Must(ca::CertificateAuthority::Generate());
   ca::CertificateAuthority fake_ca_ = Must(ca::CertificateAuthority::Generate());
   session::SessionIdentity identity_ = Must(session::SessionIdentity::Generate());
-  session::EmulatedEvidenceIssuer issuer_ = IssuerFor(kCoordinatorHostData);
-  session::EmulatedEvidenceIssuer fake_issuer_ = IssuerFor(kFakeCoordinatorHostData);
-  session::EmulatedEvidenceIssuer unpinned_issuer_ = IssuerFor(kCoordinatorHostData, kMeasurement, OtherEmulator());
-  session::EvidenceVerifier verifier_;
+  attest::emulated::InsecureEmulatedIssuer issuer_ = IssuerFor(kCoordinatorHostData);
+  attest::emulated::InsecureEmulatedIssuer fake_issuer_ = IssuerFor(kFakeCoordinatorHostData);
+  attest::emulated::InsecureEmulatedIssuer unpinned_issuer_ =
+      IssuerFor(kCoordinatorHostData, kMeasurement, OtherEmulator());
+  attest::EvidenceVerifier verifier_;
   session::NonceTracker nonces_;
   std::atomic<int> deny_;
   std::atomic<int> misbehave_{0};
@@ -246,7 +252,7 @@ class InitializerTest : public ::testing::Test {
 
   fs::path dir_;
   LogRecorder log_;
-  session::EmulatedEvidenceIssuer issuer_ = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer_ = IssuerFor(kWorkloadHostData);
 };
 
 TEST_F(InitializerTest, WritesTheMeshCredentialsWithTheirModes) {
@@ -341,10 +347,19 @@ TEST_F(InitializerTest, CertificateForAnotherKeyIsNotWritten) {
   EXPECT_EQ(coordinator.issued(), 2);
 }
 
+// An issuer on a platform that cannot produce evidence at all.
+class UnsupportedIssuer final : public attest::Issuer {
+ public:
+  std::string_view platform() const override { return attest::kPlatformSnp; }
+  Result<attest::Evidence> Issue(const attest::ReportData& /*report_data*/) override {
+    return Fail(ErrorCode::kUnsupported, "this platform cannot issue evidence");
+  }
+};
+
 TEST_F(InitializerTest, APlatformThatCannotAttestIsFatal) {
   TestCoordinator coordinator;
   TestServer server(coordinator);
-  session::SnpEvidenceIssuer snp;  // not implemented yet: kUnsupported
+  UnsupportedIssuer snp;
   auto done = RunInitializer(Config(server.target()), snp);
   ASSERT_FALSE(done);
   EXPECT_EQ(done.error().code, ErrorCode::kUnsupported);
@@ -500,13 +515,13 @@ class InitializerMainTest : public InitializerTest {
   void SetUp() override {
     InitializerTest::SetUp();
     for (const char* name : {kCoordinatorHostEnv, attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv,
-                             kCoordinatorPolicyHashesEnv, kCoordinatorReferenceValuesEnv}) {
+                             kCoordinatorPolicyHashesEnv, kCoordinatorReferenceValuesEnv, kTsmDirEnv.c_str()}) {
       ::unsetenv(name);
     }
   }
   void TearDown() override {
     for (const char* name : {kCoordinatorHostEnv, attest::emulated::kSocketEnv, attest::emulated::kVmTokenEnv,
-                             kCoordinatorPolicyHashesEnv, kCoordinatorReferenceValuesEnv}) {
+                             kCoordinatorPolicyHashesEnv, kCoordinatorReferenceValuesEnv, kTsmDirEnv.c_str()}) {
       ::unsetenv(name);
     }
     InitializerTest::TearDown();
@@ -540,7 +555,7 @@ TEST_F(InitializerMainTest, BadOrMissingCoordinatorHostIsAUsageError) {
 std::vector<std::pair<std::string, std::string>> ExpectedCoordinatorVariables() {
   manifest::ReferenceValues reference_values;
   reference_values.emulated.push_back(
-      manifest::EmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(Emulator().ark_der())});
+      attest::emulated::InsecureEmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(Emulator().ark_der())});
   return ExpectedCoordinatorEnv({manifest::PolicyHash{kCoordinatorHostData}}, reference_values);
 }
 
@@ -593,7 +608,8 @@ TEST_F(InitializerMainTest, EndToEndWithTheEmulatorDaemon) {
   const MainRun run =
       RunMain({"--root-dir", (dir_ / "contrast").string(), "--retry-initial", "20ms", "--timeout", "60s"});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_THAT(run.err, HasSubstr("evidence from emulated-snp (INSECURE)"));
+  EXPECT_THAT(run.err, HasSubstr("attestation: emulated-snp (INSECURE) evidence from the emulator daemon at " +
+                                 (*daemon)->guest_socket().string()));
   EXPECT_THAT(run.err, HasSubstr("received a mesh certificate"));
   EXPECT_EQ(*ReadTextFile(TlsConfig("mesh-ca.pem")), coordinator.ca().mesh_ca_pem());
   EXPECT_EQ(ModeOf(TlsConfig("key.pem")), 0400u);

@@ -66,6 +66,26 @@ json MilanEntry() {
           {"AllowedChipIDs", {kMilanChipId}}};
 }
 
+// D1 (go-tdx-guest SPR E4 quote, VECTORS.md) values, in upstream's manifest
+// shape (newest field set).
+json TdxEntry() {
+  return {
+      {"Platform", "Metal-QEMU-TDX"},
+      {"MinTCBEvaluationDataNumber", 15},
+      {"MrTd", "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb"},
+      {"MrSeam", "2fd279c16164a93dd5bf373d834328d46008c2b693af9ebb865b08b2ced320c9a89b4869a9fab60fbe9d0c5a5363c656"},
+      {"Rtmrs",
+       {"2927da70461cd63266f43230cc1849c03ef25ebe490062a801d8fcc80af42976823adf08f833c1e50b51779c6593f32a",
+        "2c700b8ba9b85783f8be9fb9443647bdc0bb3c50747f06297cc6538c25a5f589c4b56d035c59107c6bc5800db2cacb61",
+        "8652f0caaba7e215ea442dc36a4499d8fec3362f3a0b2ca151cbe4b3e6466fe59c7368b3c2287fc7c3bf5c924eb4424e",
+        std::string(96, '0')}},
+      {"Xfam", "e71a060000000000"},
+      {"AllowedPIIDs", json::array()},
+      {"MemoryIntegrity", false},
+      {"SMTDisabled", false},
+      {"StaticPlatform", false}};
+}
+
 json EmulatedEntry() {
   json entry = MilanEntry();
   entry["Platform"] = "Emulated-SNP";
@@ -183,21 +203,56 @@ TEST(Manifest, RoundTrips) {
   }
 }
 
-TEST(Manifest, TdxEntriesAreKeptAndRoundTrip) {
+TEST(Manifest, TdxEntryRoundTrips) {
   json manifest = ManifestJson();
-  manifest["ReferenceValues"]["tdx"] = {
-      {{"Xfam", "e702060000000000"}, {"Platform", "Metal-QEMU-TDX"}, {"MrTd", std::string(96, 'a')}}};
+  manifest["ReferenceValues"]["tdx"] = json::array({TdxEntry()});
   auto m = ParseManifest(manifest.dump());
   ASSERT_TRUE(m) << m.error().message;
   ASSERT_THAT(m->reference_values.tdx, SizeIs(1));
-  EXPECT_EQ(json::parse(m->reference_values.tdx[0]), manifest["ReferenceValues"]["tdx"][0]);
+  const attest::tdx::TdxReferenceValues& tdx = m->reference_values.tdx[0];
+  EXPECT_EQ(tdx.platform, "Metal-QEMU-TDX");
+  EXPECT_EQ(tdx.min_tcb_evaluation_data_number, 15u);
+  EXPECT_EQ(HexEncode(tdx.mr_td), TdxEntry()["MrTd"]);
+  EXPECT_EQ(HexEncode(tdx.rtmrs[2]), TdxEntry()["Rtmrs"][2]);
+  EXPECT_EQ(HexEncode(tdx.xfam), "e71a060000000000");
   const std::string text = SerializeManifest(*m);
+  // The entry is written back with exactly upstream's keys and values.
+  EXPECT_EQ(json::parse(text)["ReferenceValues"]["tdx"][0], TdxEntry());
   // Upstream's field order inside the entry.
   EXPECT_LT(text.find("\"Platform\": \"Metal-QEMU-TDX\""), text.find("\"MrTd\""));
-  EXPECT_LT(text.find("\"MrTd\""), text.find("\"Xfam\""));
+  EXPECT_LT(text.find("\"MrTd\""), text.find("\"MrSeam\""));
+  EXPECT_LT(text.find("\"Rtmrs\""), text.find("\"Xfam\""));
   auto again = ParseManifest(text);
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(*again, *m);
+  EXPECT_EQ(SerializeManifest(*again), text);
+  EXPECT_TRUE(ValidateManifest(*m));
+}
+
+TEST(Manifest, TdxEntryWithUpstreamsOlderKeysParses) {
+  json entry = TdxEntry();
+  entry["Rtrms"] = entry["Rtmrs"];
+  entry.erase("Rtmrs");
+  entry["MinimumQeSvn"] = 4;
+  entry["MinimumPceSvn"] = 11;
+  entry["MinimumTeeTcbSvn"] = "03000400000000000000000000000000";
+  entry["TdAttributes"] = "0000001000000000";
+  json manifest = ManifestJson();
+  manifest["ReferenceValues"]["tdx"] = json::array({entry});
+  auto m = ParseManifest(manifest.dump());
+  ASSERT_TRUE(m) << m.error().message;
+  const attest::tdx::TdxReferenceValues& tdx = m->reference_values.tdx.at(0);
+  EXPECT_EQ(HexEncode(tdx.rtmrs[1]), TdxEntry()["Rtmrs"][1]);
+  EXPECT_EQ(tdx.minimum_qe_svn, 4);
+  EXPECT_EQ(tdx.minimum_pce_svn, 11);
+  ASSERT_TRUE(tdx.td_attributes);
+  EXPECT_EQ(HexEncode(*tdx.td_attributes), "0000001000000000");
+  // Written back with the current spelling; the older fields are kept.
+  const json written = json::parse(SerializeManifest(*m))["ReferenceValues"]["tdx"][0];
+  EXPECT_EQ(written["Rtmrs"], TdxEntry()["Rtmrs"]);
+  EXPECT_FALSE(written.contains("Rtrms"));
+  EXPECT_EQ(written["MinimumTeeTcbSvn"], "03000400000000000000000000000000");
+  EXPECT_EQ(*ParseManifest(SerializeManifest(*m)), *m);
 }
 
 TEST(Manifest, SerialisationIsStableAndIndependentOfInputOrder) {
@@ -494,13 +549,45 @@ TEST(ManifestValidation, SnpEntryProblemsCarryTheirPath) {
   EXPECT_THAT(ProblemsOf(manifest), ElementsAre("ReferenceValues.snp[1].MinimumTCB.SNPVersion: missing"));
 }
 
+TEST(ManifestValidation, TdxEntryProblemsCarryTheirPath) {
+  json manifest = ManifestJson();
+  json bad = TdxEntry();
+  bad.erase("MrSeam");
+  bad["MrTd"] = std::string(94, 'a');
+  bad["Rtmrs"][3] = 7;
+  bad["Xfam"] = "zz";
+  bad["SMTDisabled"] = "no";
+  bad["TdAttributes"] = "0100001000000000";
+  bad["Rtmr"] = json::array();
+  manifest["ReferenceValues"]["tdx"] = json::array({TdxEntry(), bad});
+  EXPECT_THAT(ProblemsOf(manifest),
+              ElementsAre("ReferenceValues.tdx[1].Rtmr: unknown field",
+                          "ReferenceValues.tdx[1].MrTd: expected 48 bytes of hex, got 47",
+                          "ReferenceValues.tdx[1].MrSeam: missing",
+                          "ReferenceValues.tdx[1].Rtmrs[3]: expected 48 bytes of hex, got number 7",
+                          AllOf(StartsWith("ReferenceValues.tdx[1].Xfam: expected 8 bytes of hex, got invalid hex")),
+                          "ReferenceValues.tdx[1].SMTDisabled: expected true or false, got string \"no\"",
+                          "ReferenceValues.tdx[1].TdAttributes: DEBUG (bit 0) must be clear: a debuggable TD is "
+                          "never acceptable"));
+  json three = TdxEntry();
+  three["Rtmrs"].erase(3);
+  manifest["ReferenceValues"]["tdx"] = json::array({three});
+  EXPECT_THAT(ProblemsOf(manifest),
+              ElementsAre("ReferenceValues.tdx[0].Rtmrs: expected an array of 4 hex strings (RTMR0..3), got an "
+                          "array of 3"));
+  json both = TdxEntry();
+  both["Rtrms"] = both["Rtmrs"];
+  manifest["ReferenceValues"]["tdx"] = json::array({both});
+  EXPECT_THAT(ProblemsOf(manifest), ElementsAre(StartsWith("ReferenceValues.tdx[0].Rtrms: given together with Rtmrs")));
+}
+
 TEST(ManifestValidation, EmulatedCannotBeMixedWithRealPlatforms) {
   json manifest = ManifestJson();
   manifest["ReferenceValues"]["emulated"] = json::array({EmulatedEntry()});
   EXPECT_THAT(ProblemsOf(manifest),
               ElementsAre("ReferenceValues: emulated entries cannot be combined with real platforms"));
   manifest["ReferenceValues"].erase("snp");
-  manifest["ReferenceValues"]["tdx"] = {{{"Platform", "Metal-QEMU-TDX"}}};
+  manifest["ReferenceValues"]["tdx"] = json::array({TdxEntry()});
   EXPECT_THAT(ProblemsOf(manifest),
               ElementsAre("ReferenceValues: emulated entries cannot be combined with real platforms"));
 }
@@ -638,9 +725,13 @@ TEST(ManifestValidation, ValidateManifestChecksModels) {
   Manifest bad_utf8 = *m;
   bad_utf8.policies.begin()->second.sans.push_back("\xff");
   EXPECT_FALSE(ValidateManifest(bad_utf8));
-  Manifest bad_tdx = *m;
-  bad_tdx.reference_values.tdx.push_back("{not json");
-  EXPECT_FALSE(ValidateManifest(bad_tdx));
+  Manifest debug_tdx = *m;
+  attest::tdx::TdxReferenceValues tdx;
+  tdx.td_attributes = std::array<uint8_t, 8>{0x01};
+  debug_tdx.reference_values.tdx.push_back(tdx);
+  auto debug_status = ValidateManifest(debug_tdx);
+  ASSERT_FALSE(debug_status);
+  EXPECT_THAT(debug_status.error().message, HasSubstr("ReferenceValues.tdx[0].TdAttributes: DEBUG (bit 0)"));
 }
 
 // --- Hostile input never crashes. -------------------------------------------

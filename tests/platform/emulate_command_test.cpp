@@ -1,14 +1,17 @@
-// `contrast emulate serve / run / root-hash / guest-report` as processes: the
-// real contrast binary, a real daemon on Unix sockets in a temp dir.
+// `contrast emulate serve / run / tsm / root-hash / guest-report` as
+// processes: the real contrast binary, a real daemon on Unix sockets in a
+// temp dir. `run` and `tsm` mount the emulated configfs-tsm (FUSE).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +26,7 @@
 #include "common/files.h"
 #include "crypto/hash.h"
 #include "session/fixtures.h"
+#include "support/fuse.h"
 
 namespace contrast {
 namespace {
@@ -79,6 +83,17 @@ class Process {
 };
 
 // Polls `condition` (up to 60 s; the condition, not the time, is the test).
+// A FUSE mount that is going away answers stat with ENOTCONN or
+// ECONNABORTED for a moment: that is neither "there" nor "gone".
+bool Present(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec) && !ec;
+}
+bool Gone(const fs::path& path) {
+  std::error_code ec;
+  return !fs::exists(path, ec) && !ec;
+}
+
 template <typename F>
 bool Eventually(F condition) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -104,7 +119,9 @@ class EmulateCommandTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
+  // Every VM `emulate run` starts gets an emulated configfs-tsm (FUSE).
   void StartDaemon() {
+    CONTRAST_REQUIRE_FUSE();
     auto daemon = emulated::Daemon::Start(Emulator(), socket_);
     ASSERT_TRUE(daemon) << daemon.error().message;
     daemon_ = std::move(*daemon);
@@ -125,34 +142,121 @@ class EmulateCommandTest : public ::testing::Test {
   int runs_ = 0;
 };
 
-TEST_F(EmulateCommandTest, RunHandsTheVmItsTokenAndPropagatesTheExitStatus) {
+// The VM sees a configfs-tsm and not the daemon: its evidence comes through
+// the kernel interface, with the launcher's MEASUREMENT and HOST_DATA.
+TEST_F(EmulateCommandTest, RunGivesTheVmAConfigfsTsmInsteadOfTheDaemonAndPropagatesTheExitStatus) {
   StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
   const std::string measurement(96, 'a');
-  const fs::path token_file = dir_ / "token";
-  const fs::path socket_file = dir_ / "socket";
+  const fs::path tsm_file = dir_ / "tsm";
+  const fs::path daemon_env_file = dir_ / "daemon-env";
+  const fs::path report_file = dir_ / "report.bin";
   auto run = Run({"--host-data", kHostDataHex, "--measurement", measurement},
                  {"/bin/sh", "-c",
-                  "printf %s \"$CONTRAST_EMULATED_VM_TOKEN\" > " + token_file.string() +
-                      "; printf %s \"$CONTRAST_EMULATED_SOCKET\" > " + socket_file.string() + "; exit 3"});
+                  "printf %s \"$CONTRAST_TSM_DIR\" > " + tsm_file.string() +
+                      "; printf %s \"${CONTRAST_EMULATED_SOCKET-unset} ${CONTRAST_EMULATED_VM_TOKEN-unset}\" > " +
+                      daemon_env_file.string() +
+                      "; e=\"$CONTRAST_TSM_DIR/report/e\"; mkdir \"$e\" && printf c0ffee > \"$e/inblob\" && "
+                      "cat \"$e/outblob\" > " +
+                      report_file.string() + " && rmdir \"$e\"; exit 3"});
   ASSERT_EQ(run->Wait(), 3) << run->err();
-  const std::string token = ReadTextFile(token_file).value_or("");
-  const std::string socket = ReadTextFile(socket_file).value_or("");
-  EXPECT_EQ(token.size(), 64u);
-  EXPECT_EQ(socket, socket_.string());
+  EXPECT_EQ(ReadTextFile(daemon_env_file).value_or(""), "unset unset");
+  const fs::path tsm_dir = ReadTextFile(tsm_file).value_or("");
+  ASSERT_FALSE(tsm_dir.empty());
+  // Unmounted and removed once the command exited.
+  EXPECT_TRUE(Gone(tsm_dir)) << tsm_dir;
 
-  // The token names a VM with the launcher's MEASUREMENT and HOST_DATA.
-  auto client = emulated::GuestClient::Create(socket, token);
-  ASSERT_TRUE(client) << client.error().message;
-  auto evidence = client->GetReport(Bytes{});
-  ASSERT_TRUE(evidence) << evidence.error().message;
-  auto report = attest::snp::ParseReport(evidence->report);
-  ASSERT_TRUE(report);
+  auto bytes = ReadFile(report_file);
+  ASSERT_TRUE(bytes);
+  auto report = attest::snp::ParseReport(*bytes);
+  ASSERT_TRUE(report) << report.error().message << "\n" << run->err();
   EXPECT_EQ(HexEncode(report->host_data), kHostDataHex);
   EXPECT_EQ(HexEncode(report->measurement), measurement);
+  EXPECT_EQ(std::string(report->report_data.begin(), report->report_data.begin() + 6), "c0ffee");
+}
+
+// `emulate tsm` on its own: serves the VM of the daemon variables until
+// SIGTERM, or until its mount goes away.
+TEST_F(EmulateCommandTest, TsmServesUntilSigtermOrUnmount) {
+  StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
+  auto token = emulated::RegisterVmWithDaemon(socket_, emulated::Measurement{}, emulated::HostData{});
+  ASSERT_TRUE(token) << token.error().message;
+  const fs::path mount = dir_ / "tsm";
+  fs::create_directories(mount);
+  const std::vector<std::string> args = {"/usr/bin/env",
+                                         "CONTRAST_EMULATED_SOCKET=" + socket_.string(),
+                                         "CONTRAST_EMULATED_VM_TOKEN=" + *token,
+                                         kContrast,
+                                         "emulate",
+                                         "tsm",
+                                         "--mount",
+                                         mount.string()};
+  {
+    Process tsm(args, dir_, "tsm-sigterm");
+    ASSERT_TRUE(Eventually([&] { return Present(mount / "report"); })) << tsm.err();
+    ::kill(tsm.pid(), SIGTERM);
+    EXPECT_EQ(tsm.Wait(), 0) << tsm.err();
+    EXPECT_THAT(tsm.out(), HasSubstr("received SIGTERM; unmounted"));
+    EXPECT_TRUE(Gone(mount / "report"));
+  }
+  if (::geteuid() != 0) return;  // unmounting from outside needs root here
+  Process tsm(args, dir_, "tsm-unmount");
+  ASSERT_TRUE(Eventually([&] { return Present(mount / "report"); })) << tsm.err();
+  ASSERT_EQ(::umount2(mount.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+  EXPECT_EQ(tsm.Wait(), 0) << tsm.err();
+  EXPECT_THAT(tsm.out(), HasSubstr("was unmounted; stopped"));
+}
+
+// A killed launcher leaves no mount behind: its tsm follows it.
+TEST_F(EmulateCommandTest, TsmUnmountsWhenItsLauncherIsKilled) {
+  StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
+  const fs::path tsm_file = dir_ / "tsm";
+  auto run = Run({"--host-data", kHostDataHex},
+                 {"/bin/sh", "-c", "printf %s \"$CONTRAST_TSM_DIR\" > " + tsm_file.string() + "; exec sleep 60"});
+  ASSERT_TRUE(Eventually([&] { return !ReadTextFile(tsm_file).value_or("").empty(); })) << run->err();
+  const fs::path tsm_dir = ReadTextFile(tsm_file).value_or("");
+  ASSERT_TRUE(Present(tsm_dir / "report"));
+  // The command (sleep) is ours to stop; the tsm must go by itself.
+  std::vector<pid_t> children;
+  std::ifstream list("/proc/" + std::to_string(run->pid()) + "/task/" + std::to_string(run->pid()) + "/children");
+  for (pid_t child = 0; list >> child;) children.push_back(child);
+  ::kill(run->pid(), SIGKILL);
+  EXPECT_EQ(run->Wait(), 1000 + SIGKILL);
+  for (const pid_t child : children) {
+    std::ifstream comm("/proc/" + std::to_string(child) + "/comm");
+    std::string name;
+    comm >> name;
+    if (name == "sleep") ::kill(child, SIGKILL);
+  }
+  EXPECT_TRUE(Eventually([&] { return Gone(tsm_dir); })) << tsm_dir;
+}
+
+TEST_F(EmulateCommandTest, TsmFailsClearlyWithoutMountPointOrVm) {
+  const fs::path missing = dir_ / "no-such-dir";
+  Process no_dir(
+      {"/usr/bin/env", "CONTRAST_EMULATED_SOCKET=" + socket_.string(),
+       "CONTRAST_EMULATED_VM_TOKEN=" + std::string(64, 'a'), kContrast, "emulate", "tsm", "--mount", missing.string()},
+      dir_, "tsm-no-dir");
+  const int code = no_dir.Wait();
+  if (!testing::FuseUnavailableReason().empty()) {
+    EXPECT_EQ(code, 1);
+    EXPECT_THAT(no_dir.err(), HasSubstr("/dev/fuse"));
+  } else {
+    EXPECT_EQ(code, 1) << no_dir.err();
+    EXPECT_THAT(no_dir.err(), HasSubstr(missing.string() + ": No such file or directory (errno 2)"));
+  }
+  Process no_vm({"/usr/bin/env", "-u", "CONTRAST_EMULATED_SOCKET", "-u", "CONTRAST_EMULATED_VM_TOKEN", kContrast,
+                 "emulate", "tsm", "--mount", dir_.string()},
+                dir_, "tsm-no-vm");
+  EXPECT_EQ(no_vm.Wait(), 2);
+  EXPECT_THAT(no_vm.err(), HasSubstr("CONTRAST_EMULATED_"));
 }
 
 TEST_F(EmulateCommandTest, PolicyHashIsTheHostDataTheGuestSees) {
   StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
   const fs::path policy = dir_ / "policy.rego";
   ASSERT_TRUE(WriteFileAtomic(policy, std::string_view("package agent_policy\ndefault allow := true\n")));
   const fs::path report_path = dir_ / "report.bin";
@@ -177,6 +281,7 @@ TEST_F(EmulateCommandTest, PolicyHashIsTheHostDataTheGuestSees) {
 // of that container.
 TEST_F(EmulateCommandTest, PodGivesTheCommandTheCoordinatorIdentityPinnedInItsInitializer) {
   StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
   const std::string policy = "package agent_policy\n# web\n";
   const std::string hashes = std::string(64, 'c');
   const std::string values = "{\"emulated\": []}";
@@ -206,12 +311,14 @@ TEST_F(EmulateCommandTest, PodGivesTheCommandTheCoordinatorIdentityPinnedInItsIn
 
 TEST_F(EmulateCommandTest, ExitStatusOfACommandKilledBySignalIs128PlusTheSignal) {
   StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
   auto run = Run({"--host-data", kHostDataHex}, {"/bin/sh", "-c", "kill -KILL $$"});
   EXPECT_EQ(run->Wait(), 128 + SIGKILL) << run->err();
 }
 
 TEST_F(EmulateCommandTest, ForwardsSigtermToTheCommand) {
   StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
   const fs::path ready = dir_ / "ready";
   // The command turns SIGTERM into exit 7: had `run` died of the signal
   // itself, the status would be 143 or a signal death.
@@ -228,6 +335,7 @@ TEST_F(EmulateCommandTest, RunFailsClearlyWithoutDaemonOrCommand) {
   EXPECT_THAT(no_daemon->err(), HasSubstr("is `contrast emulate serve` running?"));
 
   StartDaemon();
+  if (HasFatalFailure() || IsSkipped()) return;
   auto missing = Run({"--host-data", kHostDataHex}, {"/nonexistent/command"});
   EXPECT_EQ(missing->Wait(), 127);
   EXPECT_THAT(missing->err(), HasSubstr("cannot run /nonexistent/command"));

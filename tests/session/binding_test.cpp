@@ -54,7 +54,8 @@ TEST(SessionIdentity, CertificateCarriesTheKeysSpki) {
 }
 
 TEST(SessionEvidence, ProtoRoundTripsAndEnforcesLimits) {
-  Evidence evidence{std::string(kPlatformEmulatedSnp), Bytes(0x4A0, 1), Bytes{2, 3}, "chain", Bytes{4}};
+  attest::Evidence evidence{std::string(attest::kPlatformInsecureEmulatedSnp), Bytes(0x4A0, 1), Bytes{2, 3}, "chain",
+                            Bytes{4}};
   v1::Evidence proto;
   EvidenceToProto(evidence, &proto);
   auto back = EvidenceFromProto(proto);
@@ -73,19 +74,24 @@ TEST(SessionEvidence, ProtoRoundTripsAndEnforcesLimits) {
   EXPECT_NE(rejected.error().message.find("\"tdx??\""), std::string::npos) << rejected.error().message;
 
   v1::Evidence big = proto;
-  big.set_report(std::string(kMaxReportSize + 1, 'x'));
+  big.set_report(std::string(attest::kMaxReportSize + 1, 'x'));
   auto too_big = EvidenceFromProto(big);
   ASSERT_FALSE(too_big);
   EXPECT_EQ(too_big.error().code, ErrorCode::kParse);
   EXPECT_NE(too_big.error().message.find("evidence.report"), std::string::npos) << too_big.error().message;
 }
 
-TEST(SessionEvidence, RealSnpIssuingIsNotImplementedYet) {
-  SnpEvidenceIssuer issuer;
-  auto evidence = issuer.Issue(ReportData{});
-  ASSERT_FALSE(evidence);
-  EXPECT_EQ(evidence.error().code, ErrorCode::kUnsupported);
-  EXPECT_NE(evidence.error().message.find("configfs-tsm"), std::string::npos);
+TEST(SessionEvidence, AcceptsTheThreePlatformTags) {
+  for (std::string_view platform : {attest::kPlatformSnp, attest::kPlatformTdx, attest::kPlatformInsecureEmulatedSnp}) {
+    v1::Evidence proto;
+    proto.set_platform(std::string(platform));
+    proto.set_report("report");
+    auto back = EvidenceFromProto(proto);
+    ASSERT_TRUE(back) << platform << ": " << back.error().message;
+    EXPECT_EQ(back->platform, platform);
+  }
+  v1::Evidence empty;
+  EXPECT_FALSE(EvidenceFromProto(empty));
 }
 
 }  // namespace

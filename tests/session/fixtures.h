@@ -1,5 +1,5 @@
-// Shared pieces of the session tests: emulated secure processors, VMs and the
-// reference values that accept (or reject) them.
+// Shared pieces of the session tests: the emulated platform
+// (support/emulated_platform.h) and issuers that misbehave on purpose.
 #pragma once
 
 #include <atomic>
@@ -11,79 +11,25 @@
 #include <string>
 #include <utility>
 
-#include "attest/emulated/secure_processor.h"
-#include "attest/snp/reference_values.h"
-#include "crypto/hash.h"
-#include "session/evidence.h"
+#include "attest/evidence.h"
+#include "session/binding.h"
 #include "session/nonce.h"
-#include "session/verifier.h"
+#include "support/emulated_platform.h"
 
 namespace contrast::session::testing {
 
-using attest::emulated::SecureProcessor;
-
-template <size_t N>
-attest::snp::ByteArray<N> Filled(uint8_t value) {
-  attest::snp::ByteArray<N> out;
-  out.fill(value);
-  return out;
-}
-
-inline const attest::emulated::Measurement kMeasurement = Filled<48>(0x4D);
-inline const attest::emulated::HostData kWorkloadHostData = Filled<32>(0x57);
-inline const attest::emulated::HostData kCoordinatorHostData = Filled<32>(0xC0);
-
-// In-memory emulators with fast RSA-2048 CA keys, created once per process.
-inline const SecureProcessor& MakeEmulator(std::optional<SecureProcessor>& slot, std::once_flag& once) {
-  std::call_once(once, [&] {
-    attest::emulated::SecureProcessorOptions options;
-    options.ca_key_type_for_test = crypto::KeyType::kRsa2048;
-    auto created = SecureProcessor::CreateInMemory(options);
-    if (!created) throw std::runtime_error("emulator: " + created.error().message);
-    slot.emplace(std::move(*created));
-  });
-  return *slot;
-}
-inline const SecureProcessor& Emulator() {
-  static std::optional<SecureProcessor> slot;
-  static std::once_flag once;
-  return MakeEmulator(slot, once);
-}
-// Another emulator whose root nobody pins.
-inline const SecureProcessor& OtherEmulator() {
-  static std::optional<SecureProcessor> slot;
-  static std::once_flag once;
-  return MakeEmulator(slot, once);
-}
-
-inline EmulatedEvidenceIssuer IssuerFor(const attest::emulated::HostData& host_data,
-                                        const attest::emulated::Measurement& measurement = kMeasurement,
-                                        const SecureProcessor& sp = Emulator()) {
-  auto vm = sp.RegisterVm(measurement, host_data);
-  if (!vm) throw std::runtime_error("RegisterVm: " + vm.error().message);
-  return EmulatedEvidenceIssuer::ForVm(sp, *vm);
-}
-
-// An entry that accepts the emulator's VMs with kMeasurement.
-inline attest::snp::SnpReferenceValues EmulatedEntry(const SecureProcessor& sp = Emulator()) {
-  attest::snp::SnpReferenceValues entry;
-  entry.platform = "Emulated-SNP";
-  entry.product = sp.product();
-  entry.trusted_measurement = kMeasurement;
-  entry.minimum_tcb = sp.tcb();
-  entry.guest_policy.smt = true;
-  entry.platform_info.smt_enabled = true;
-  return entry;
-}
-
-// Accepts the pinned emulator's VMs with `host_data`.
-inline AcceptableReferenceValues AcceptEmulated(const attest::emulated::HostData& host_data,
-                                                const SecureProcessor& sp = Emulator()) {
-  AcceptableReferenceValues rv;
-  rv.emulated.push_back(EmulatedReferenceValues{EmulatedEntry(sp), crypto::Sha256(sp.ark_der())});
-  rv.allowed_host_data.push_back(host_data);
-  return rv;
-}
+using attest::Evidence;
+using attest::Issuer;
+using contrast::testing::AcceptEmulated;
+using contrast::testing::EmulatedEntry;
+using contrast::testing::Emulator;
+using contrast::testing::Filled;
+using contrast::testing::IssuerFor;
+using contrast::testing::kCoordinatorHostData;
+using contrast::testing::kMeasurement;
+using contrast::testing::kWorkloadHostData;
+using contrast::testing::OtherEmulator;
+using contrast::testing::SecureProcessor;
 
 // A steady clock the test moves by hand.
 class FakeClock {
@@ -99,25 +45,27 @@ class FakeClock {
 };
 
 // Issues through `inner`, but first lets the clock run past the nonce lifetime.
-class SlowIssuer final : public EvidenceIssuer {
+class SlowIssuer final : public Issuer {
  public:
-  SlowIssuer(EvidenceIssuer& inner, FakeClock& clock, std::chrono::seconds delay)
+  SlowIssuer(Issuer& inner, FakeClock& clock, std::chrono::seconds delay)
       : inner_(inner), clock_(clock), delay_(delay) {}
+  std::string_view platform() const override { return inner_.platform(); }
   Result<Evidence> Issue(const ReportData& report_data) override {
     clock_.Advance(delay_);
     return inner_.Issue(report_data);
   }
 
  private:
-  EvidenceIssuer& inner_;
+  Issuer& inner_;
   FakeClock& clock_;
   std::chrono::seconds delay_;
 };
 
 // Remembers what `inner` issued.
-class RecordingIssuer final : public EvidenceIssuer {
+class RecordingIssuer final : public Issuer {
  public:
-  explicit RecordingIssuer(EvidenceIssuer& inner) : inner_(inner) {}
+  explicit RecordingIssuer(Issuer& inner) : inner_(inner) {}
+  std::string_view platform() const override { return inner_.platform(); }
   Result<Evidence> Issue(const ReportData& report_data) override {
     auto evidence = inner_.Issue(report_data);
     if (evidence) {
@@ -132,15 +80,16 @@ class RecordingIssuer final : public EvidenceIssuer {
   }
 
  private:
-  EvidenceIssuer& inner_;
+  Issuer& inner_;
   mutable std::mutex mutex_;
   std::optional<Evidence> last_;
 };
 
 // Always answers with the same evidence, whatever the challenge.
-class ReplayIssuer final : public EvidenceIssuer {
+class ReplayIssuer final : public Issuer {
  public:
   explicit ReplayIssuer(Evidence evidence) : evidence_(std::move(evidence)) {}
+  std::string_view platform() const override { return evidence_.platform; }
   Result<Evidence> Issue(const ReportData& /*report_data*/) override { return evidence_; }
 
  private:

@@ -19,6 +19,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attest/evidence_verifier.h"
 #include "contrast/meshapi.grpc.pb.h"
 #include "contrast/userapi.grpc.pb.h"
 #include "fixtures.h"
@@ -41,8 +42,8 @@ T Must(Result<T> result) {
 // Mesh API as the Coordinator serves it: the client attests as a workload.
 class TestMeshService final : public v1::MeshAPI::Service {
  public:
-  TestMeshService(const EvidenceVerifier& verifier, AcceptableReferenceValues reference_values, NonceTracker& nonces,
-                  SessionOptions options = {})
+  TestMeshService(const attest::EvidenceVerifier& verifier, attest::AcceptableReferenceValues reference_values,
+                  NonceTracker& nonces, SessionOptions options = {})
       : verifier_(verifier), reference_values_(std::move(reference_values)), nonces_(nonces), options_(options) {}
 
   grpc::Status NewMeshCert(grpc::ServerContext* context,
@@ -91,8 +92,8 @@ class TestMeshService final : public v1::MeshAPI::Service {
     return ToGrpcStatus(error);
   }
 
-  const EvidenceVerifier& verifier_;
-  AcceptableReferenceValues reference_values_;
+  const attest::EvidenceVerifier& verifier_;
+  attest::AcceptableReferenceValues reference_values_;
   NonceTracker& nonces_;
   SessionOptions options_;
   mutable std::mutex mutex_;
@@ -104,7 +105,7 @@ class TestMeshService final : public v1::MeshAPI::Service {
 // User API as the Coordinator serves it: the server attests as the coordinator.
 class TestUserService final : public v1::UserAPI::Service {
  public:
-  TestUserService(EvidenceIssuer& issuer, Bytes bound_spki) : issuer_(issuer), bound_spki_(std::move(bound_spki)) {}
+  TestUserService(attest::Issuer& issuer, Bytes bound_spki) : issuer_(issuer), bound_spki_(std::move(bound_spki)) {}
 
   grpc::Status GetVersion(grpc::ServerContext* /*context*/, const v1::VersionRequest* /*request*/,
                           v1::VersionResponse* response) override {
@@ -126,7 +127,7 @@ class TestUserService final : public v1::UserAPI::Service {
   }
 
  private:
-  EvidenceIssuer& issuer_;
+  attest::Issuer& issuer_;
   Bytes bound_spki_;
 };
 
@@ -156,7 +157,7 @@ struct MeshClient {
         stub(v1::MeshAPI::NewStub(Must(CreateSessionChannel(target, identity)))) {}
 
   // The whole NewMeshCert exchange; `spki` is what the evidence binds.
-  Result<v1::NewMeshCertResponse> NewMeshCert(EvidenceIssuer& issuer, std::optional<Bytes> spki = std::nullopt) {
+  Result<v1::NewMeshCertResponse> NewMeshCert(attest::Issuer& issuer, std::optional<Bytes> spki = std::nullopt) {
     ClientSession call([&](grpc::ClientContext* c) { return stub->NewMeshCert(c); });
     if (auto sent = call.Send(v1::NewMeshCertRequest{}); !sent) return Fail(sent.error());
     if (auto attested = call.AttestSelf(Role::kWorkload, issuer, spki ? *spki : identity.spki_der()); !attested) {
@@ -176,7 +177,7 @@ class MeshSession : public ::testing::Test {
  protected:
   MeshSession() : server_identity_(Must(SessionIdentity::Generate())) {}
 
-  void Start(AcceptableReferenceValues reference_values, SessionOptions options = {}) {
+  void Start(attest::AcceptableReferenceValues reference_values, SessionOptions options = {}) {
     service_.emplace(verifier_, std::move(reference_values), nonces_, options);
     server_.emplace(server_identity_, std::vector<grpc::Service*>{&*service_});
   }
@@ -215,7 +216,7 @@ class MeshSession : public ::testing::Test {
     return refusals_;
   }
 
-  EvidenceVerifier verifier_;
+  attest::EvidenceVerifier verifier_;
   FakeClock clock_;
   NonceTracker nonces_{NonceTracker::kMaxLifetime, clock_.AsClock()};
   SessionIdentity server_identity_;
@@ -231,7 +232,7 @@ class MeshSession : public ::testing::Test {
 TEST_F(MeshSession, ServerAcceptsAnAttestedWorkload) {
   Start(AcceptEmulated(kWorkloadHostData));
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   auto response = client.NewMeshCert(issuer);
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->cert_chain(), "certificate for " + HexEncode(kWorkloadHostData));
@@ -242,7 +243,7 @@ TEST_F(MeshSession, ServerAcceptsAnAttestedWorkload) {
 TEST_F(MeshSession, ReplayedEvidenceIsRejected) {
   Start(AcceptEmulated(kWorkloadHostData));
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   RecordingIssuer recorder(issuer);
   ASSERT_TRUE(client.NewMeshCert(recorder));
   ASSERT_TRUE(recorder.last());
@@ -261,7 +262,7 @@ TEST_F(MeshSession, EvidenceBoundToAnotherTlsKeyIsRejected) {
   Start(AcceptEmulated(kWorkloadHostData));
   MeshClient client(server_->target());
   const SessionIdentity other = Must(SessionIdentity::Generate());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   auto rejected = client.NewMeshCert(issuer, other.spki_der());
   ASSERT_FALSE(rejected);
   EXPECT_EQ(rejected.error().code, ErrorCode::kValidationFailed);
@@ -273,7 +274,7 @@ TEST_F(MeshSession, EvidenceBoundToAnotherTlsKeyIsRejected) {
 TEST_F(MeshSession, EvidenceAfterTheNonceExpiredIsRejected) {
   Start(AcceptEmulated(kWorkloadHostData));
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   SlowIssuer slow(issuer, clock_, std::chrono::seconds(61));
   auto rejected = client.NewMeshCert(slow);
   ASSERT_FALSE(rejected);
@@ -282,18 +283,18 @@ TEST_F(MeshSession, EvidenceAfterTheNonceExpiredIsRejected) {
 }
 
 TEST_F(MeshSession, WrongMeasurementOrHostDataIsRejectedWithTheValidationMessage) {
-  AcceptableReferenceValues rv = AcceptEmulated(kWorkloadHostData);
+  attest::AcceptableReferenceValues rv = AcceptEmulated(kWorkloadHostData);
   rv.emulated[0].snp.trusted_measurement = Filled<48>(0x11);
   Start(rv);
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer right_host_data = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer right_host_data = IssuerFor(kWorkloadHostData);
   auto measurement = client.NewMeshCert(right_host_data);
   ASSERT_FALSE(measurement);
   EXPECT_EQ(measurement.error().code, ErrorCode::kMeasurementMismatch);
   EXPECT_THAT(measurement.error().message,
               HasSubstr("ReferenceValues.emulated[0]: MEASUREMENT: expected " + HexEncode(Filled<48>(0x11))));
 
-  EmulatedEvidenceIssuer other_host_data = IssuerFor(Filled<32>(0x99), Filled<48>(0x11));
+  attest::emulated::InsecureEmulatedIssuer other_host_data = IssuerFor(Filled<32>(0x99), Filled<48>(0x11));
   auto host_data = client.NewMeshCert(other_host_data);
   ASSERT_FALSE(host_data);
   EXPECT_THAT(host_data.error().message, HasSubstr("HOST_DATA"));
@@ -304,7 +305,7 @@ TEST_F(MeshSession, WrongMeasurementOrHostDataIsRejectedWithTheValidationMessage
 TEST_F(MeshSession, UnpinnedEmulatedRootIsRejected) {
   Start(AcceptEmulated(kWorkloadHostData));
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer foreign = IssuerFor(kWorkloadHostData, kMeasurement, OtherEmulator());
+  attest::emulated::InsecureEmulatedIssuer foreign = IssuerFor(kWorkloadHostData, kMeasurement, OtherEmulator());
   auto rejected = client.NewMeshCert(foreign);
   ASSERT_FALSE(rejected);
   EXPECT_EQ(rejected.error().code, ErrorCode::kUntrustedRoot);
@@ -355,7 +356,7 @@ TEST_F(MeshSession, GarbageEvidenceGivesACleanError) {
   };
   const std::string chain = Emulator().ask_pem() + Emulator().ark_pem();
   const Case cases[] = {
-      {"unknown platform", "tdx", "", ""},
+      {"unknown platform", "sev-es", "", ""},
       {"garbage report", "emulated-snp", std::string(0x4A0, '\x5A'), chain},
       {"garbage chain", "emulated-snp", std::string(0x4A0, '\x5A'), "-----BEGIN CERTIFICATE-----\nAAAA\n"},
   };
@@ -404,7 +405,7 @@ TEST_F(MeshSession, OversizedFramesAreRefusedAndTheServerCarriesOn) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   }
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   auto response = client.NewMeshCert(issuer);
   EXPECT_TRUE(response) << response.error().message;
 }
@@ -456,7 +457,7 @@ TEST_F(MeshSession, TheOpeningDeadlineEndsWithAttestation) {
   Admit({.opening_timeout = std::chrono::milliseconds(300)});
   service_->pause_after_attestation = std::chrono::milliseconds(800);
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   auto response = client.NewMeshCert(issuer);
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(service_->accepted(), 1);
@@ -474,7 +475,7 @@ TEST_F(MeshSession, RefusedSessionsEndAtOnceWithResourceExhausted) {
   ASSERT_TRUE(holder->stream->Read(&challenge));  // admitted, now attesting
   ASSERT_EQ(nonces_.outstanding(), 1u);
   MeshClient client(server_->target());
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   auto refused = client.NewMeshCert(issuer);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted) << refused.error().message;
@@ -492,7 +493,7 @@ TEST_F(MeshSession, ManyConcurrentSessionsSucceed) {
   std::vector<std::string> errors;
   for (int i = 0; i < kSessions; ++i) {
     threads.emplace_back([&] {
-      EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+      attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
       // A connection attempt can fail transiently while 32 are made at once
       // on a loaded machine (UNAVAILABLE before any session step); real
       // clients retry those, and so does this one. Sessions must all succeed.
@@ -522,14 +523,14 @@ class UserSession : public ::testing::Test {
   UserSession()
       : server_identity_(Must(SessionIdentity::Generate())), client_identity_(Must(SessionIdentity::Generate())) {}
 
-  void Start(EvidenceIssuer& issuer, std::optional<Bytes> bound_spki = std::nullopt) {
+  void Start(attest::Issuer& issuer, std::optional<Bytes> bound_spki = std::nullopt) {
     service_.emplace(issuer, bound_spki ? *bound_spki : server_identity_.spki_der());
     server_.emplace(server_identity_, std::vector<grpc::Service*>{&*service_});
     stub_ = v1::UserAPI::NewStub(Must(CreateSessionChannel(server_->target(), client_identity_)));
   }
 
   // Attest the Coordinator, then set a manifest.
-  Result<v1::SetManifestResponse> SetManifest(const AcceptableReferenceValues& rv) {
+  Result<v1::SetManifestResponse> SetManifest(const attest::AcceptableReferenceValues& rv) {
     ClientSession call([&](grpc::ClientContext* c) { return stub_->SetManifest(c); });
     auto coordinator = call.AttestPeer(Role::kCoordinator, verifier_, rv, nonces_);
     if (!coordinator) return Fail(coordinator.error());
@@ -543,7 +544,7 @@ class UserSession : public ::testing::Test {
     return response;
   }
 
-  EvidenceVerifier verifier_;
+  attest::EvidenceVerifier verifier_;
   NonceTracker nonces_;
   SessionIdentity server_identity_;
   SessionIdentity client_identity_;
@@ -553,7 +554,7 @@ class UserSession : public ::testing::Test {
 };
 
 TEST_F(UserSession, ClientAcceptsAnAttestedCoordinator) {
-  EmulatedEvidenceIssuer issuer = IssuerFor(kCoordinatorHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kCoordinatorHostData);
   Start(issuer);
   auto response = SetManifest(AcceptEmulated(kCoordinatorHostData));
   ASSERT_TRUE(response) << response.error().message;
@@ -567,7 +568,7 @@ TEST_F(UserSession, ClientAcceptsAnAttestedCoordinator) {
 }
 
 TEST_F(UserSession, ClientRejectsACoordinatorBoundToAnotherKey) {
-  EmulatedEvidenceIssuer issuer = IssuerFor(kCoordinatorHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kCoordinatorHostData);
   const SessionIdentity elsewhere = Must(SessionIdentity::Generate());
   Start(issuer, elsewhere.spki_der());
   auto rejected = SetManifest(AcceptEmulated(kCoordinatorHostData));
@@ -578,7 +579,7 @@ TEST_F(UserSession, ClientRejectsACoordinatorBoundToAnotherKey) {
 }
 
 TEST_F(UserSession, ClientRejectsAWorkloadPosingAsCoordinator) {
-  EmulatedEvidenceIssuer issuer = IssuerFor(kWorkloadHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kWorkloadHostData);
   Start(issuer);
   auto rejected = SetManifest(AcceptEmulated(kCoordinatorHostData));
   ASSERT_FALSE(rejected);
@@ -591,7 +592,7 @@ TEST_F(UserSession, ClientSurvivesAServerThatSendsGarbage) {
   auto rejected = SetManifest(AcceptEmulated(kCoordinatorHostData));
   ASSERT_FALSE(rejected);
   EXPECT_EQ(rejected.error().code, ErrorCode::kValidationFailed);  // no "snp" entry in the reference values
-  AcceptableReferenceValues snp;
+  attest::AcceptableReferenceValues snp;
   snp.snp.push_back(EmulatedEntry());
   snp.allowed_host_data.push_back(kCoordinatorHostData);
   auto parse = SetManifest(snp);
@@ -600,7 +601,7 @@ TEST_F(UserSession, ClientSurvivesAServerThatSendsGarbage) {
 }
 
 TEST_F(UserSession, ServerRejectsBadChallenges) {
-  EmulatedEvidenceIssuer issuer = IssuerFor(kCoordinatorHostData);
+  attest::emulated::InsecureEmulatedIssuer issuer = IssuerFor(kCoordinatorHostData);
   Start(issuer);
   {
     grpc::ClientContext context;

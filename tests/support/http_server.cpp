@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -257,6 +258,25 @@ void HttpServer::HandleConnection(int fd) {
   out += "Connection: close\r\n\r\n";
   if (!SendAll(fd, out) || !SendAll(fd, AsChars(reply.body))) return;
   ::shutdown(fd, SHUT_WR);
+}
+
+}  // namespace contrast::testing
+
+namespace contrast::testing {
+
+std::string PercentEncode(ByteView text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (uint8_t c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace contrast::testing

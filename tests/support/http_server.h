@@ -24,6 +24,10 @@
 
 namespace contrast::testing {
 
+// Percent-encodes everything but RFC 3986's unreserved characters, as Intel
+// PCS encodes the issuer chains in its response headers.
+std::string PercentEncode(ByteView text);
+
 class HttpServer {
  public:
   struct Reply {

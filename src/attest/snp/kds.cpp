@@ -130,20 +130,6 @@ Status CheckPemChain(ByteView body) {
   return {};
 }
 
-bool IsRetryableStatus(long status) { return status == 429 || (status >= 500 && status <= 599); }
-
-milliseconds Backoff(const KdsOptions& options, int failed_attempts, std::optional<std::chrono::seconds> retry_after) {
-  const milliseconds cap = std::max(options.max_backoff, milliseconds(0));
-  if (retry_after) return std::min<milliseconds>(*retry_after, cap);
-  milliseconds delay = std::max(options.initial_backoff, milliseconds(0));
-  for (int i = 1; i < failed_attempts && delay < cap; ++i) delay *= 2;
-  delay = std::min(delay, cap);
-  // Jitter keeps many verifiers restarted together from retrying in lockstep.
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  std::uniform_int_distribution<milliseconds::rep> jitter(0, delay.count() / 4);
-  return std::min(delay + milliseconds(jitter(rng)), cap);
-}
-
 bool CachedCopyIsFresh(const std::filesystem::path& path, std::chrono::seconds max_age) {
   std::error_code ec;
   const auto mtime = std::filesystem::last_write_time(path, ec);
@@ -278,34 +264,27 @@ Result<Bytes> KdsClient::Download(Kind kind, const std::string& url) const {
   get.connect_timeout = options_.connect_timeout;
   get.total_timeout = options_.timeout;
   get.max_response_size = options_.max_response_size;
-  const int max_attempts = std::max(options_.max_attempts, 1);
-  for (int failed = 1;; ++failed) {
-    auto response = http::Get(url, get);
-    Error error;
-    bool retryable = false;
-    std::optional<std::chrono::seconds> retry_after;
-    if (!response) {
-      error = response.error();
-      retryable = error.code == ErrorCode::kNetwork || error.code == ErrorCode::kTimeout;
-    } else if (response->status == 200) {
-      if (auto shape = CheckShape(kind, response->body); !shape) {
-        return Fail(shape.error().Wrap("KDS response from " + url));
-      }
-      return std::move(response->body);
-    } else if (response->status == 404) {
-      return Fail(ErrorCode::kNotFound, "KDS has no " + std::string(KindName(kind)) + " at " + url + " (HTTP 404)" +
-                                            (kind == Kind::kVcek ? ": check the product, chip id and TCB" : ""));
-    } else {
-      error = Error{ErrorCode::kHttpStatus, "KDS answered HTTP " + std::to_string(response->status) + " for " + url};
-      retryable = IsRetryableStatus(response->status);
-      retry_after = response->retry_after;
-    }
-    if (!retryable || failed >= max_attempts) {
-      if (failed > 1) error.message += " (after " + std::to_string(failed) + " attempts)";
-      return Fail(std::move(error));
-    }
-    std::this_thread::sleep_for(Backoff(options_, failed, retry_after));
+  http::RetryOptions retry;
+  retry.max_attempts = options_.max_attempts;
+  retry.initial_backoff = options_.initial_backoff;
+  retry.max_backoff = options_.max_backoff;
+  retry.deadline = options_.total_deadline;
+  auto response = http::GetWithRetries(url, get, retry);
+  if (!response) return Fail(response.error());
+  const std::string attempts =
+      response->attempts > 1 ? " (after " + std::to_string(response->attempts) + " attempts)" : "";
+  if (response->status == 404) {
+    return Fail(ErrorCode::kNotFound, "KDS has no " + std::string(KindName(kind)) + " at " + url + " (HTTP 404)" +
+                                          (kind == Kind::kVcek ? ": check the product, chip id and TCB" : ""));
   }
+  if (response->status != 200) {
+    return Fail(ErrorCode::kHttpStatus,
+                "KDS answered HTTP " + std::to_string(response->status) + " for " + url + attempts);
+  }
+  if (auto shape = CheckShape(kind, response->body); !shape) {
+    return Fail(shape.error().Wrap("KDS response from " + url));
+  }
+  return std::move(response->body);
 }
 
 }  // namespace contrast::attest::snp

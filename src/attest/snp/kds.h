@@ -44,6 +44,11 @@ struct KdsOptions {
   // computed delay, also capped at max_backoff.
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{10000};
+  // Upper bound on one fetch, every attempt and back-off included; zero = no
+  // bound beyond the per-attempt timeouts. Attempts are cut short to fit, and
+  // no attempt starts once it has passed (the fetch fails with kTimeout and
+  // the last attempt's error).
+  std::chrono::milliseconds total_deadline{0};
   // A cached CRL older than this (by file modification time) is re-fetched.
   std::chrono::seconds crl_max_age{std::chrono::hours(24)};
   size_t max_response_size = 1024 * 1024;

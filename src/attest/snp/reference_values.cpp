@@ -209,7 +209,8 @@ SnpReferenceValues ReadEntry(Reader& r, const json& v, const std::string& path) 
   if (!r.Object(v, path,
                 {"Platform", "ProductName", "TrustedMeasurement", "MinimumTCB", "GuestPolicy", "PlatformInfo",
                  "MinimumMitigationVector", "AllowedChipIDs", "TrustedHostData", "TrustedIDKeyDigests",
-                 "MinimumReportVersion", "RequiredVMPL", "PermitProvisionalFirmware", "APEIP"})) {
+                 "MinimumReportVersion", "RequiredVMPL", "PermitProvisionalFirmware", "AllowMissingRevocationCheck",
+                 "APEIP"})) {
     return out;
   }
   auto sub = [&path](std::string_view key) { return path + "." + std::string(key); };
@@ -283,6 +284,9 @@ SnpReferenceValues ReadEntry(Reader& r, const json& v, const std::string& path) 
   }
   if (const json* value = Reader::Member(v, "PermitProvisionalFirmware")) {
     if (auto b = r.Bool(*value, sub("PermitProvisionalFirmware"))) out.permit_provisional_firmware = *b;
+  }
+  if (const json* value = Reader::Member(v, "AllowMissingRevocationCheck")) {
+    if (auto b = r.Bool(*value, sub("AllowMissingRevocationCheck"))) out.allow_missing_revocation_check = *b;
   }
   return out;
 }
@@ -475,6 +479,7 @@ json SnpReferenceValuesToJson(const SnpReferenceValues& rv) {
   if (rv.minimum_report_version != 0) j["MinimumReportVersion"] = rv.minimum_report_version;
   if (rv.required_vmpl != 0) j["RequiredVMPL"] = rv.required_vmpl;
   if (!rv.permit_provisional_firmware) j["PermitProvisionalFirmware"] = false;
+  if (rv.allow_missing_revocation_check) j["AllowMissingRevocationCheck"] = true;
   return j;
 }
 

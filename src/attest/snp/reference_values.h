@@ -34,6 +34,11 @@
 //   PermitProvisionalFirmware bool, default true (as upstream): when false,
 //                            COMMITTED_TCB and the committed firmware version
 //                            must equal the current ones.
+//   AllowMissingRevocationCheck bool, default false: accept a report whose
+//                            revocation could not be checked (no current ARK
+//                            CRL was available to the verifier: KDS outage,
+//                            no CRL source configured, the emulated platform).
+//                            When false such a report is refused.
 //
 // Parsing is strict: unknown keys, duplicate keys, wrong types, bad hex, wrong
 // lengths and out-of-range numbers are rejected, and every problem is reported
@@ -78,6 +83,7 @@ struct SnpReferenceValues {
   uint32_t minimum_report_version = 0;                // MinimumReportVersion (0: none)
   uint32_t required_vmpl = 0;                         // RequiredVMPL
   bool permit_provisional_firmware = true;            // PermitProvisionalFirmware
+  bool allow_missing_revocation_check = false;        // AllowMissingRevocationCheck
 };
 
 // The manifest's `ReferenceValues` object.

@@ -220,6 +220,16 @@ void CheckReferenceValues(const Report& report, Product product, const SnpRefere
   }
 }
 
+// A report whose revocation was not checked is acceptable only where the
+// entry says so.
+void CheckRevocation(const VerifiedReport& report, const SnpReferenceValues& rv, Checker& c) {
+  const RevocationCheck& revocation = report.revocation();
+  if (revocation.checked || rv.allow_missing_revocation_check) return;
+  c.Add(ErrorCode::kValidationFailed, "REVOCATION",
+        "checked against a current ARK CRL (or AllowMissingRevocationCheck: true)",
+        "not checked (" + revocation.detail + ")");
+}
+
 void CheckRoot(const VerifiedReport& report, const ValidateOptions& options, Checker& c) {
   if (report.insecure_root() && !options.insecure_accept_non_amd_root) {
     c.Add(ErrorCode::kUntrustedRoot, "ROOT", "an AMD root", report.root_name() + " (not an AMD root)");
@@ -275,12 +285,17 @@ ValidationResult Validate(const VerifiedReport& report, const SnpReferenceValues
                           const ValidateOptions& options) {
   ValidationResult result = ValidateReport(report.report(), report.product(), reference_values, options);
   Checker c(result);
+  CheckRevocation(report, reference_values, c);
   CheckRoot(report, options, c);
   return result;
 }
 
-ValidationResult ValidateAgainstAny(const Report& report, Product product, std::span<const SnpReferenceValues> entries,
-                                    const ValidateOptions& options) {
+namespace {
+
+// `verified`: when set, each entry also decides about an unchecked
+// revocation.
+ValidationResult ValidateAny(const Report& report, Product product, std::span<const SnpReferenceValues> entries,
+                             const ValidateOptions& options, const VerifiedReport* verified) {
   ValidationResult result;
   Checker c(result);
   CheckBaseline(report, c);
@@ -295,6 +310,7 @@ ValidationResult ValidateAgainstAny(const Report& report, Product product, std::
     Checker entry_checker(one);
     entry_checker.SetEntry(i);
     CheckReferenceValues(report, product, entries[i], options, entry_checker);
+    if (verified != nullptr) CheckRevocation(*verified, entries[i], entry_checker);
     if (one.ok() && baseline_ok) {
       one.matched_entry = i;
       return one;
@@ -305,12 +321,19 @@ ValidationResult ValidateAgainstAny(const Report& report, Product product, std::
   return result;
 }
 
+}  // namespace
+
+ValidationResult ValidateAgainstAny(const Report& report, Product product, std::span<const SnpReferenceValues> entries,
+                                    const ValidateOptions& options) {
+  return ValidateAny(report, product, entries, options, nullptr);
+}
+
 ValidationResult ValidateAgainstAny(const VerifiedReport& report, std::span<const SnpReferenceValues> entries,
                                     const ValidateOptions& options) {
   ValidationResult root;
   Checker c(root);
   CheckRoot(report, options, c);
-  ValidationResult result = ValidateAgainstAny(report.report(), report.product(), entries, options);
+  ValidationResult result = ValidateAny(report.report(), report.product(), entries, options, &report);
   if (!root.ok()) {
     result.matched_entry.reset();
     result.mismatches.insert(result.mismatches.begin(), root.mismatches.begin(), root.mismatches.end());

@@ -6,7 +6,9 @@
 // about authenticity: that is verify.h. The core works on the report fields
 // (ValidateReport), so it is testable without signatures; the overloads
 // taking a VerifiedReport forward to it and additionally refuse non-AMD roots
-// unless explicitly allowed.
+// unless explicitly allowed, and reports whose revocation was not checked
+// (VerifiedReport::revocation) unless the entry has
+// AllowMissingRevocationCheck (mismatch field "REVOCATION").
 //
 // Rules, in the order they are checked:
 //   baseline (every deployment, ValidateBaseline): POLICY.DEBUG and

@@ -1,5 +1,6 @@
 contrast_library(contrast_snp
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/abi.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/cert_table.cpp
           ${CMAKE_CURRENT_LIST_DIR}/trust.cpp
           ${CMAKE_CURRENT_LIST_DIR}/vcek.cpp
           ${CMAKE_CURRENT_LIST_DIR}/verify.cpp

@@ -289,26 +289,73 @@ struct Verifier::Impl {
                                                          .intermediate = &intermediate});
   }
 
-  // What depends on the call: validity at options.at and the CRL.
-  static Status CheckTimeAndRevocation(const ChainEntry& chain, const VerifyOptions& options) {
+  // Validity of the chain at options.at.
+  static Status CheckTime(const ChainEntry& chain, const VerifyOptions& options) {
     const AnchorState& anchor = *chain.anchor;
     const std::string role = Role(chain.info.kind);
     if (auto s = anchor.ark->CheckValidAt(options.at, Describe(*anchor.ark, "ARK")); !s) return s;
     if (auto s = chain.intermediate->CheckValidAt(options.at, Describe(*chain.intermediate, role)); !s) return s;
-    if (auto s = chain.endorsement_key.CheckValidAt(options.at, SigningKeyName(chain.info.kind)); !s) return s;
-    if (!options.crl) return {};
-    auto crl = crypto::Crl::Parse(*options.crl);
-    if (!crl) return Fail(crl.error().Wrap("CRL"));
-    if (auto s = crl->VerifySignedBy(*anchor.ark); !s) {
-      return Fail(s.error().code,
-                  "CRL is not issued by the " + Describe(*anchor.ark, "ARK") + ": " + s.error().message);
+    return chain.endorsement_key.CheckValidAt(options.at, SigningKeyName(chain.info.kind));
+  }
+
+  // The CRL to check against: the caller's (it must be good), else the
+  // source's (unusable = not checked, with the reason in `why_not`).
+  static Result<std::optional<crypto::Crl>> ObtainCrl(const ChainEntry& chain, const VerifyOptions& options,
+                                                      std::string& why_not) {
+    const Certificate& ark = *chain.anchor->ark;
+    if (options.crl) {
+      auto crl = crypto::Crl::Parse(*options.crl);
+      if (!crl) return Fail(crl.error().Wrap("CRL"));
+      if (auto s = crl->VerifySignedBy(ark); !s) {
+        return Fail(s.error().code, "CRL is not issued by the " + Describe(ark, "ARK") + ": " + s.error().message);
+      }
+      if (auto s = crl->CheckCurrentAt(options.at); !s) return Fail(s.error());
+      return std::optional<crypto::Crl>(std::move(*crl));
     }
-    if (auto s = crl->CheckCurrentAt(options.at); !s) return s;
-    if (crl->IsRevoked(*chain.intermediate)) {
+    if (options.crl_source == nullptr) {
+      why_not = "no CRL source is configured";
+      return std::optional<crypto::Crl>();
+    }
+    const std::string side =
+        std::string(ProductName(chain.product)) + " " + std::string(SigningKeyName(chain.info.kind));
+    auto crl = options.crl_source->CurrentCrl(chain.product, chain.info.kind, ark);
+    if (!crl) {
+      why_not = "no CRL of the " + Describe(ark, "ARK") + " for " + side + " is available: " + crl.error().message;
+      return std::optional<crypto::Crl>();
+    }
+    // The source promises both; checked again because a wrong CRL here would
+    // silently turn revocation off.
+    if (auto s = crl->VerifySignedBy(ark); !s) {
+      why_not =
+          "the CRL obtained for " + side + " is not issued by the " + Describe(ark, "ARK") + ": " + s.error().message;
+      return std::optional<crypto::Crl>();
+    }
+    if (auto s = crl->CheckCurrentAt(options.at); !s) {
+      why_not = "the CRL obtained for " + side + " is not current at the verification time: " + s.error().message;
+      return std::optional<crypto::Crl>();
+    }
+    return std::optional<crypto::Crl>(std::move(*crl));
+  }
+
+  static Result<RevocationCheck> CheckRevocation(const ChainEntry& chain, const VerifyOptions& options) {
+    std::string why_not;
+    auto crl = ObtainCrl(chain, options, why_not);
+    if (!crl) return Fail(crl.error());
+    if (!*crl) return RevocationCheck{.checked = false, .detail = std::move(why_not)};
+    const std::string role = Role(chain.info.kind);
+    if ((*crl)->IsRevoked(*chain.intermediate)) {
       return Fail(ErrorCode::kCertificateRevoked, "the " + Describe(*chain.intermediate, role) + " (serial " +
                                                       chain.intermediate->SerialHex() + ") is revoked by the CRL");
     }
-    return {};
+    // AMD revokes intermediates in the ARK's CRL; a VCEK/VLEK listed there by
+    // serial is refused as well, so one CRL can withdraw a single chip.
+    if ((*crl)->IsRevoked(chain.endorsement_key)) {
+      return Fail(ErrorCode::kCertificateRevoked, "the " + std::string(SigningKeyName(chain.info.kind)) + " (serial " +
+                                                      chain.endorsement_key.SerialHex() + ") is revoked by the CRL");
+    }
+    std::string detail = "CRL of " + (*crl)->IssuerText() + ", thisUpdate " + FormatRfc3339((*crl)->ThisUpdate());
+    if (auto next = (*crl)->NextUpdate()) detail += ", nextUpdate " + FormatRfc3339(*next);
+    return RevocationCheck{.checked = true, .detail = std::move(detail)};
   }
 };
 
@@ -337,7 +384,8 @@ Result<EndorsementKeyInfo> Verifier::VerifyEndorsementKey(ByteView endorsement_k
                                                           const VerifyOptions& options) const {
   auto chain = impl_->Chain(endorsement_key, options.product, Product::kUnknown);
   if (!chain) return Fail(chain.error());
-  if (auto s = Impl::CheckTimeAndRevocation(**chain, options); !s) return Fail(s.error());
+  if (auto s = Impl::CheckTime(**chain, options); !s) return Fail(s.error());
+  if (auto revocation = Impl::CheckRevocation(**chain, options); !revocation) return Fail(revocation.error());
   return (*chain)->info;
 }
 
@@ -351,7 +399,7 @@ Result<VerifiedReport> Verifier::VerifyBytes(const Report& report, ByteView sign
   auto chain_result = impl_->Chain(endorsement_key, options.product, report.ProductFromCpuid());
   if (!chain_result) return Fail(chain_result.error());
   const ChainEntry& chain = **chain_result;
-  if (auto s = Impl::CheckTimeAndRevocation(chain, options); !s) return Fail(s.error());
+  if (auto s = Impl::CheckTime(chain, options); !s) return Fail(s.error());
   if (signer != chain.info.kind) {
     return Fail(ErrorCode::kCertificateInvalid, "report SIGNER_INFO names the " + std::string(SigningKeyName(signer)) +
                                                     " but the endorsement key is a " +
@@ -368,6 +416,10 @@ Result<VerifiedReport> Verifier::VerifyBytes(const Report& report, ByteView sign
                                                   std::string(SigningKeyName(chain.info.kind)) + ": " +
                                                   signature.error().message);
   }
+  // Last: it may ask the network (crl_source), which a forged report must
+  // not be able to trigger.
+  auto revocation = Impl::CheckRevocation(chain, options);
+  if (!revocation) return Fail(revocation.error());
   VerifiedReport out;
   out.report_ = report;
   out.product_ = chain.product;
@@ -376,6 +428,7 @@ Result<VerifiedReport> Verifier::VerifyBytes(const Report& report, ByteView sign
   out.endorsement_key_ = chain.info;
   out.root_name_ = chain.anchor->root_name;
   out.insecure_root_ = chain.anchor->insecure;
+  out.revocation_ = std::move(*revocation);
   return out;
 }
 

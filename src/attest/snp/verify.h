@@ -4,9 +4,18 @@
 // product, or an explicitly named non-AMD root such as the emulated secure
 // processor), the ARK self-signature, ASK/ASVK under the ARK, the VCEK/VLEK
 // under the ASK/ASVK (RSA-PSS SHA-384), certificate validity at the
-// verification time, revocation against a CRL when one is given, the
+// verification time, revocation (below), the
 // endorsement key's AMD extensions against the report (TCB, chip id, product),
 // and finally the report signature (ECDSA P-384 / SHA-384 over 0x000..0x29F).
+//
+// Revocation is checked against a CRL the verifier obtained itself, never
+// one that came with the evidence: VerifyOptions::crl (an operator's file) or
+// else VerifyOptions::crl_source (collateral.h fetches and caches AMD's). The
+// CRL must be signed by the anchored ARK and current at the verification
+// time; the ASK/ASVK and the VCEK/VLEK must not be listed. Without a usable
+// CRL the report still verifies, with RevocationCheck "not checked" and the
+// reason; whether that is acceptable is the manifest's decision (validate.h,
+// AllowMissingRevocationCheck).
 //
 // Verification says nothing about whether the report is *acceptable*; that is
 // validate.h, against the manifest's reference values.
@@ -20,8 +29,33 @@
 #include "attest/snp/trust.h"
 #include "attest/snp/vcek.h"
 #include "common/time.h"
+#include "crypto/x509.h"
 
 namespace contrast::attest::snp {
+
+// The outcome of the revocation check of one verification.
+struct RevocationCheck {
+  // True: the ASK/ASVK and the VCEK/VLEK were looked up in a CRL signed by
+  // the anchored ARK and current at the verification time, and neither is
+  // listed (a listed one fails verification with kCertificateRevoked).
+  bool checked = false;
+  // checked: which CRL ("CRL of ARK-Milan, thisUpdate ..., nextUpdate ...");
+  // otherwise why there was none ("no CRL source is configured", "fetching
+  // the CRL from https://...: timed out ...").
+  std::string detail;
+};
+
+// Where a Verifier gets the ARK's CRL when the caller gave none
+// (VerifyOptions::crl_source). Implementations must be thread-safe.
+class CrlSource {
+ public:
+  virtual ~CrlSource() = default;
+  // A CRL issued by `ark` for `product`'s VCEK side (kind kVcek: revokes
+  // ASKs) or VLEK side (kVlek: ASVKs), whose signature by `ark` verifies and
+  // which is current now (wall clock). Any error means "none available"; its
+  // message is the reason RevocationCheck reports.
+  virtual Result<crypto::Crl> CurrentCrl(Product product, SigningKey kind, const crypto::Certificate& ark) const = 0;
+};
 
 // A report whose signature and endorsement chain have been verified. The only
 // way to obtain one is Verifier::Verify.
@@ -40,6 +74,8 @@ class VerifiedReport {
   const std::string& root_name() const { return root_name_; }
   // True when the root is not an AMD root (emulated platform).
   bool insecure_root() const { return insecure_root_; }
+  // Whether revocation was checked, and against which CRL or why not.
+  const RevocationCheck& revocation() const { return revocation_; }
 
  private:
   friend class Verifier;
@@ -50,6 +86,7 @@ class VerifiedReport {
   EndorsementKeyInfo endorsement_key_;
   std::string root_name_;
   bool insecure_root_ = false;
+  RevocationCheck revocation_;
 };
 
 struct VerifyOptions {
@@ -59,9 +96,15 @@ struct VerifyOptions {
   // The time at which certificates (and the CRL) must be valid. Several real
   // leaf certificates are expired today, so tests pin it.
   TimePoint at = Now();
-  // DER or PEM CRL issued by the ARK. When given, it must verify and be
-  // current, and the ASK/ASVK must not be listed in it.
+  // DER or PEM CRL issued by the ARK that the verifying side chose (e.g. an
+  // operator's file); never one the attester sent. When given, it must verify
+  // and be current (else verification fails), and crl_source is not asked.
   std::optional<Bytes> crl;
+  // Asked for the ARK's CRL when `crl` is unset; not owned, must outlive the
+  // call. A CRL it cannot provide, or one not current at `at`, leaves
+  // revocation "not checked" with the reason. Null: "not checked (no CRL
+  // source is configured)".
+  const CrlSource* crl_source = nullptr;
 };
 
 // Verifies reports. Owns the trust anchors and a cache of endorsement-key
@@ -84,13 +127,15 @@ class Verifier {
   // malformed, wrong kind for the report), kProductMismatch, kUntrustedRoot
   // (no anchor, issuer is not the anchored ASK/ASVK), kSignatureInvalid
   // (a certificate, the CRL or the report signature; unsigned reports),
-  // kCertificateExpired (a certificate or the CRL at options.at),
-  // kCertificateRevoked, kTcbMismatch, kChipIdMismatch.
+  // kCertificateExpired (a certificate or options.crl at options.at),
+  // kCertificateRevoked (the ASK/ASVK or the VCEK/VLEK is listed in the CRL),
+  // kTcbMismatch, kChipIdMismatch.
   Result<VerifiedReport> Verify(ByteView report, ByteView endorsement_key, const VerifyOptions& options) const;
   Result<VerifiedReport> Verify(const Report& report, ByteView endorsement_key, const VerifyOptions& options) const;
 
   // Only the endorsement key: its chain to the anchors of options.product (or
-  // of its productName), validity at options.at and the CRL. For VCEKs
+  // of its productName), validity at options.at and revocation (a listed
+  // certificate fails; "not checked" is not reported here). For VCEKs
   // fetched from the KDS before any report needs them.
   Result<EndorsementKeyInfo> VerifyEndorsementKey(ByteView endorsement_key, const VerifyOptions& options) const;
 

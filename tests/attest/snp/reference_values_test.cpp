@@ -66,6 +66,7 @@ TEST(SnpReferenceValues, ParsesUpstreamEntry) {
   EXPECT_EQ(e.minimum_report_version, 0u);
   EXPECT_EQ(e.required_vmpl, 0u);
   EXPECT_TRUE(e.permit_provisional_firmware);
+  EXPECT_FALSE(e.allow_missing_revocation_check);
 }
 
 TEST(SnpReferenceValues, ParsesOurAdditions) {
@@ -75,6 +76,7 @@ TEST(SnpReferenceValues, ParsesOurAdditions) {
   entry["MinimumReportVersion"] = 3;
   entry["RequiredVMPL"] = 2;
   entry["PermitProvisionalFirmware"] = false;
+  entry["AllowMissingRevocationCheck"] = true;
   entry["MinimumMitigationVector"] = 18446744073709551615ull;
   auto rv = ParseReferenceValues(nlohmann::json::array({entry}).dump());
   ASSERT_TRUE(rv) << rv.error().message;
@@ -86,6 +88,7 @@ TEST(SnpReferenceValues, ParsesOurAdditions) {
   EXPECT_EQ(e.minimum_report_version, 3u);
   EXPECT_EQ(e.required_vmpl, 2u);
   EXPECT_FALSE(e.permit_provisional_firmware);
+  EXPECT_TRUE(e.allow_missing_revocation_check);
   EXPECT_EQ(e.minimum_mitigation_vector, UINT64_MAX);
 }
 
@@ -220,6 +223,7 @@ TEST(SnpReferenceValues, RejectsBadNumbers) {
        "string"},
       {"RequiredVMPL", true, "RequiredVMPL: expected an integer (0..3), got true"},
       {"PermitProvisionalFirmware", 0, "PermitProvisionalFirmware: expected true or false, got number 0"},
+      {"AllowMissingRevocationCheck", "true", "AllowMissingRevocationCheck: expected true or false, got string"},
   };
   for (const Case& c : cases) {
     nlohmann::json entry = MilanEntry();
@@ -369,8 +373,10 @@ TEST(SnpReferenceValues, JsonRoundTrips) {
   rv.minimum_report_version = 5;
   rv.required_vmpl = 1;
   rv.permit_provisional_firmware = false;
+  rv.allow_missing_revocation_check = true;
 
   const nlohmann::json j = SnpReferenceValuesToJson(rv);
+  EXPECT_EQ(j["AllowMissingRevocationCheck"], true);
   EXPECT_EQ(j["ProductName"], "Turin");
   EXPECT_EQ(j["MinimumTCB"]["FMCVersion"], 1);
   ParseProblems problems;
@@ -385,6 +391,7 @@ TEST(SnpReferenceValues, JsonRoundTrips) {
   EXPECT_EQ(back.trusted_id_key_digests, rv.trusted_id_key_digests);
   EXPECT_EQ(back.required_vmpl, 1u);
   EXPECT_FALSE(back.permit_provisional_firmware);
+  EXPECT_TRUE(back.allow_missing_revocation_check);
 
   // Upstream-shaped output for an entry without our additions.
   ParseProblems milan_problems;
@@ -393,6 +400,7 @@ TEST(SnpReferenceValues, JsonRoundTrips) {
   ASSERT_TRUE(milan_problems.empty());
   EXPECT_FALSE(milan.contains("RequiredVMPL"));
   EXPECT_FALSE(milan.contains("PermitProvisionalFirmware"));
+  EXPECT_FALSE(milan.contains("AllowMissingRevocationCheck"));
   EXPECT_FALSE(milan["MinimumTCB"].contains("FMCVersion"));
   nlohmann::json expected = MilanEntry();
   expected["PlatformInfo"]["TIOEnabled"] = false;

@@ -1,18 +1,22 @@
-#include "session/verifier.h"
+// attest::EvidenceVerifier and the per-platform verifiers behind it: real
+// SEV-SNP evidence (testdata) and the in-process emulated secure processor.
+#include "attest/evidence_verifier.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "attest/emulated/evidence_verifier.h"
+#include "attest/snp/evidence_verifier.h"
 #include "attest/snp/reference_values.h"
-#include "fixtures.h"
+#include "support/emulated_platform.h"
 #include "support/testdata.h"
 
-namespace contrast::session {
+namespace contrast::attest {
 namespace {
 
 using ::testing::HasSubstr;
-using namespace contrast::session::testing;
-using contrast::testing::ReadTestdata;
+using namespace contrast::testing;
+using emulated::InsecureEmulatedReferenceValues;
 
 ReportData Binding(uint8_t fill) {
   ReportData data;
@@ -20,7 +24,7 @@ ReportData Binding(uint8_t fill) {
   return data;
 }
 
-Evidence IssueOrDie(EvidenceIssuer& issuer, const ReportData& report_data) {
+Evidence IssueOrDie(Issuer& issuer, const ReportData& report_data) {
   auto evidence = issuer.Issue(report_data);
   if (!evidence) throw std::runtime_error(evidence.error().message);
   return *evidence;
@@ -29,7 +33,7 @@ Evidence IssueOrDie(EvidenceIssuer& issuer, const ReportData& report_data) {
 class EmulatedVerification : public ::testing::Test {
  protected:
   EvidenceVerifier verifier_;
-  EmulatedEvidenceIssuer issuer_ = IssuerFor(kWorkloadHostData);
+  emulated::InsecureEmulatedIssuer issuer_ = IssuerFor(kWorkloadHostData);
   Evidence evidence_ = IssueOrDie(issuer_, Binding(0xAB));
 };
 
@@ -37,15 +41,16 @@ TEST_F(EmulatedVerification, AcceptsPinnedRootAndMatchingValues) {
   AcceptableReferenceValues rv = AcceptEmulated(kWorkloadHostData);
   // A second entry for an unrelated root is simply not a candidate.
   rv.emulated.insert(rv.emulated.begin(),
-                     EmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(OtherEmulator().ark_der())});
+                     InsecureEmulatedReferenceValues{EmulatedEntry(), crypto::Sha256(OtherEmulator().ark_der())});
   auto verified = verifier_.Verify(evidence_, Binding(0xAB), rv);
   ASSERT_TRUE(verified) << verified.error().message;
   EXPECT_EQ(verified->platform(), "emulated-snp");
   EXPECT_TRUE(verified->insecure());
   EXPECT_EQ(verified->host_data(), kWorkloadHostData);
-  EXPECT_EQ(verified->report().measurement, kMeasurement);
+  ASSERT_NE(verified->snp(), nullptr);
+  EXPECT_EQ(verified->snp()->report().measurement, kMeasurement);
   EXPECT_EQ(verified->matched_entry(), 1u);
-  EXPECT_TRUE(verified->verified_report().insecure_root());
+  EXPECT_TRUE(verified->snp()->insecure_root());
 }
 
 TEST_F(EmulatedVerification, RejectsOtherReportData) {
@@ -173,16 +178,17 @@ class RealSnpVerification : public ::testing::Test {
     evidence_.platform = "snp";
     evidence_.report = ReadTestdata("snp/virtee_report_milan.bin");
     evidence_.endorsement_key = ReadTestdata("snp/virtee_vcek_milan.der");
-    auto report = attest::snp::ParseReport(evidence_.report);
+    auto report = snp::ParseReport(evidence_.report);
     ASSERT_TRUE(report) << report.error().message;
     report_ = *report;
-    auto rv = attest::snp::ParseReferenceValues(R"({
+    auto rv = snp::ParseReferenceValues(R"({
       "ProductName": "Milan",
       "TrustedMeasurement": ")" + HexEncode(report_.measurement) +
-                                                R"(",
+                                        R"(",
       "MinimumTCB": {"BootloaderVersion": 3, "TEEVersion": 0, "SNPVersion": 8, "MicrocodeVersion": 115},
       "GuestPolicy": {"SMT": true},
-      "PlatformInfo": {"SMTEnabled": true}
+      "PlatformInfo": {"SMTEnabled": true},
+      "AllowMissingRevocationCheck": true
     })");
     ASSERT_TRUE(rv) << rv.error().message;
     reference_values_.snp = rv->snp;
@@ -192,7 +198,7 @@ class RealSnpVerification : public ::testing::Test {
   // Inside the VCEK's validity.
   EvidenceVerifier verifier_{[] { return *ParseRfc3339("2025-06-01T00:00:00Z"); }};
   Evidence evidence_;
-  attest::snp::Report report_;
+  snp::Report report_;
   AcceptableReferenceValues reference_values_;
 };
 
@@ -201,8 +207,10 @@ TEST_F(RealSnpVerification, VerifiesWithItsOwnReportData) {
   ASSERT_TRUE(verified) << verified.error().message;
   EXPECT_EQ(verified->platform(), "snp");
   EXPECT_FALSE(verified->insecure());
-  EXPECT_EQ(verified->verified_report().product(), attest::snp::Product::kMilan);
-  EXPECT_EQ(verified->verified_report().root_name(), "AMD ARK-Milan");
+  ASSERT_NE(verified->snp(), nullptr);
+  EXPECT_EQ(verified->snp()->product(), snp::Product::kMilan);
+  EXPECT_EQ(verified->snp()->root_name(), "AMD ARK-Milan");
+  EXPECT_EQ(verified->host_data(), report_.host_data);
   EXPECT_EQ(verified->matched_entry(), 0u);
 }
 
@@ -231,5 +239,56 @@ TEST_F(RealSnpVerification, RejectsWithoutSnpEntriesOrWhenExpired) {
   EXPECT_FALSE(verifier_.Verify(no_vcek, report_.report_data, reference_values_));
 }
 
+// The dispatcher hands each tag to its verifier; an offline one has no TDX
+// collateral and refuses "tdx"; anything else is malformed.
+TEST_F(EmulatedVerification, DispatchesByPlatformTag) {
+  Evidence tdx = evidence_;
+  tdx.platform = std::string(kPlatformTdx);
+  auto unsupported = verifier_.Verify(tdx, Binding(0xAB), AcceptEmulated(kWorkloadHostData));
+  ASSERT_FALSE(unsupported);
+  EXPECT_EQ(unsupported.error().code, ErrorCode::kUnsupported);
+  EXPECT_THAT(unsupported.error().message, HasSubstr("TDX evidence needs Intel PCS collateral"));
+
+  Evidence unknown = evidence_;
+  unknown.platform = "sgx";
+  auto malformed = verifier_.Verify(unknown, Binding(0xAB), AcceptEmulated(kWorkloadHostData));
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().code, ErrorCode::kParse);
+  EXPECT_THAT(malformed.error().message, HasSubstr("unknown platform \"sgx\""));
+}
+
+// Each platform's verifier takes only its own evidence, so a caller that
+// picked the wrong one cannot verify with the wrong roots.
+TEST_F(EmulatedVerification, PlatformVerifiersRefuseOtherPlatforms) {
+  const emulated::InsecureEmulatedVerifier emulated_verifier;
+  auto accepted = emulated_verifier.Verify(evidence_, Binding(0xAB), AcceptEmulated(kWorkloadHostData));
+  ASSERT_TRUE(accepted) << accepted.error().message;
+  EXPECT_TRUE(accepted->insecure());
+  EXPECT_EQ(accepted->host_data(), kWorkloadHostData);
+
+  const snp::SnpEvidenceVerifier snp_verifier;
+  auto not_snp = snp_verifier.Verify(evidence_, Binding(0xAB), AcceptEmulated(kWorkloadHostData));
+  ASSERT_FALSE(not_snp);
+  EXPECT_EQ(not_snp.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(not_snp.error().message, HasSubstr("\"emulated-snp\""));
+
+  Evidence relabelled = evidence_;
+  relabelled.platform = std::string(kPlatformSnp);
+  auto not_emulated = emulated_verifier.Verify(relabelled, Binding(0xAB), AcceptEmulated(kWorkloadHostData));
+  ASSERT_FALSE(not_emulated);
+  EXPECT_EQ(not_emulated.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(InsecureEmulatedReferenceValues, EqualOnlyWithTheSameRootAndEntry) {
+  const InsecureEmulatedReferenceValues a{EmulatedEntry(), crypto::Sha256(Emulator().ark_der())};
+  InsecureEmulatedReferenceValues other_root = a;
+  other_root.root_sha256 = crypto::Sha256(OtherEmulator().ark_der());
+  InsecureEmulatedReferenceValues other_entry = a;
+  other_entry.snp.minimum_mitigation_vector = 1;
+  EXPECT_TRUE(a == InsecureEmulatedReferenceValues(a));
+  EXPECT_FALSE(a == other_root);
+  EXPECT_FALSE(a == other_entry);
+}
+
 }  // namespace
-}  // namespace contrast::session
+}  // namespace contrast::attest
