@@ -118,8 +118,29 @@ TEST(AttestationVerifyQuote, AVersionFiveQuoteNeedsATimeValidTcbSigningCertifica
   const nlohmann::json j = Json(r);
   EXPECT_EQ(j["quote"]["version"], 5);
   EXPECT_EQ(j["quote"]["body_type"], 3);
+  // The quote itself is genuine; only the collateral cannot be trusted then.
+  EXPECT_EQ(j["verification"]["authentic"], true);
+  EXPECT_TRUE(j["verification"]["tcb_status"].is_null());
+  EXPECT_EQ(j["verdict"], "invalid");
   EXPECT_EQ(FailureCode(j), "certificate-expired");
   EXPECT_THAT(r.out, HasSubstr("TCB Signing certificate is expired"));
+}
+
+TEST(AttestationVerifyQuote, TrusteeQuotesAreGenuineButTheirCollateralChainHasExpired) {
+  CONTRAST_REQUIRE_TESTDATA();
+  // VECTORS.md D3: quote signatures and PCK chains verify; the TCB signing
+  // certificate of the given chain expired on 2025-05-21, before the
+  // collateral (2025-10/11) was issued.
+  for (const std::string quote : {"trustee_tdx_quote_4.dat", "trustee_tdx_quote_5.dat", "trustee_tdx_quote_6.dat"}) {
+    const nlohmann::json j =
+        Json(Contrast({"attestation", "verify", "--quote", Tdx(quote), "--tcb-info", Tdx("trustee_tcbInfo.json"),
+                       "--qe-identity", Tdx("trustee_enclaveIdentity.json"), "--collateral-chain",
+                       Tdx("gotdxguest_tcbinfo_issuer_chain.pem"), "--at", "2025-11-01T00:00:00Z", "--json"}));
+    EXPECT_EQ(j["verification"]["authentic"], true) << quote;
+    EXPECT_EQ(FailureCode(j), "certificate-expired") << quote;
+    EXPECT_EQ(j["verdict"], "invalid") << quote;
+    EXPECT_EQ(j["quote"]["debug"], quote == "trustee_tdx_quote_4.dat") << quote;
+  }
 }
 
 TEST(AttestationVerifyQuote, UsageErrors) {
