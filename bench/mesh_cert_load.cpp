@@ -137,6 +137,8 @@ Setup StartCoordinator(const std::filesystem::path& state_dir) {
   entry.snp.guest_policy.smt = true;
   entry.snp.platform_info.smt_enabled = true;
   entry.root_sha256 = crypto::Sha256(s.sp->ark_der());
+  // The emulated platform has no CRL to check revocation against.
+  entry.snp.allow_missing_revocation_check = true;
   m.reference_values.emulated.push_back(entry);
   const std::string text = manifest::SerializeManifest(m);
 

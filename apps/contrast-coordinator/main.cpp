@@ -15,8 +15,11 @@
 
 #include "attest/collateral_flags.h"
 #include "attest/detect.h"
+#include "common/files.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/log.h"
+#include "history/etcd_store.h"
+#include "history/store_url.h"
 
 namespace {
 
@@ -28,6 +31,9 @@ constexpr int kExitFailure = 1;
 struct Flags {
   CoordinatorOptions options;
   std::string state_dir = "/var/lib/contrast/history";
+  // The history backend (history/store_url.h) and, for etcd, the TLS files.
+  std::string store = "dir";
+  std::string etcd_ca, etcd_cert, etcd_key;
   std::string log_level = "info";
   std::string tsm_dir;  // empty: CONTRAST_TSM_DIR, else detected
   // Where the verifier's collateral comes from (attest/collateral_flags.h).
@@ -37,6 +43,8 @@ struct Flags {
   int evidence_timeout_seconds = 5;
   int handshake_timeout_seconds = 10;
   int max_connection_idle_seconds = 30;
+  // Peer recovery (coordinator/peer_recovery.h).
+  int peer_recovery_interval_seconds = 10;
 };
 
 // Each API server (user, mesh) applies these on its own.
@@ -80,6 +88,23 @@ void AddLimitFlags(CLI::App& app, Flags& flags) {
       ->capture_default_str();
 }
 
+// Replicas awaiting recovery ask these for the seed (docs/ha.md).
+void AddPeerFlags(CLI::App& app, Flags& flags) {
+  app.add_option("--peers", flags.options.peers,
+                 "Mesh API addresses (HOST:PORT) of other Coordinator replicas to recover the seed from after a "
+                 "restart")
+      ->envname("CONTRAST_PEERS")
+      ->delimiter(',');
+  app.add_option("--peers-dns", flags.options.peers_dns,
+                 "NAME:PORT: every address NAME resolves to (a headless Service) is a replica to recover from")
+      ->envname("CONTRAST_PEERS_DNS");
+  app.add_option("--peer-recovery-interval", flags.peer_recovery_interval_seconds,
+                 "Seconds between peer recovery rounds while awaiting recovery")
+      ->envname("CONTRAST_PEER_RECOVERY_INTERVAL")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+}
+
 void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--user-api-address", flags.options.user_api_address, "Listen address of the user API (host:port)")
       ->envname("CONTRAST_USER_API_ADDRESS")
@@ -94,6 +119,20 @@ void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--state-dir", flags.state_dir, "Directory of the manifest history (created if missing)")
       ->envname("CONTRAST_STATE_DIR")
       ->capture_default_str();
+  app.add_option("--store", flags.store,
+                 "Manifest history backend: \"dir\" (--state-dir) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] "
+                 "(an etcd v3 cluster shared by all replicas; keys under PREFIX, default /contrast/; --state-dir then "
+                 "only keeps the collateral cache)")
+      ->envname("CONTRAST_STORE")
+      ->capture_default_str();
+  app.add_option("--etcd-ca", flags.etcd_ca,
+                 "PEM file: the CA of the etcd members' certificates. With --etcd-cert and --etcd-key; without all "
+                 "three, etcd is spoken to in plaintext (only sensible on loopback)")
+      ->envname("CONTRAST_ETCD_CA");
+  app.add_option("--etcd-cert", flags.etcd_cert, "PEM file: the client certificate for etcd (--client-cert-auth)")
+      ->envname("CONTRAST_ETCD_CERT");
+  app.add_option("--etcd-key", flags.etcd_key, "PEM file: the private key of --etcd-cert")
+      ->envname("CONTRAST_ETCD_KEY");
   app.add_option("--log-level", flags.log_level, "Log level")
       ->envname("CONTRAST_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -108,6 +147,46 @@ void AddFlags(CLI::App& app, Flags& flags) {
                  "/sys/kernel/config/tsm, /dev/sev-guest, `contrast emulate run`)");
   contrast::attest::AddCollateralFlags(app, flags.collateral, "<state-dir>/collateral");
   AddLimitFlags(app, flags);
+  AddPeerFlags(app, flags);
+}
+
+// --store and the --etcd-* files: an EtcdStore in options.store, or nothing
+// for the directory store.
+contrast::Status ConfigureStore(Flags& flags) {
+  using contrast::ErrorCode;
+  using contrast::Fail;
+  auto location = contrast::history::ParseStoreUrl(flags.store);
+  if (!location) return Fail(location.error());
+  const int tls_files = !flags.etcd_ca.empty() + !flags.etcd_cert.empty() + !flags.etcd_key.empty();
+  if (location->kind == contrast::history::StoreLocation::Kind::kDirectory) {
+    if (tls_files != 0) {
+      return Fail(ErrorCode::kInvalidArgument, "--etcd-ca/--etcd-cert/--etcd-key need --store etcd://...");
+    }
+    return {};
+  }
+  if (tls_files != 0 && tls_files != 3) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--etcd-ca, --etcd-cert and --etcd-key go together: give all three or none");
+  }
+  contrast::history::EtcdStoreOptions options;
+  options.endpoints = location->endpoints;
+  options.prefix = location->prefix;
+  if (tls_files == 3) {
+    contrast::history::EtcdTlsOptions tls;
+    const std::pair<const std::string*, std::string*> files[] = {{&flags.etcd_ca, &tls.ca_pem},
+                                                                 {&flags.etcd_cert, &tls.client_cert_pem},
+                                                                 {&flags.etcd_key, &tls.client_key_pem}};
+    for (const auto& [path, pem] : files) {
+      auto bytes = contrast::ReadFile(*path, 1024 * 1024);
+      if (!bytes) return Fail(bytes.error().Wrap("reading " + *path));
+      pem->assign(bytes->begin(), bytes->end());
+    }
+    options.tls = std::move(tls);
+  }
+  auto store = contrast::history::EtcdStore::Open(std::move(options));
+  if (!store) return Fail(store.error());
+  flags.options.store = std::move(*store);
+  return {};
 }
 
 // One line per event on stderr, UTC timestamps, key=value messages.
@@ -123,11 +202,17 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level) {
 int Run(Flags& flags, const sigset_t& stop_signals) {
   auto logger = MakeLogger(flags.log_level);
   flags.options.state_dir = flags.state_dir;
+  if (auto store = ConfigureStore(flags); !store) {
+    logger->critical("event=startup_failed error={}", contrast::coordinator::LogValue(store.error().message));
+    return kExitFailure;
+  }
+  if (flags.options.store) logger->info("event=history_store store={}", contrast::coordinator::LogValue(flags.store));
   flags.options.shutdown_timeout = std::chrono::seconds(flags.shutdown_timeout_seconds);
   flags.options.admission.opening_timeout = std::chrono::seconds(flags.evidence_timeout_seconds);
   flags.options.connections.handshake_timeout = std::chrono::seconds(flags.handshake_timeout_seconds);
   flags.options.connections.max_connection_idle = std::chrono::seconds(flags.max_connection_idle_seconds);
   flags.options.logger = logger;
+  flags.options.peer_recovery_interval = std::chrono::seconds(flags.peer_recovery_interval_seconds);
 
   // The cache lives with the history: both persist across restarts.
   auto verifier =

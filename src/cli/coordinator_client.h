@@ -115,8 +115,11 @@ class CoordinatorClient {
   const std::string& target() const { return target_; }
 
  private:
+  // Transport failures, and a Coordinator that cannot reach its history
+  // store right now (an HA replica cut off from etcd).
   static bool Retryable(const Error& error) {
-    return error.code == ErrorCode::kNetwork || error.code == ErrorCode::kTimeout;
+    return error.code == ErrorCode::kNetwork || error.code == ErrorCode::kTimeout ||
+           error.code == ErrorCode::kUnavailable;
   }
 
   template <typename Build, typename Response, typename Start>

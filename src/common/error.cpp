@@ -23,6 +23,7 @@ constexpr NamedCode kCodeNames[] = {
     {ErrorCode::kFailedPrecondition, "failed-precondition"},
     {ErrorCode::kConflict, "conflict"},
     {ErrorCode::kResourceExhausted, "resource-exhausted"},
+    {ErrorCode::kUnavailable, "unavailable"},
     {ErrorCode::kCrypto, "crypto"},
     {ErrorCode::kNetwork, "network"},
     {ErrorCode::kTimeout, "timeout"},

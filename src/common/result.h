@@ -24,6 +24,7 @@ enum class ErrorCode {
   kFailedPrecondition,  // the system is not in a state that allows this (e.g. not ready)
   kConflict,            // a conditional change lost: something changed it first (compare-and-swap)
   kResourceExhausted,   // a limit on concurrent work was reached; the caller may try again later
+  kUnavailable,         // a backend (the history store) cannot be reached now; the caller may try again later
   kCrypto,              // an OpenSSL operation failed unexpectedly
   // Networking.
   kNetwork,     // connection, DNS, TLS failure

@@ -19,6 +19,7 @@
 #include "coordinator/log.h"
 #include "coordinator/manifest_updater.h"
 #include "coordinator/metrics.h"
+#include "coordinator/peer_recovery.h"
 #include "coordinator/services.h"
 #include "history/directory_store.h"
 #include "observability/metrics.h"
@@ -100,6 +101,10 @@ struct Coordinator::Parts {
   session::NonceTracker nonces;
   std::optional<session::SessionIdentity> identity;
   std::unique_ptr<ManifestUpdater> updater;
+  // Follows transitions/latest: catches up when another replica moves it,
+  // and turns the Coordinator not ready while it cannot see the store.
+  std::unique_ptr<history::StoreWatch> watch;
+  std::atomic<bool> store_lost{false};
   // Before the services: their handlers hold tickets until they return.
   std::optional<session::AdmissionControl> user_admission;
   std::optional<session::AdmissionControl> mesh_admission;
@@ -108,6 +113,8 @@ struct Coordinator::Parts {
   std::unique_ptr<grpc::Server> user_server;
   std::unique_ptr<grpc::Server> mesh_server;
   std::unique_ptr<observability::ProbeServer> probe_server;
+  // Last: it uses the updater, identity and store above; stopped first.
+  std::unique_ptr<PeerRecovery> peer_recovery;
 };
 
 Coordinator::Coordinator(CoordinatorOptions options, std::shared_ptr<attest::Issuer> issuer)
@@ -126,11 +133,17 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions optio
   if (options.max_threads_per_server < 2) {
     return Fail(ErrorCode::kInvalidArgument, "max_threads_per_server must be at least 2");
   }
+  PeerRecoveryOptions peers;
+  peers.peers = options.peers;
+  peers.peers_dns = options.peers_dns;
+  peers.interval = options.peer_recovery_interval;
+  if (auto valid = ValidatePeerRecoveryOptions(peers); !valid) return Fail(valid.error());
   std::unique_ptr<Coordinator> coordinator(new Coordinator(std::move(options), std::move(issuer)));
   RaiseFileDescriptorLimit(*coordinator->parts_->logger);
   if (auto ok = coordinator->OpenHistory(); !ok) return Fail(ok.error());
   if (auto ok = coordinator->StartApiServers(); !ok) return Fail(ok.error());
   if (auto ok = coordinator->StartProbeServer(); !ok) return Fail(ok.error());
+  if (auto ok = coordinator->StartPeerRecovery(); !ok) return Fail(ok.error());
   coordinator->serving_ = true;
   coordinator->parts_->logger->info(
       "event=coordinator_started version={} user_api_port={} mesh_api_port={} probe_port={} ready={}",
@@ -151,6 +164,36 @@ Status Coordinator::OpenHistory() {
   auto updater = ManifestUpdater::Open(p.store, p.guard, p.metrics, p.logger);
   if (!updater) return Fail(updater.error().Wrap("opening the history"));
   p.updater = std::move(*updater);
+  return WatchHistory();
+}
+
+Status Coordinator::WatchHistory() {
+  Parts& p = *parts_;
+  history::WatchCallbacks callbacks;
+  callbacks.on_value = [&p](const std::optional<Bytes>&) {
+    auto outcome = p.updater->Reload();
+    if (!outcome && outcome.error().code == ErrorCode::kUnavailable) {
+      if (!p.store_lost.exchange(true)) {
+        p.logger->warn("event=store_unreachable error={}", LogValue(outcome.error().message));
+      }
+      p.guard.SetStoreProblem(outcome.error().message);
+      return;
+    }
+    // Any other failure has already turned the Coordinator stale (Diverged).
+    if (!outcome) p.logger->error("event=history_reload_failed error={}", LogValue(outcome.error().message));
+    if (p.store_lost.exchange(false)) p.logger->info("event=store_reachable");
+    p.guard.SetStoreProblem(std::nullopt);
+  };
+  callbacks.on_health = [&p](const Status& health) {
+    if (health) return;  // on_value follows and catches up first
+    if (!p.store_lost.exchange(true)) {
+      p.logger->warn("event=store_unreachable error={}", LogValue(health.error().message));
+    }
+    p.guard.SetStoreProblem(health.error().message);
+  };
+  auto watch = p.store->Watch(history::kLatestKey, std::move(callbacks));
+  if (!watch) return Fail(watch.error().Wrap("watching the history store"));
+  p.watch = std::move(*watch);
   return {};
 }
 
@@ -267,6 +310,21 @@ Status Coordinator::StartProbeServer() {
   return {};
 }
 
+Status Coordinator::StartPeerRecovery() {
+  Parts& p = *parts_;
+  PeerRecoveryOptions options;
+  options.peers = options_.peers;
+  options.peers_dns = options_.peers_dns;
+  options.interval = options_.peer_recovery_interval;
+  options.own_mesh_api_port = mesh_api_port_;
+  PeerRecovery::Dependencies dependencies{*p.updater,  p.guard,     p.store,   *p.issuer,
+                                          *p.verifier, *p.identity, p.metrics, p.logger};
+  auto started = PeerRecovery::Start(std::move(options), std::move(dependencies));
+  if (!started) return Fail(started.error().Wrap("peer recovery"));
+  p.peer_recovery = std::move(*started);
+  return {};
+}
+
 Readiness Coordinator::readiness() const {
   if (!serving_.load()) return {false, "not serving"};
   return parts_->guard.readiness();
@@ -283,6 +341,8 @@ void Coordinator::Stop() {
   stopped_ = true;
   serving_ = false;
   Parts& p = *parts_;
+  if (p.peer_recovery) p.peer_recovery->Stop();
+  p.watch.reset();
   // One deadline for both servers: the whole stop takes about
   // shutdown_timeout at most, not twice that.
   const auto deadline = std::chrono::system_clock::now() + options_.shutdown_timeout;

@@ -24,7 +24,8 @@
 // store at startup therefore cannot continue it on its own: it starts
 // awaiting recovery (not ready; SetManifest and NewMeshCert refused with
 // kAwaitingRecoveryReason; GetManifests serves the stored history unsigned)
-// until a seed-share owner calls Recover with the seed.
+// until a seed-share owner calls Recover with the seed, or, with peers
+// configured, a ready replica hands the seed over (peer_recovery.h).
 #pragma once
 
 #include <atomic>
@@ -36,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "attest/evidence.h"
 #include "attest/evidence_verifier.h"
@@ -102,6 +104,13 @@ struct CoordinatorOptions {
   attest::EvidenceVerifierOptions verifier;
   // Where logs go; spdlog's default logger when unset.
   std::shared_ptr<spdlog::logger> logger;
+  // Peer recovery (peer_recovery.h): while awaiting recovery, ask these
+  // replicas' mesh APIs ("host:port") for the seed, and every address of
+  // peers_dns ("NAME:PORT", a headless Service), every
+  // peer_recovery_interval. Neither set: wait for `contrast recover`.
+  std::vector<std::string> peers;
+  std::string peers_dns;
+  std::chrono::milliseconds peer_recovery_interval{std::chrono::seconds(10)};
 };
 
 class Coordinator {
@@ -134,8 +143,10 @@ class Coordinator {
   struct Parts;
   explicit Coordinator(CoordinatorOptions options, std::shared_ptr<attest::Issuer> issuer);
   Status OpenHistory();
+  Status WatchHistory();
   Status StartApiServers();
   Status StartProbeServer();
+  Status StartPeerRecovery();
 
   CoordinatorOptions options_;
   std::unique_ptr<Parts> parts_;

@@ -103,7 +103,7 @@ Result<void> AuthorizeUpdate(const State& current, const manifest::Manifest& nex
       !std::equal(input.previous_transition_hash.begin(), input.previous_transition_hash.end(),
                   current.latest_transition.begin(), current.latest_transition.end())) {
     return Fail(ErrorCode::kFailedPrecondition,
-                "previous_transition_hash " + HexEncode(input.previous_transition_hash) +
+                "concurrent update: previous_transition_hash " + HexEncode(input.previous_transition_hash) +
                     " is not the latest transition " + HexEncode(current.latest_transition) +
                     ": the manifest changed since this update was prepared");
   }
@@ -127,9 +127,12 @@ Result<void> AuthorizeUpdate(const State& current, const manifest::Manifest& nex
   if (auto ok =
           history::VerifyTransitionSignature(input.owner_public_key, *root_key, transition, input.owner_signature);
       !ok) {
-    return Fail(ErrorCode::kSignatureInvalid, "owner_signature does not authorize the transition " +
-                                                  HexEncode(transition) +
-                                                  " at this Coordinator: " + ok.error().message);
+    return Fail(ErrorCode::kSignatureInvalid,
+                "owner_signature does not authorize the transition " + HexEncode(transition) +
+                    " (from the latest transition " + HexEncode(current.latest_transition) +
+                    ") at this Coordinator; if the manifest changed after the update was signed (a concurrent "
+                    "update), sign it again: " +
+                    ok.error().message);
   }
   if (next.seedshare_owner_pub_keys != in_force.seedshare_owner_pub_keys) {
     return Fail(ErrorCode::kPolicyViolation, "SeedshareOwnerPubKeys cannot change after the first manifest");
@@ -220,6 +223,9 @@ Result<std::unique_ptr<ManifestUpdater>> ManifestUpdater::Open(std::shared_ptr<h
 
 Result<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& input) {
   std::unique_lock lock(update_mutex_);
+  // Another replica may have moved on since the watch last looked: an update
+  // is authorized against the store's latest manifest, not an older one.
+  if (auto caught_up = ReloadLocked(); !caught_up) return tl::unexpected(caught_up.error());
   const std::shared_ptr<const State> current = guard_.Current();
   auto accepted = Accept(current.get(), input);
   if (!accepted) return tl::unexpected(accepted.error());
@@ -286,9 +292,13 @@ Result<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_p
   auto latest =
       history.Append(input.manifest, accepted.documents, current ? std::optional(previous) : std::nullopt, seal);
   if (!latest) {
-    // update_mutex_ rules out a writer in this process: another one moved
-    // the history (a second Coordinator on the same store).
-    if (history::IsConcurrentUpdate(latest.error())) return Diverged(latest.error().message);
+    // update_mutex_ rules out a writer in this process: another replica
+    // moved the history first. Catch up with it (or, if it is not a replica
+    // of this deployment, stop serving) and let the owner decide again.
+    if (history::IsConcurrentUpdate(latest.error())) return ConcurrentUpdate();
+    // The store could not be reached (etcd without quorum, a cut link): the
+    // owner may try again; nothing was published.
+    if (latest.error().code == ErrorCode::kUnavailable) return Fail(latest.error().Wrap("storing the manifest"));
     return Fail(ErrorCode::kInternal, (latest.error().Wrap("storing the manifest")).message);
   }
   if (first_history) history_.emplace(std::move(*first_history));
@@ -321,6 +331,27 @@ void ManifestUpdater::Serving(const State& state) const {
   }
 }
 
+tl::unexpected<Error> ManifestUpdater::ConcurrentUpdate() {
+  auto reloaded = ReloadLocked();
+  if (!reloaded) return tl::unexpected(reloaded.error());
+  const std::shared_ptr<const State> now = guard_.Current();
+  return Fail(ErrorCode::kConflict,
+              "concurrent update: another Coordinator replica changed the manifest first (the latest transition is "
+              "now " +
+                  (now ? HexEncode(now->latest_transition) : std::string("unknown")) +
+                  "); nothing was stored. Review the current manifest and sign the update again");
+}
+
+tl::unexpected<Error> ManifestUpdater::StoreProblemOrDiverged(const Error& error) const {
+  switch (error.code) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kNetwork:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kIo: return Fail(ErrorCode::kUnavailable, error.message);
+    default: return Diverged(error.message);
+  }
+}
+
 tl::unexpected<Error> ManifestUpdater::Diverged(const std::string& detail) const {
   guard_.MarkStale(std::string(kDivergedHistoryReason));
   metrics_.awaiting_recovery.Set(1);
@@ -340,15 +371,21 @@ Result<history::TransitionHash> ManifestUpdater::ServedLatest(const State* state
   }
   auto latest = history_->Latest();
   if (!latest && latest.error().code == ErrorCode::kSignatureInvalid) return Diverged(latest.error().message);
-  if (!latest) return Fail(ErrorCode::kInternal, (latest.error().Wrap("reading the latest transition")).message);
-  if (!latest->has_value() || (*latest)->transition_hash != state->latest_transition) {
-    return Diverged("the stored history does not end at this Coordinator's latest transition " +
-                    HexEncode(state->latest_transition));
+  if (!latest) return StoreProblemOrDiverged(latest.error().Wrap("reading the latest transition"));
+  if (!latest->has_value()) return Diverged("transitions/latest disappeared from the store");
+  if ((*latest)->transition_hash != state->latest_transition) {
+    // Another replica moved on after this call caught up: serve this
+    // Coordinator's consistent view (the watch reloads), but never one the
+    // store does not extend.
+    if (auto steps = StepsFrom(state->latest_transition, (*latest)->transition_hash); !steps) {
+      return tl::unexpected(steps.error());
+    }
   }
   return state->latest_transition;
 }
 
-Result<LatestTransitionInfo> ManifestUpdater::GetLatestTransition() const {
+Result<LatestTransitionInfo> ManifestUpdater::GetLatestTransition() {
+  if (auto caught_up = Reload(); !caught_up) return tl::unexpected(caught_up.error());
   std::shared_lock lock(update_mutex_);
   const std::shared_ptr<const State> state = guard_.Current();
   const std::optional<std::string> stale = guard_.stale_reason();
@@ -373,7 +410,10 @@ Result<LatestTransitionInfo> ManifestUpdater::GetLatestTransition() const {
   return out;
 }
 
-Result<ManifestPage> ManifestUpdater::GetManifests(const std::optional<history::TransitionHash>& from) const {
+Result<ManifestPage> ManifestUpdater::GetManifests(const std::optional<history::TransitionHash>& from) {
+  if (!from) {
+    if (auto caught_up = Reload(); !caught_up) return tl::unexpected(caught_up.error());
+  }
   std::shared_lock lock(update_mutex_);
   const std::optional<std::string> stale = guard_.stale_reason();
   const std::shared_ptr<const State> state = stale ? nullptr : guard_.Current();
@@ -434,6 +474,7 @@ Result<std::vector<Bytes>> ManifestUpdater::GetPolicies(const std::vector<Bytes>
 Result<RecoverOutput> ManifestUpdater::Recover(const RecoverInput& input) {
   std::unique_lock lock(update_mutex_);
   auto recovered = RecoverLocked(input);
+  if (recovered) CatchUpAfterRecovery();
   if (recovered) {
     metrics_.recoveries.Increment("ok");
     logger_->info("event=recovered generation={} transition={} force={}", recovered->generation,
@@ -455,7 +496,30 @@ Result<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) 
                     ", transition " + HexEncode(current->latest_transition) +
                     "); recovering would replace its state with the stored history's: use --force");
   }
-  auto engine = seed::SeedEngine::FromSeed(input.seed, input.salt);
+  const AuthorizeRecovery authorize = [&](const manifest::Manifest& latest) -> Result<void> {
+    const auto& owners = latest.seedshare_owner_pub_keys;
+    if (owners.empty()) {
+      return Fail(ErrorCode::kPolicyViolation,
+                  "the latest manifest names no seed-share owners (SeedshareOwnerPubKeys is empty)");
+    }
+    if (std::find(owners.begin(), owners.end(), input.owner_public_key) == owners.end()) {
+      return Fail(ErrorCode::kPolicyViolation,
+                  "owner_public_key is not one of the latest manifest's SeedshareOwnerPubKeys");
+    }
+    const Bytes message =
+        seed::RecoverAuthorizationMessage(input.coordinator_spki, input.seed, input.salt, input.force);
+    if (auto ok = seed::VerifyOwnerSignature(input.owner_public_key, message, input.owner_signature); !ok) {
+      return Fail(ErrorCode::kSignatureInvalid,
+                  "owner_signature does not authorize this recovery: " + ok.error().message);
+    }
+    return {};
+  };
+  return RestoreFromStore(input.seed, input.salt, authorize);
+}
+
+Result<RecoverOutput> ManifestUpdater::RestoreFromStore(ByteView seed_bytes, ByteView salt,
+                                                        const AuthorizeRecovery& authorize) {
+  auto engine = seed::SeedEngine::FromSeed(seed_bytes, salt);
   if (!engine) return Fail(ErrorCode::kInvalidArgument, engine.error().message);
 
   auto stored = history::ReadLatestUnverified(*store_);
@@ -488,21 +552,7 @@ Result<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) 
   }
   auto manifest = manifest::ParseManifest(AsChars(entries->back().manifest));
   if (!manifest) return Fail(ErrorCode::kFailedPrecondition, "the latest stored manifest: " + manifest.error().message);
-
-  const auto& owners = manifest->seedshare_owner_pub_keys;
-  if (owners.empty()) {
-    return Fail(ErrorCode::kPolicyViolation,
-                "the latest manifest names no seed-share owners (SeedshareOwnerPubKeys is empty)");
-  }
-  if (std::find(owners.begin(), owners.end(), input.owner_public_key) == owners.end()) {
-    return Fail(ErrorCode::kPolicyViolation,
-                "owner_public_key is not one of the latest manifest's SeedshareOwnerPubKeys");
-  }
-  const Bytes message = seed::RecoverAuthorizationMessage(input.coordinator_spki, input.seed, input.salt, input.force);
-  if (auto ok = seed::VerifyOwnerSignature(input.owner_public_key, message, input.owner_signature); !ok) {
-    return Fail(ErrorCode::kSignatureInvalid,
-                "owner_signature does not authorize this recovery: " + ok.error().message);
-  }
+  if (auto authorized = authorize(*manifest); !authorized) return tl::unexpected(authorized.error());
 
   auto ca = OpenCaState(*store_, **engine, **latest);
   if (!ca) return Fail(ErrorCode::kFailedPrecondition, "the sealed CA state does not verify: " + ca.error().message);
@@ -513,6 +563,108 @@ Result<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) 
   history_.emplace(std::move(*history));
   guard_.Recovered(state);
   return RecoverOutput{state->ca.root_pem(), state->ca.mesh_ca_pem(), transition, state->generation};
+}
+
+Result<RecoverOutput> ManifestUpdater::RecoverFromPeer(ByteView seed_bytes, ByteView salt) {
+  std::unique_lock lock(update_mutex_);
+  if (!guard_.stale_reason()) {
+    return Fail(ErrorCode::kFailedPrecondition, guard_.Current()
+                                                    ? "the Coordinator is ready: it needs no seed from a peer"
+                                                    : "the Coordinator holds no history: there is nothing to recover");
+  }
+  auto recovered = RestoreFromStore(seed_bytes, salt, [](const manifest::Manifest&) -> Result<void> { return {}; });
+  if (recovered) CatchUpAfterRecovery();
+  if (recovered) {
+    metrics_.recoveries.Increment("peer");
+    logger_->info("event=recovered source=peer generation={} transition={}", recovered->generation,
+                  HexEncode(recovered->latest_transition));
+    Serving(*guard_.Current());
+  } else {
+    metrics_.recoveries.Increment(std::string(ErrorCodeName(recovered.error().code)));
+    logger_->warn("event=peer_recovery_refused reason={} error={}", ErrorCodeName(recovered.error().code),
+                  LogValue(recovered.error().message));
+  }
+  return recovered;
+}
+
+void ManifestUpdater::CatchUpAfterRecovery() {
+  // Another replica may have moved on while the history was read, and the
+  // watch skipped that change while this Coordinator had no seed.
+  if (auto caught_up = ReloadLocked(); !caught_up) {
+    logger_->warn("event=catch_up_after_recovery_failed error={}", LogValue(caught_up.error().message));
+  }
+}
+
+Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::Reload() {
+  std::unique_lock lock(update_mutex_);
+  return ReloadLocked();
+}
+
+Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::ReloadLocked() {
+  const std::shared_ptr<const State> current = guard_.Current();
+  if (guard_.stale_reason()) return ReloadOutcome::kAwaitingRecovery;
+  if (!current || !history_) {
+    // No manifest yet here; a first one set through another replica has a
+    // seed this process never saw: only a peer or an owner can hand it over.
+    auto exists = store_->Has(history::kLatestKey);
+    if (!exists) return Fail(ErrorCode::kUnavailable, exists.error().Wrap("reading transitions/latest").message);
+    if (!*exists) return ReloadOutcome::kUnchanged;
+    guard_.MarkStale(std::string(kReplicaNeedsSeedReason));
+    metrics_.awaiting_recovery.Set(1);
+    logger_->warn("event=awaiting_recovery msg={}", LogValue(kReplicaNeedsSeedReason));
+    return ReloadOutcome::kAwaitingRecovery;
+  }
+  auto latest = history_->Latest();
+  if (!latest && latest.error().code == ErrorCode::kSignatureInvalid) return Diverged(latest.error().message);
+  if (!latest) return StoreProblemOrDiverged(latest.error().Wrap("reading transitions/latest"));
+  if (!latest->has_value()) return Diverged("transitions/latest disappeared from the store");
+  const history::LatestTransition& stored = **latest;
+  if (stored.transition_hash == current->latest_transition) return ReloadOutcome::kUnchanged;
+
+  // The store moved on: it must have moved on from here (no fork, no
+  // rollback to an older signed record). A read that fails because the
+  // store cannot be reached is not evidence of anything: retry later.
+  auto steps = StepsFrom(current->latest_transition, stored.transition_hash);
+  if (!steps) return tl::unexpected(steps.error());
+  auto manifest_hash = history::ReadTransition(*store_, stored.transition_hash);
+  if (!manifest_hash) return StoreProblemOrDiverged(manifest_hash.error());
+  auto manifest_bytes = history::ReadManifest(*store_, manifest_hash->manifest_hash);
+  if (!manifest_bytes) return StoreProblemOrDiverged(manifest_bytes.error());
+  auto manifest = manifest::ParseManifest(AsChars(*manifest_bytes));
+  if (!manifest) return Diverged("the latest stored manifest: " + manifest.error().message);
+  for (const auto& [hash, policy] : manifest->policies) {
+    if (auto document = history::ReadPolicy(*store_, hash.bytes); !document) {
+      return StoreProblemOrDiverged(document.error());
+    }
+  }
+  auto ca = OpenCaState(*store_, *current->seed, stored);
+  if (!ca) return StoreProblemOrDiverged(ca.error().Wrap("the sealed CA state"));
+  attest::AcceptableReferenceValues workloads = attestation_policy::WorkloadReferenceValues(*manifest);
+  auto next = std::make_shared<const State>(State{std::move(*manifest_bytes), std::move(*manifest),
+                                                  std::move(workloads), std::move(*ca), stored.transition_hash,
+                                                  current->generation + *steps, current->seed});
+  if (!guard_.Publish(current, next)) return Fail(ErrorCode::kConflict, "the state changed during the reload");
+  logger_->info("event=manifest_reloaded generation={} transition={} manifest_sha256={}", next->generation,
+                HexEncode(next->latest_transition), HexEncode(manifest_hash->manifest_hash));
+  Serving(*next);
+  return ReloadOutcome::kReloaded;
+}
+
+Result<uint64_t> ManifestUpdater::StepsFrom(const history::TransitionHash& ancestor,
+                                            const history::TransitionHash& descendant) const {
+  uint64_t steps = 0;
+  history::TransitionHash at = descendant;
+  while (at != ancestor) {
+    if (at == history::kNoPreviousTransition || steps >= history::kDefaultMaxChainLength) {
+      return Diverged("the stored history (latest transition " + HexEncode(descendant) +
+                      ") does not extend this Coordinator's transition " + HexEncode(ancestor));
+    }
+    auto transition = history::ReadTransition(*store_, at);
+    if (!transition) return StoreProblemOrDiverged(transition.error());
+    at = transition->previous_transition_hash;
+    ++steps;
+  }
+  return steps;
 }
 
 }  // namespace contrast::coordinator

@@ -31,11 +31,18 @@
 //      latest transition), then the new state is published. A crash at any
 //      point leaves the store at the old or at the new transition, each with
 //      its sealed state. Updates in this process are serialised, so a failed
-//      compare-and-swap means another writer changed the store: the
-//      Coordinator turns stale (kDivergedHistoryReason, FAILED_PRECONDITION).
-//      GetLatestTransition and the first page of GetManifests do the same
-//      when the stored latest transition no longer verifies or is no longer
-//      this Coordinator's.
+//      compare-and-swap means another writer changed the store first. A
+//      replica of this deployment (its latest record verifies with the same
+//      key and extends this Coordinator's history): this Coordinator
+//      catches up (Reload) and the update fails with "concurrent update"
+//      (ABORTED); nothing of it is stored. Anyone else: the Coordinator
+//      turns stale (kDivergedHistoryReason, FAILED_PRECONDITION).
+//   Before step 1, SetManifest catches up with the store (Reload), so an
+//   update signed on top of what another replica set is authorized against
+//   that. GetLatestTransition and the first page of GetManifests catch up
+//   too, and turn the Coordinator stale when the stored latest transition no
+//   longer verifies or does not extend this Coordinator's history (a fork,
+//   or a rollback to an older signed record).
 // The manifest is stored and served as the exact bytes received.
 //
 // Recover (a restarted Coordinator, or one whose store was changed by another
@@ -57,6 +64,7 @@
 // Then the state (same root, same mesh CA, same seed) is published.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -164,7 +172,7 @@ class ManifestUpdater {
   // transition (its signature unchecked) without certificates.
   // FAILED_PRECONDITION when the store no longer ends at this Coordinator's
   // latest transition (the Coordinator turns stale, as below).
-  Result<LatestTransitionInfo> GetLatestTransition() const;
+  Result<LatestTransitionInfo> GetLatestTransition();
 
   // One page of the history (history::ReadHistoryPage): from `from`, else
   // from the latest transition, which must then still be this
@@ -172,7 +180,7 @@ class ManifestUpdater {
   // stored history, without CA certificates. FAILED_PRECONDITION without a
   // manifest or when the store is inconsistent; NOT_FOUND for a `from` the
   // store does not hold.
-  Result<ManifestPage> GetManifests(const std::optional<history::TransitionHash>& from = std::nullopt) const;
+  Result<ManifestPage> GetManifests(const std::optional<history::TransitionHash>& from = std::nullopt);
 
   // The documents of the first `hashes` (32 bytes each, at most
   // history::kMaxPolicyHashesPerRequest), in order, as many as fit
@@ -182,6 +190,22 @@ class ManifestUpdater {
   Result<std::vector<Bytes>> GetPolicies(const std::vector<Bytes>& hashes) const;
 
   Result<RecoverOutput> Recover(const RecoverInput& input);
+
+  // Peer recovery (peer_recovery.h): the seed and salt a ready replica handed
+  // over on a session on which both replicas attested. Recover's steps 2 to 5
+  // and 7; the peer's attestation stands in for the owner signature (step 6).
+  // FAILED_PRECONDITION when this Coordinator is not awaiting recovery.
+  Result<RecoverOutput> RecoverFromPeer(ByteView seed, ByteView salt);
+
+  // Replica sync: makes this Coordinator serve the store's latest transition
+  // when another replica (same seed) advanced it. kUnchanged when the store
+  // ends where this Coordinator is; kReloaded after publishing the store's
+  // state (its manifest, policies and sealed CA). A latest transition that
+  // does not verify with this deployment's key, or a history that does not
+  // extend this Coordinator's (a fork), turns it stale (Diverged). Without a
+  // seed (awaiting recovery) nothing is reloaded: kAwaitingRecovery.
+  enum class ReloadOutcome { kUnchanged, kReloaded, kAwaitingRecovery };
+  Result<ReloadOutcome> Reload();
 
  private:
   // A manifest that passed steps 1 to 4, with its policy documents.
@@ -199,12 +223,29 @@ class ManifestUpdater {
   // store's.
   Result<history::TransitionHash> ServedLatest(const State* state) const;
   Result<RecoverOutput> RecoverLocked(const RecoverInput& input);
+  // Recover's steps 2 to 5 and 7 with `authorize` as step 6 (given the
+  // latest stored manifest), then publishes the state.
+  using AuthorizeRecovery = std::function<Result<void>(const manifest::Manifest& latest)>;
+  Result<RecoverOutput> RestoreFromStore(ByteView seed, ByteView salt, const AuthorizeRecovery& authorize);
+  Result<ReloadOutcome> ReloadLocked();
+  // After a recovery: ReloadLocked, logging a failure (the recovery stands).
+  void CatchUpAfterRecovery();
+  // How many transitions `descendant` is ahead of `ancestor`, walking back
+  // through the store; Diverged when it does not descend from it (a fork, or
+  // a rollback to an older record).
+  Result<uint64_t> StepsFrom(const history::TransitionHash& ancestor, const history::TransitionHash& descendant) const;
+  // A compare-and-swap on transitions/latest lost: catch up, then kConflict.
+  tl::unexpected<Error> ConcurrentUpdate();
   void Published(const State& state, size_t policy_count) const;
   // Metrics (and the insecure warning) for a state that is now served.
   void Serving(const State& state) const;
   // The store no longer holds the history this process wrote: stop serving
   // (kDivergedHistoryReason) rather than certify under an outdated manifest.
   tl::unexpected<Error> Diverged(const std::string& detail) const;
+  // A failed read of the store: kUnavailable when the store could not be
+  // reached or read (try again), Diverged when what it holds does not verify
+  // (a missing or altered record).
+  tl::unexpected<Error> StoreProblemOrDiverged(const Error& error) const;
 
   ManifestUpdater(std::shared_ptr<history::Store> store, StateGuard& guard, CoordinatorMetrics& metrics,
                   std::shared_ptr<spdlog::logger> logger);

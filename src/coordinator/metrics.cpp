@@ -18,6 +18,12 @@ CoordinatorMetrics::CoordinatorMetrics(observability::Registry& registry)
       ready(registry.AddGauge("contrast_ready", "1 when the Coordinator has a manifest and serves, else 0.")),
       awaiting_recovery(registry.AddGauge(
           "contrast_awaiting_recovery", "1 while the Coordinator awaits `contrast recover` after a restart, else 0.")),
-      recoveries(registry.AddLabeledCounter("contrast_recoveries_total", "Recover calls, by result.", "result")) {}
+      recoveries(registry.AddLabeledCounter("contrast_recoveries_total", "Recover calls, by result.", "result")),
+      peer_recoveries_served(registry.AddLabeledCounter("contrast_peer_recoveries_served_total",
+                                                        "RecoverPeer calls answered for other replicas, by result.",
+                                                        "result")),
+      peer_recovery_attempts(registry.AddLabeledCounter(
+          "contrast_peer_recovery_attempts_total", "Attempts to recover from one peer replica, by result.", "result")) {
+}
 
 }  // namespace contrast::coordinator

@@ -35,6 +35,13 @@ struct CoordinatorMetrics {
   // contrast_recoveries_total{result}: Recover calls, "ok" or the
   // ErrorCodeName of the refusal.
   observability::LabeledCounter& recoveries;
+  // contrast_peer_recoveries_served_total{result}: RecoverPeer calls this
+  // replica answered, "ok" (seed handed over) or the ErrorCodeName of the
+  // refusal.
+  observability::LabeledCounter& peer_recoveries_served;
+  // contrast_peer_recovery_attempts_total{result}: this replica's attempts
+  // to recover from one peer, "ok" or the ErrorCodeName of the failure.
+  observability::LabeledCounter& peer_recovery_attempts;
 };
 
 }  // namespace contrast::coordinator

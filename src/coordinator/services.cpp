@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "attestation_policy/reference_values.h"
 #include "coordinator/log.h"
 #include "coordinator/mesh_issuer.h"
 #include "session/credentials.h"
@@ -321,8 +322,81 @@ Result<v1::NewMeshCertResponse> MeshApiService::Handle(grpc::ServerContext& cont
   return response;
 }
 
-grpc::Status MeshApiService::Refused(const grpc::ServerContext& context, const Error& error) const {
-  LogRefusal(*d_.logger, context, "NewMeshCert", error);
+grpc::Status MeshApiService::RecoverPeer(grpc::ServerContext* context, SessionStream* stream) {
+  d_.metrics.sessions_started.Increment();
+  auto admitted = d_.admission.Admit(*context);  // first: a refusal costs no crypto
+  if (!admitted) return session::ToGrpcStatus(admitted.error());
+  auto response = HandleRecoverPeer(*context, *stream);
+  if (!response) {
+    d_.metrics.peer_recoveries_served.Increment(std::string(ErrorCodeName(response.error().code)));
+    return Refused(*context, response.error(), "RecoverPeer");
+  }
+  auto written = session::WriteMessage(stream, *context, *response, d_.session_options);
+  // The serialized message holds the seed: gone before anything else runs.
+  OPENSSL_cleanse(response->mutable_seed()->data(), response->seed().size());
+  if (!written) {
+    d_.metrics.peer_recoveries_served.Increment(std::string(ErrorCodeName(written.error().code)));
+    return Refused(*context, written.error(), "RecoverPeer");
+  }
+  d_.metrics.sessions.Increment();
+  d_.metrics.peer_recoveries_served.Increment("ok");
+  return grpc::Status::OK;
+}
+
+Result<v1::PeerRecoverResponse> MeshApiService::HandleRecoverPeer(grpc::ServerContext& context,
+                                                                  SessionStream& stream) const {
+  v1::PeerRecoverRequest request;
+  if (auto read = session::ReadMessage(&stream, context, &request, d_.session_options); !read) {
+    return Fail(read.error());
+  }
+  // A replica that is itself awaiting recovery (or stale) has nothing to
+  // give, and a stale one must not hand out the seed of a history it no
+  // longer follows.
+  auto state = d_.guard.Require();
+  if (!state) return tl::unexpected(state.error());
+  if (!(*state)->seed) {
+    return Fail(ErrorCode::kFailedPrecondition, "this Coordinator holds no seed (awaiting recovery itself)");
+  }
+  const manifest::Manifest& manifest = (*state)->manifest;
+  if (manifest.CoordinatorPolicyHashes().empty()) {
+    return Fail(ErrorCode::kPolicyViolation,
+                "the current manifest (generation " + std::to_string((*state)->generation) +
+                    ") lists no policy with Role coordinator: no peer may receive the seed");
+  }
+  auto evidence = session::AttestPeerOnServer(&stream, context, session::Role::kCoordinator, d_.verifier,
+                                              attestation_policy::CoordinatorReferenceValues(manifest), d_.nonces,
+                                              d_.session_options);
+  if (!evidence) {
+    d_.metrics.attestation_failures.Increment(std::string(ErrorCodeName(evidence.error().code)));
+    return Fail(evidence.error().Wrap("attesting the peer as a Coordinator of the current manifest (generation " +
+                                      std::to_string((*state)->generation) + ": its Role coordinator policies)"));
+  }
+  if (auto attested = session::AttestSelfOnServer(&stream, context, session::Role::kCoordinator, d_.issuer, d_.own_spki,
+                                                  d_.session_options);
+      !attested) {
+    return Fail(attested.error().Wrap("attesting the Coordinator to the peer"));
+  }
+  // As in NewMeshCert: the evidence was checked against the state read
+  // before; an update meanwhile may have dropped the peer's policy.
+  auto now = d_.guard.Require();
+  if (!now) return tl::unexpected(now.error());
+  if (*now != *state) {
+    return Fail(ErrorCode::kFailedPrecondition, "the manifest changed while the peer attested (generation " +
+                                                    std::to_string((*state)->generation) + " -> " +
+                                                    std::to_string((*now)->generation) + "); attest again");
+  }
+  d_.logger->info("event=peer_recovery_served peer={} policy={} generation={} insecure={}", LogValue(context.peer()),
+                  HexEncode(evidence->host_data()), (*state)->generation, evidence->insecure());
+  v1::PeerRecoverResponse response;
+  response.set_seed(ToString((*state)->seed->seed()));
+  response.set_salt(ToString((*state)->seed->salt()));
+  response.set_latest_transition(ToString((*state)->latest_transition));
+  return response;
+}
+
+grpc::Status MeshApiService::Refused(const grpc::ServerContext& context, const Error& error,
+                                     std::string_view rpc) const {
+  LogRefusal(*d_.logger, context, rpc, error);
   return session::ToGrpcStatus(error);
 }
 

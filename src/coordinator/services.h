@@ -89,10 +89,16 @@ class MeshApiService final : public v1::MeshAPI::Service {
   explicit MeshApiService(Dependencies dependencies) : d_(std::move(dependencies)) {}
 
   grpc::Status NewMeshCert(grpc::ServerContext* context, SessionStream* stream) override;
+  // Another replica awaiting recovery (peer_recovery.h) attests as a
+  // Coordinator of the current manifest and gets the seed and salt; only a
+  // ready Coordinator answers. Flow in meshapi.proto.
+  grpc::Status RecoverPeer(grpc::ServerContext* context, SessionStream* stream) override;
 
  private:
   Result<v1::NewMeshCertResponse> Handle(grpc::ServerContext& context, SessionStream& stream) const;
-  grpc::Status Refused(const grpc::ServerContext& context, const Error& error) const;
+  Result<v1::PeerRecoverResponse> HandleRecoverPeer(grpc::ServerContext& context, SessionStream& stream) const;
+  grpc::Status Refused(const grpc::ServerContext& context, const Error& error,
+                       std::string_view rpc = "NewMeshCert") const;
 
   Dependencies d_;
 };

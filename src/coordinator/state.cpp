@@ -13,6 +13,8 @@ Result<std::shared_ptr<const State>> StateGuard::Require() const {
   std::lock_guard lock(mutex_);
   if (stale_reason_) return Fail(ErrorCode::kFailedPrecondition, *stale_reason_);
   if (!state_) return Fail(ErrorCode::kFailedPrecondition, std::string(kNoManifestReason));
+  if (store_problem_)
+    return Fail(ErrorCode::kUnavailable, std::string(kStoreUnavailableReason) + ": " + *store_problem_);
   return state_;
 }
 
@@ -39,10 +41,16 @@ std::optional<std::string> StateGuard::stale_reason() const {
   return stale_reason_;
 }
 
+void StateGuard::SetStoreProblem(std::optional<std::string> problem) {
+  std::lock_guard lock(mutex_);
+  store_problem_ = std::move(problem);
+}
+
 Readiness StateGuard::readiness() const {
   std::lock_guard lock(mutex_);
   if (stale_reason_) return {false, *stale_reason_};
   if (!state_) return {false, std::string(kNoManifestReason)};
+  if (store_problem_) return {false, std::string(kStoreUnavailableReason) + ": " + *store_problem_};
   return {true, ""};
 }
 

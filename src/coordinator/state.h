@@ -28,11 +28,20 @@ namespace contrast::coordinator {
 inline constexpr std::string_view kAwaitingRecoveryReason =
     "awaiting recovery: the Coordinator restarted and holds the history of a previous run, but not its seed; a "
     "seed-share owner must run `contrast recover`";
+// Why a Coordinator without a manifest stops waiting for one: another replica
+// on the same store set it, under a seed only a peer or an owner can hand over.
+inline constexpr std::string_view kReplicaNeedsSeedReason =
+    "awaiting recovery: another Coordinator replica set the manifest; this one needs the deployment's seed from a "
+    "ready peer (--peers, --peers-dns) or from a seed-share owner (`contrast recover`)";
 // Why a Coordinator stops serving when the store changes under it.
 inline constexpr std::string_view kDivergedHistoryReason =
     "awaiting recovery: the history was changed by another writer; run `contrast recover` to continue from the "
     "stored history";
 inline constexpr std::string_view kNoManifestReason = "no manifest set";
+// Why a Coordinator stops serving while it cannot see its history store (a
+// replica must not certify under a manifest another replica may have
+// replaced); it serves again once it has caught up.
+inline constexpr std::string_view kStoreUnavailableReason = "the history store is unreachable";
 
 // One manifest generation.
 struct State {
@@ -75,12 +84,18 @@ class StateGuard {
   void Recovered(std::shared_ptr<const State> state);
   std::optional<std::string> stale_reason() const;
 
+  // The store watch lost the store (`problem`: why) or, with nullopt, caught
+  // up again. While lost, Require fails with kUnavailable and the
+  // Coordinator is not ready; unlike MarkStale this clears by itself.
+  void SetStoreProblem(std::optional<std::string> problem);
+
   Readiness readiness() const;
 
  private:
   mutable std::mutex mutex_;
   std::shared_ptr<const State> state_;
   std::optional<std::string> stale_reason_;
+  std::optional<std::string> store_problem_;
 };
 
 }  // namespace contrast::coordinator

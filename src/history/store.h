@@ -15,6 +15,9 @@
 //                                    transition of that hash (seed/sealed.h)
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +59,28 @@ inline Status ValidateStoreKey(std::string_view key) {
                   "transitions/latest");
 }
 
+// What a watch reports, from one thread of its own, one call at a time.
+struct WatchCallbacks {
+  // The key's value (nullopt: absent): once when the watch starts, again
+  // whenever the watch has (re)connected, and after every change. Changes may
+  // be coalesced: a watcher sees the newest value, not every one.
+  std::function<void(const std::optional<Bytes>& value)> on_value;
+  // Whether the watch currently sees the store: an error when it lost the
+  // backend (it keeps retrying), ok once it sees it again (on_value follows
+  // with the value then). Optional.
+  std::function<void(const Status& health)> on_health;
+};
+
+// A running watch; destroying it stops it, and no callback runs once the
+// destructor has returned.
+class StoreWatch {
+ public:
+  virtual ~StoreWatch() = default;
+};
+
+// How often the default Watch reads the key.
+inline constexpr std::chrono::milliseconds kDefaultWatchPollInterval{250};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -70,6 +95,15 @@ class Store {
   // current value differed (nothing was written). Atomic with respect to every
   // other Set/CompareAndSwap on the same backend, in any process.
   virtual Result<bool> CompareAndSwap(std::string_view key, std::optional<ByteView> expected, ByteView value) = 0;
+  // Follows `key` (WatchCallbacks). The default reads it every
+  // kDefaultWatchPollInterval (enough for a directory, which one process
+  // uses); a distributed backend overrides it with its own notifications.
+  // kInvalidArgument for an invalid key or a callbacks without on_value.
+  virtual Result<std::unique_ptr<StoreWatch>> Watch(std::string_view key, WatchCallbacks callbacks);
 };
+
+// The default Watch, for any store: polls `key` every `interval`.
+Result<std::unique_ptr<StoreWatch>> PollingWatch(Store& store, std::string_view key, WatchCallbacks callbacks,
+                                                 std::chrono::milliseconds interval = kDefaultWatchPollInterval);
 
 }  // namespace contrast::history

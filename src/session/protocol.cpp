@@ -264,6 +264,7 @@ constexpr CodePair kCodeTable[] = {
     {ErrorCode::kUnsupported, grpc::StatusCode::UNIMPLEMENTED},
     {ErrorCode::kTimeout, grpc::StatusCode::DEADLINE_EXCEEDED},
     {ErrorCode::kNetwork, grpc::StatusCode::UNAVAILABLE},
+    {ErrorCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
     {ErrorCode::kValidationFailed, grpc::StatusCode::PERMISSION_DENIED},
     {ErrorCode::kValidationFailed, grpc::StatusCode::UNAUTHENTICATED},
     {ErrorCode::kInternal, grpc::StatusCode::INTERNAL},

@@ -181,5 +181,23 @@ TEST(BinaryFlags, NoEvidenceSourceOrABadTsmDirIsAStartupFailure) {
   EXPECT_EQ(bad_tsm.StopWith(0), 1);
 }
 
+// Peer recovery flags (issue #17): the list, the DNS name and the interval
+// reach the Coordinator; a malformed peer stops the start.
+TEST(BinaryFlags, PeerRecoveryFlags) {
+  TempDir dir;
+  Process peers({"--user-api-address", "127.0.0.1:0", "--mesh-api-address", "127.0.0.1:0", "--state-dir",
+                 (dir.path() / "history").string(), "--peers", "127.0.0.1:1,127.0.0.1:2", "--peers-dns", "localhost:3",
+                 "--peer-recovery-interval", "2", "--shutdown-timeout", "1"},
+                With(EmulatorEnvironment(), {"CONTRAST_PROBE_ADDRESS=127.0.0.1:0"}));
+  ASSERT_TRUE(peers.WaitForLog(std::regex("event=coordinator_started")).has_value()) << peers.log();
+  EXPECT_THAT(peers.log(), HasSubstr("event=peer_recovery_enabled peers=2 peers_dns=localhost:3 interval_ms=2000"));
+  EXPECT_EQ(peers.StopWith(SIGTERM), 0);
+
+  Process bad({"--state-dir", dir.path().string(), "--peers", "replica-0"}, EmulatorEnvironment());
+  bad.WaitForLog(std::regex("startup_failed"));
+  EXPECT_THAT(bad.log(), HasSubstr("replica-0"));
+  EXPECT_EQ(bad.StopWith(0), 1);
+}
+
 }  // namespace
 }  // namespace contrast::coordinator::testing

@@ -17,6 +17,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -584,6 +585,18 @@ class CoordinatorTest : public ::testing::Test {
   }
   void SetUp() override { StartCoordinator(); }
   void TearDown() override { StopCoordinator(); }
+
+  // The Coordinator watches its store (history::Store::Watch): a change
+  // made under it is noticed within a poll interval, or by the next call
+  // that reads the store, whichever comes first.
+  bool BecomesNotReady(std::chrono::milliseconds within = std::chrono::seconds(5)) const {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (coordinator_->readiness().ready) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
 
   std::string UserTarget() const { return "127.0.0.1:" + std::to_string(coordinator_->user_api_port()); }
   std::string MeshTarget() const { return "127.0.0.1:" + std::to_string(coordinator_->mesh_api_port()); }

@@ -5,11 +5,13 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -474,8 +476,14 @@ TEST_F(Recovery, CoordinatorWhoseStoreWasReplacedRecoversToTheStoredHistory) {
   }
   std::filesystem::copy(options.state_dir, StoreDir(),
                         std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
-  EXPECT_THAT(UserClient(UserTarget()).GetHistory(SeededManifest()), RefusedWith("FAILED_PRECONDITION"));
-  EXPECT_FALSE(Must(UserClient(UserTarget()).GetVersion()).ready());
+  // The watch or the next read finds the foreign signature; either way the
+  // Coordinator stops serving and shows the stored history as unverified.
+  auto history = UserClient(UserTarget()).GetHistory(SeededManifest());
+  if (history) {
+    EXPECT_TRUE(history->awaiting_recovery);
+  }
+  ASSERT_TRUE(BecomesNotReady());
+  EXPECT_THAT(Must(UserClient(UserTarget()).GetVersion()).reason(), HasSubstr("changed by another writer"));
 
   EXPECT_THAT(RecoverAsOwner(), RefusedWith("PERMISSION_DENIED"));
   auto recovered = Recover(SignedRecover(theirs, SeedshareOwnerKey(0)));
@@ -810,8 +818,16 @@ TEST(TwoWriters, UpdateLoserDoesNotReplaceTheWinnersMeshCa) {
   std::optional<Result<SetManifestOutput>> won;
   UpdaterProcess b(std::make_shared<InterleavingStore>(store, [&] { won = a.updater->SetManifest(update); }));
   ASSERT_TRUE(b.Recover(a.Secret()));
-  EXPECT_FALSE(b.updater->SetManifest(update));
+  auto lost = b.updater->SetManifest(update);
+  ASSERT_FALSE(lost);
   ASSERT_TRUE(won.has_value() && *won);
+  // B says why and catches up with A rather than stopping: a replica of the
+  // same deployment moved first.
+  EXPECT_EQ(lost.error().code, ErrorCode::kConflict) << lost.error().message;
+  EXPECT_THAT(lost.error().message, HasSubstr("concurrent update"));
+  EXPECT_FALSE(b.guard.stale_reason().has_value());
+  EXPECT_EQ(b.guard.Current()->latest_transition, (*won)->transition_hash);
+  EXPECT_EQ(b.guard.Current()->ca.mesh_ca_pem(), (*won)->mesh_ca_pem);
 
   // A served certificates under its new mesh CA; after a restart the same
   // mesh CA comes back, not B's (sealed under the same seed for the same
@@ -820,6 +836,151 @@ TEST(TwoWriters, UpdateLoserDoesNotReplaceTheWinnersMeshCa) {
   auto recovered = restarted.Recover(a.Secret());
   ASSERT_TRUE(recovered) << recovered.error().message;
   EXPECT_EQ(recovered->mesh_ca_pem, (*won)->mesh_ca_pem);
+}
+
+// Replicas: processes of one deployment (same seed) on one store.
+struct Replicas : ::testing::Test {
+  Replicas() : store(Must(history::DirectoryStore::Open(dir.path()))), a(store), b(store) {
+    first = Must(a.updater->SetManifest(InputFor(SeededManifest())));
+    Must(b.Recover(a.Secret()));
+  }
+
+  // An update of A's current manifest, signed by the owner on top of
+  // `previous`.
+  SetManifestInput Update(const std::string& san, const history::TransitionHash& previous) const {
+    manifest::Manifest next = SeededManifest();
+    next.policies[HashOf(kDbPolicy)].sans = {san};
+    SetManifestInput update = InputFor(next);
+    update.owner_public_key = Owner().spki;
+    update.owner_signature = Must(
+        history::SignTransition(Owner().key, RootKeyOf(first.root_ca_pem),
+                                history::ComputeTransitionHash(manifest::ManifestHash(update.manifest), previous)));
+    return update;
+  }
+
+  TempDir dir;
+  std::shared_ptr<history::Store> store;
+  UpdaterProcess a;
+  UpdaterProcess b;
+  SetManifestOutput first;
+};
+
+TEST_F(Replicas, OneReloadsWhatTheOtherSet) {
+  EXPECT_EQ(Must(b.updater->Reload()), ManifestUpdater::ReloadOutcome::kUnchanged);
+  const SetManifestInput update = Update("db2", first.transition_hash);
+  auto second = a.updater->SetManifest(update);
+  ASSERT_TRUE(second) << second.error().message;
+
+  EXPECT_EQ(Must(b.updater->Reload()), ManifestUpdater::ReloadOutcome::kReloaded);
+  const std::shared_ptr<const State> state = b.guard.Current();
+  EXPECT_EQ(state->manifest_bytes, update.manifest);
+  EXPECT_EQ(state->latest_transition, second->transition_hash);
+  EXPECT_EQ(state->generation, 2u);
+  // The same mesh CA (from the sealed state), under the same root.
+  EXPECT_EQ(state->ca.mesh_ca_pem(), second->mesh_ca_pem);
+  EXPECT_EQ(state->ca.root_pem(), a.guard.Current()->ca.root_pem());
+  EXPECT_TRUE(b.guard.readiness().ready);
+  EXPECT_EQ(Must(b.updater->Reload()), ManifestUpdater::ReloadOutcome::kUnchanged);
+}
+
+TEST_F(Replicas, AnUpdateSentToAReplicaThatHasNotReloadedYetSucceeds) {
+  // A moves to T2; B has not looked yet. The owner signs on top of T2 (what
+  // GetLatestTransition on A said) and sends the next update to B.
+  auto second = Must(a.updater->SetManifest(Update("db2", first.transition_hash)));
+  auto third = b.updater->SetManifest(Update("db3", second.transition_hash));
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(b.guard.Current()->generation, 3u);
+  EXPECT_EQ(Must(a.updater->Reload()), ManifestUpdater::ReloadOutcome::kReloaded);
+  EXPECT_EQ(a.guard.Current()->latest_transition, third->transition_hash);
+}
+
+TEST_F(Replicas, AnUpdateSignedOnAnOlderTransitionNamesTheConcurrentUpdate) {
+  Must(a.updater->SetManifest(Update("db2", first.transition_hash)));
+  SetManifestInput late = Update("db3", first.transition_hash);
+  late.previous_transition_hash = Bytes(first.transition_hash.begin(), first.transition_hash.end());
+  auto refused = b.updater->SetManifest(late);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("concurrent update"));
+  late.previous_transition_hash.clear();
+  refused = b.updater->SetManifest(late);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kSignatureInvalid);
+  EXPECT_THAT(refused.error().message, HasSubstr("concurrent update"));
+  EXPECT_TRUE(b.guard.readiness().ready);
+}
+
+TEST_F(Replicas, AStoreRolledBackToAnOlderSignedRecordTurnsTheReplicaStale) {
+  const Bytes older = Must(store->Get(history::kLatestKey)).value();
+  Must(a.updater->SetManifest(Update("db2", first.transition_hash)));
+  EXPECT_EQ(Must(b.updater->Reload()), ManifestUpdater::ReloadOutcome::kReloaded);
+  // Someone with write access to the store puts the first record back: it is
+  // signed by this deployment, but the replicas have moved past it.
+  ASSERT_TRUE(store->Set(history::kLatestKey, older));
+  auto refused = b.updater->Reload();
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("does not extend this Coordinator's transition"));
+  EXPECT_EQ(b.guard.stale_reason(), std::string(kDivergedHistoryReason));
+  EXPECT_FALSE(b.guard.readiness().ready);
+}
+
+TEST_F(Replicas, AReplicaWithoutTheSeedReloadsNothing) {
+  UpdaterProcess c(store);
+  EXPECT_EQ(Must(c.updater->Reload()), ManifestUpdater::ReloadOutcome::kAwaitingRecovery);
+  EXPECT_EQ(c.guard.Current(), nullptr);
+}
+
+// A store that can be made unreachable.
+class UnreachableStore final : public history::Store {
+ public:
+  explicit UnreachableStore(std::shared_ptr<history::Store> base) : base_(std::move(base)) {}
+  Result<std::optional<Bytes>> Get(std::string_view key) override {
+    if (auto reachable = Reachable(); !reachable) return Fail(reachable.error());
+    return base_->Get(key);
+  }
+  Result<bool> Has(std::string_view key) override {
+    if (auto reachable = Reachable(); !reachable) return Fail(reachable.error());
+    return base_->Has(key);
+  }
+  Status Set(std::string_view key, ByteView value) override {
+    if (auto reachable = Reachable(); !reachable) return Fail(reachable.error());
+    return base_->Set(key, value);
+  }
+  Result<bool> CompareAndSwap(std::string_view key, std::optional<ByteView> expected, ByteView value) override {
+    if (auto reachable = Reachable(); !reachable) return Fail(reachable.error());
+    return base_->CompareAndSwap(key, expected, value);
+  }
+  std::atomic<bool> down{false};
+
+ private:
+  Status Reachable() const {
+    if (down) return Fail(ErrorCode::kUnavailable, "test: the store is cut off");
+    return {};
+  }
+  std::shared_ptr<history::Store> base_;
+};
+
+TEST_F(Recovery, ACoordinatorThatCannotSeeItsStoreIsNotReadyUntilItCatchesUp) {
+  StopCoordinator();
+  auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "cut")));
+  CoordinatorOptions options = Options();
+  options.store = store;
+  StartCoordinator(options);
+  SetFirstManifest();
+  ASSERT_TRUE(coordinator_->readiness().ready);
+
+  store->down = true;
+  const auto not_ready = [&] { return !coordinator_->readiness().ready; };
+  for (int i = 0; i < 100 && !not_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(not_ready());
+  EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
+  auto refused = MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy));
+  EXPECT_THAT(refused, RefusedWith("UNAVAILABLE"));
+
+  store->down = false;
+  for (int i = 0; i < 100 && not_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
+  EXPECT_TRUE(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)));
 }
 
 // A WorkloadSecretID too long to derive a secret from (HKDF's info limit) is

@@ -18,3 +18,12 @@ if(TARGET contrast_lsan_grpc_openssl)
     ENVIRONMENT "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan-suppressions.txt:print_suppressions=0"
     PASS_REGULAR_EXPRESSION "Direct leak of [0-9]+ byte")
 endif()
+# A real etcd cluster for the EtcdStore tests (a library of its own: only
+# those tests link gRPC's generated etcd client).
+add_library(contrast_test_etcd STATIC ${CMAKE_CURRENT_LIST_DIR}/etcd_cluster.cpp)
+target_link_libraries(contrast_test_etcd PUBLIC contrast_test_support contrast_history_etcd contrast_crypto)
+contrast_warnings(contrast_test_etcd)
+# A TCP proxy that cuts one client's link (reset or blackhole) on demand, for
+# the HA tests and bench/ha_bench.cpp.
+target_sources(contrast_test_support PRIVATE ${CMAKE_CURRENT_LIST_DIR}/tcp_proxy.cpp)
+contrast_test(tcp_proxy_test LABEL unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/tcp_proxy_test.cpp)
