@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <utility>
 
 #include "attest/evidence_verifier.h"
@@ -88,6 +92,36 @@ observability::HttpResponse Probe(bool ok, std::string_view reason) {
 
 std::string_view CoordinatorVersion() { return CONTRAST_COORDINATOR_VERSION; }
 
+// Whether the Coordinator sees its history store: the watch's own health,
+// and whether the last catch-up (Reload) could read the store. A failed
+// catch-up is retried every second until one succeeds, so a store that
+// answers again makes the Coordinator ready again even when nothing changes
+// in it (the watch would not call again then).
+class Coordinator::StoreHealth {
+ public:
+  void Start(Parts& parts);
+  void Stop();
+  ~StoreHealth() { Stop(); }
+  // The watch lost (error) or regained (ok) the store.
+  void WatchHealth(const Status& health);
+  // Reload, and remember whether the store could be read.
+  void CatchUp();
+
+ private:
+  void Publish();  // with mutex_ held
+  void RetryLoop();
+
+  Parts* parts_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool watch_down_ = false;
+  bool reload_failed_ = false;
+  bool reported_lost_ = false;
+  std::string last_error_;
+  std::thread thread_;
+};
+
 // Everything the running Coordinator owns, in construction order (members
 // are destroyed in reverse: servers before the services and state they use).
 struct Coordinator::Parts {
@@ -103,8 +137,9 @@ struct Coordinator::Parts {
   std::unique_ptr<ManifestUpdater> updater;
   // Follows transitions/latest: catches up when another replica moves it,
   // and turns the Coordinator not ready while it cannot see the store.
+  // (store_health before the watch: the watch's callbacks use it.)
+  StoreHealth store_health;
   std::unique_ptr<history::StoreWatch> watch;
-  std::atomic<bool> store_lost{false};
   // Before the services: their handlers hold tickets until they return.
   std::optional<session::AdmissionControl> user_admission;
   std::optional<session::AdmissionControl> mesh_admission;
@@ -167,30 +202,66 @@ Status Coordinator::OpenHistory() {
   return WatchHistory();
 }
 
+void Coordinator::StoreHealth::Start(Parts& parts) {
+  parts_ = &parts;
+  thread_ = std::thread([this] { RetryLoop(); });
+}
+
+void Coordinator::StoreHealth::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Coordinator::StoreHealth::WatchHealth(const Status& health) {
+  std::lock_guard lock(mutex_);
+  watch_down_ = !health;
+  if (!health) last_error_ = health.error().message;
+  Publish();
+}
+
+void Coordinator::StoreHealth::CatchUp() {
+  auto outcome = parts_->updater->Reload();
+  std::lock_guard lock(mutex_);
+  if (!outcome && outcome.error().code == ErrorCode::kUnavailable) {
+    reload_failed_ = true;
+    last_error_ = outcome.error().message;
+  } else {
+    // Any other failure has already turned the Coordinator stale.
+    if (!outcome) parts_->logger->error("event=history_reload_failed error={}", LogValue(outcome.error().message));
+    reload_failed_ = false;
+  }
+  Publish();
+}
+
+void Coordinator::StoreHealth::Publish() {
+  const bool lost = watch_down_ || reload_failed_;
+  if (lost && !reported_lost_) parts_->logger->warn("event=store_unreachable error={}", LogValue(last_error_));
+  if (!lost && reported_lost_) parts_->logger->info("event=store_reachable");
+  reported_lost_ = lost;
+  parts_->guard.SetStoreProblem(lost ? std::optional<std::string>(last_error_) : std::nullopt);
+}
+
+void Coordinator::StoreHealth::RetryLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+    if (stopping_ || !reload_failed_) continue;
+    lock.unlock();
+    CatchUp();
+    lock.lock();
+  }
+}
+
 Status Coordinator::WatchHistory() {
   Parts& p = *parts_;
+  p.store_health.Start(p);
   history::WatchCallbacks callbacks;
-  callbacks.on_value = [&p](const std::optional<Bytes>&) {
-    auto outcome = p.updater->Reload();
-    if (!outcome && outcome.error().code == ErrorCode::kUnavailable) {
-      if (!p.store_lost.exchange(true)) {
-        p.logger->warn("event=store_unreachable error={}", LogValue(outcome.error().message));
-      }
-      p.guard.SetStoreProblem(outcome.error().message);
-      return;
-    }
-    // Any other failure has already turned the Coordinator stale (Diverged).
-    if (!outcome) p.logger->error("event=history_reload_failed error={}", LogValue(outcome.error().message));
-    if (p.store_lost.exchange(false)) p.logger->info("event=store_reachable");
-    p.guard.SetStoreProblem(std::nullopt);
-  };
-  callbacks.on_health = [&p](const Status& health) {
-    if (health) return;  // on_value follows and catches up first
-    if (!p.store_lost.exchange(true)) {
-      p.logger->warn("event=store_unreachable error={}", LogValue(health.error().message));
-    }
-    p.guard.SetStoreProblem(health.error().message);
-  };
+  callbacks.on_value = [&p](const std::optional<Bytes>&) { p.store_health.CatchUp(); };
+  callbacks.on_health = [&p](const Status& health) { p.store_health.WatchHealth(health); };
   auto watch = p.store->Watch(history::kLatestKey, std::move(callbacks));
   if (!watch) return Fail(watch.error().Wrap("watching the history store"));
   p.watch = std::move(*watch);
@@ -274,7 +345,7 @@ Status Coordinator::StartApiServers() {
       std::string(CoordinatorVersion()), *p.user_admission});
   p.mesh_service = std::make_unique<MeshApiService>(
       MeshApiService::Dependencies{p.guard, *p.verifier, p.nonces, *p.issuer, p.identity->spki_der(), p.metrics,
-                                   options_.session_options, p.logger, *p.mesh_admission});
+                                   options_.session_options, p.logger, *p.mesh_admission, p.updater.get()});
   auto user = StartServer(options_.user_api_address, *credentials, *p.user_service, options_.max_threads_per_server,
                           options_.connections, user_api_port_);
   if (!user) return Fail(user.error().Wrap("user API"));
@@ -343,6 +414,7 @@ void Coordinator::Stop() {
   Parts& p = *parts_;
   if (p.peer_recovery) p.peer_recovery->Stop();
   p.watch.reset();
+  p.store_health.Stop();
   // One deadline for both servers: the whole stop takes about
   // shutdown_timeout at most, not twice that.
   const auto deadline = std::chrono::system_clock::now() + options_.shutdown_timeout;

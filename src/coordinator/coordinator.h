@@ -141,6 +141,7 @@ class Coordinator {
 
  private:
   struct Parts;
+  class StoreHealth;
   explicit Coordinator(CoordinatorOptions options, std::shared_ptr<attest::Issuer> issuer);
   Status OpenHistory();
   Status WatchHistory();

@@ -227,6 +227,19 @@ Result<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& i
   // is authorized against the store's latest manifest, not an older one.
   if (auto caught_up = ReloadLocked(); !caught_up) return tl::unexpected(caught_up.error());
   const std::shared_ptr<const State> current = guard_.Current();
+  if (pending_first_ && current) {
+    // The owner retries the first manifest whose answer was lost, and the
+    // store has it: answer as the first attempt would have (seed shares
+    // included, which are only ever returned here).
+    const bool retried = current->generation == 1 && current->manifest_bytes == input.manifest &&
+                         pending_first_->manifest == input.manifest && input.owner_signature.empty();
+    std::optional<seed::SeedShareDocument> shares = pending_first_->shares;
+    pending_first_.reset();
+    if (retried) {
+      return SetManifestOutput{current->ca.root_pem(), current->ca.mesh_ca_pem(), current->latest_transition,
+                               std::move(shares)};
+    }
+  }
   auto accepted = Accept(current.get(), input);
   if (!accepted) return tl::unexpected(accepted.error());
   std::optional<seed::SeedShareDocument> shares;
@@ -296,6 +309,13 @@ Result<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_p
     // moved the history first. Catch up with it (or, if it is not a replica
     // of this deployment, stop serving) and let the owner decide again.
     if (history::IsConcurrentUpdate(latest.error())) return ConcurrentUpdate();
+    if (first_history && latest.error().code == ErrorCode::kUnavailable) {
+      // The store may have taken the first manifest without our hearing of
+      // it. Its seed exists only here: keep it, so that the history it
+      // signed is adopted once the store answers (ReloadLocked) instead of
+      // being left to a seed nobody has.
+      pending_first_ = PendingFirst{engine, shares, input.manifest};
+    }
     // The store could not be reached (etcd without quorum, a cut link): the
     // owner may try again; nothing was published.
     if (latest.error().code == ErrorCode::kUnavailable) return Fail(latest.error().Wrap("storing the manifest"));
@@ -496,7 +516,8 @@ Result<RecoverOutput> ManifestUpdater::RecoverLocked(const RecoverInput& input) 
                     ", transition " + HexEncode(current->latest_transition) +
                     "); recovering would replace its state with the stored history's: use --force");
   }
-  const AuthorizeRecovery authorize = [&](const manifest::Manifest& latest) -> Result<void> {
+  const AuthorizeRecovery authorize = [&](const manifest::Manifest& latest,
+                                          const history::TransitionHash&) -> Result<void> {
     const auto& owners = latest.seedshare_owner_pub_keys;
     if (owners.empty()) {
       return Fail(ErrorCode::kPolicyViolation,
@@ -552,7 +573,7 @@ Result<RecoverOutput> ManifestUpdater::RestoreFromStore(ByteView seed_bytes, Byt
   }
   auto manifest = manifest::ParseManifest(AsChars(entries->back().manifest));
   if (!manifest) return Fail(ErrorCode::kFailedPrecondition, "the latest stored manifest: " + manifest.error().message);
-  if (auto authorized = authorize(*manifest); !authorized) return tl::unexpected(authorized.error());
+  if (auto authorized = authorize(*manifest, transition); !authorized) return tl::unexpected(authorized.error());
 
   auto ca = OpenCaState(*store_, **engine, **latest);
   if (!ca) return Fail(ErrorCode::kFailedPrecondition, "the sealed CA state does not verify: " + ca.error().message);
@@ -565,14 +586,49 @@ Result<RecoverOutput> ManifestUpdater::RestoreFromStore(ByteView seed_bytes, Byt
   return RecoverOutput{state->ca.root_pem(), state->ca.mesh_ca_pem(), transition, state->generation};
 }
 
-Result<RecoverOutput> ManifestUpdater::RecoverFromPeer(ByteView seed_bytes, ByteView salt) {
+namespace {
+
+// Whether `descendant` is `ancestor` or follows it, walking back through the
+// store (bounded by the longest history).
+Result<bool> Descends(history::Store& store, const history::TransitionHash& ancestor,
+                      const history::TransitionHash& descendant) {
+  history::TransitionHash at = descendant;
+  for (size_t steps = 0; at != ancestor; ++steps) {
+    if (at == history::kNoPreviousTransition || steps >= history::kDefaultMaxChainLength) return false;
+    auto transition = history::ReadTransition(store, at);
+    if (!transition) return Fail(transition.error());
+    at = transition->previous_transition_hash;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<RecoverOutput> ManifestUpdater::RecoverFromPeer(ByteView seed_bytes, ByteView salt,
+                                                       const std::optional<history::TransitionHash>& peer_latest) {
   std::unique_lock lock(update_mutex_);
   if (!guard_.stale_reason()) {
     return Fail(ErrorCode::kFailedPrecondition, guard_.Current()
                                                     ? "the Coordinator is ready: it needs no seed from a peer"
                                                     : "the Coordinator holds no history: there is nothing to recover");
   }
-  auto recovered = RestoreFromStore(seed_bytes, salt, [](const manifest::Manifest&) -> Result<void> { return {}; });
+  // The peer's attestation authorizes the seed. Its latest transition is
+  // authenticated too (same session): the store must be there or beyond,
+  // never at an older signed record someone with write access put back.
+  const AuthorizeRecovery authorize = [&](const manifest::Manifest&,
+                                          const history::TransitionHash& latest) -> Result<void> {
+    if (!peer_latest) return {};
+    auto descends = Descends(*store_, *peer_latest, latest);
+    if (!descends)
+      return Fail(ErrorCode::kUnavailable, descends.error().Wrap("checking the peer's transition").message);
+    if (!*descends) {
+      return Fail(ErrorCode::kFailedPrecondition, "the store's latest transition " + HexEncode(latest) +
+                                                      " does not extend the peer's " + HexEncode(*peer_latest) +
+                                                      " (an older history put back, or a fork): not recovering");
+    }
+    return {};
+  };
+  auto recovered = RestoreFromStore(seed_bytes, salt, authorize);
   if (recovered) CatchUpAfterRecovery();
   if (recovered) {
     metrics_.recoveries.Increment("peer");
@@ -609,6 +665,20 @@ Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::ReloadLocked() {
     auto exists = store_->Has(history::kLatestKey);
     if (!exists) return Fail(ErrorCode::kUnavailable, exists.error().Wrap("reading transitions/latest").message);
     if (!*exists) return ReloadOutcome::kUnchanged;
+    if (pending_first_) {
+      const PendingFirst pending = *pending_first_;
+      auto adopted = RestoreFromStore(
+          pending.engine->seed(), pending.engine->salt(),
+          [](const manifest::Manifest&, const history::TransitionHash&) -> Result<void> { return {}; });
+      if (adopted) {
+        logger_->info("event=first_manifest_adopted transition={} msg={}", HexEncode(adopted->latest_transition),
+                      LogValue("the store took the first manifest although its answer was lost"));
+        Serving(*guard_.Current());
+        return ReloadOutcome::kReloaded;
+      }
+      if (adopted.error().code != ErrorCode::kSignatureInvalid) return StoreProblemOrDiverged(adopted.error());
+      pending_first_.reset();  // another replica's first manifest won
+    }
     guard_.MarkStale(std::string(kReplicaNeedsSeedReason));
     metrics_.awaiting_recovery.Set(1);
     logger_->warn("event=awaiting_recovery msg={}", LogValue(kReplicaNeedsSeedReason));

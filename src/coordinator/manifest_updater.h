@@ -194,8 +194,11 @@ class ManifestUpdater {
   // Peer recovery (peer_recovery.h): the seed and salt a ready replica handed
   // over on a session on which both replicas attested. Recover's steps 2 to 5
   // and 7; the peer's attestation stands in for the owner signature (step 6).
+  // `peer_latest`, the peer's latest transition: the store must be at it or
+  // beyond (FAILED_PRECONDITION otherwise: an older history put back).
   // FAILED_PRECONDITION when this Coordinator is not awaiting recovery.
-  Result<RecoverOutput> RecoverFromPeer(ByteView seed, ByteView salt);
+  Result<RecoverOutput> RecoverFromPeer(ByteView seed, ByteView salt,
+                                        const std::optional<history::TransitionHash>& peer_latest = std::nullopt);
 
   // Replica sync: makes this Coordinator serve the store's latest transition
   // when another replica (same seed) advanced it. kUnchanged when the store
@@ -225,7 +228,8 @@ class ManifestUpdater {
   Result<RecoverOutput> RecoverLocked(const RecoverInput& input);
   // Recover's steps 2 to 5 and 7 with `authorize` as step 6 (given the
   // latest stored manifest), then publishes the state.
-  using AuthorizeRecovery = std::function<Result<void>(const manifest::Manifest& latest)>;
+  using AuthorizeRecovery =
+      std::function<Result<void>(const manifest::Manifest& latest, const history::TransitionHash& transition)>;
   Result<RecoverOutput> RestoreFromStore(ByteView seed, ByteView salt, const AuthorizeRecovery& authorize);
   Result<ReloadOutcome> ReloadLocked();
   // After a recovery: ReloadLocked, logging a failure (the recovery stands).
@@ -261,6 +265,16 @@ class ManifestUpdater {
   // atomic within this process. Readers of the history (GetManifests) share
   // it so that the history they walk ends at the state they report.
   mutable std::shared_mutex update_mutex_;
+  // A first manifest whose store write had no definite outcome (kUnavailable):
+  // the seed it was made under, so that the history it may have started is
+  // adopted rather than stranded (ReloadLocked), and its seed shares, for
+  // the owner's retry of the same first manifest (SetManifest).
+  struct PendingFirst {
+    std::shared_ptr<const seed::SeedEngine> engine;
+    std::optional<seed::SeedShareDocument> shares;
+    Bytes manifest;
+  };
+  std::optional<PendingFirst> pending_first_;
 };
 
 }  // namespace contrast::coordinator

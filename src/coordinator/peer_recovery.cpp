@@ -256,7 +256,16 @@ struct PeerRecovery::Impl {
         return Fail(exchanged.error());
       }
     }
-    auto recovered = d.updater.RecoverFromPeer(AsBytes(response.seed()), AsBytes(response.salt()));
+    std::optional<history::TransitionHash> peer_latest;
+    if (response.latest_transition().size() == sizeof(history::TransitionHash)) {
+      peer_latest.emplace();
+      std::copy(response.latest_transition().begin(), response.latest_transition().end(), peer_latest->begin());
+    } else if (!response.latest_transition().empty()) {
+      OPENSSL_cleanse(response.mutable_seed()->data(), response.seed().size());
+      return Fail(ErrorCode::kParse, "the peer sent a latest transition of " +
+                                         std::to_string(response.latest_transition().size()) + " bytes, not 32");
+    }
+    auto recovered = d.updater.RecoverFromPeer(AsBytes(response.seed()), AsBytes(response.salt()), peer_latest);
     OPENSSL_cleanse(response.mutable_seed()->data(), response.seed().size());
     if (!recovered) return Fail(recovered.error().Wrap("recovering with the peer's seed"));
     return recovered;

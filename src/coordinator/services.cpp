@@ -349,6 +349,11 @@ Result<v1::PeerRecoverResponse> MeshApiService::HandleRecoverPeer(grpc::ServerCo
   if (auto read = session::ReadMessage(&stream, context, &request, d_.session_options); !read) {
     return Fail(read.error());
   }
+  // "The current manifest" is the store's: another replica may have just
+  // removed the policy this peer runs.
+  if (d_.updater) {
+    if (auto caught_up = d_.updater->Reload(); !caught_up) return tl::unexpected(caught_up.error());
+  }
   // A replica that is itself awaiting recovery (or stale) has nothing to
   // give, and a stale one must not hand out the seed of a history it no
   // longer follows.
@@ -377,7 +382,11 @@ Result<v1::PeerRecoverResponse> MeshApiService::HandleRecoverPeer(grpc::ServerCo
     return Fail(attested.error().Wrap("attesting the Coordinator to the peer"));
   }
   // As in NewMeshCert: the evidence was checked against the state read
-  // before; an update meanwhile may have dropped the peer's policy.
+  // before; an update meanwhile (here or at another replica) may have
+  // dropped the peer's policy.
+  if (d_.updater) {
+    if (auto caught_up = d_.updater->Reload(); !caught_up) return tl::unexpected(caught_up.error());
+  }
   auto now = d_.guard.Require();
   if (!now) return tl::unexpected(now.error());
   if (*now != *state) {

@@ -85,6 +85,9 @@ class MeshApiService final : public v1::MeshAPI::Service {
     session::SessionOptions session_options;
     std::shared_ptr<spdlog::logger> logger;
     session::AdmissionControl& admission;  // every session call takes a ticket first
+    // RecoverPeer catches up with the store before it judges a peer against
+    // "the current manifest"; null: it judges against the state it holds.
+    ManifestUpdater* updater = nullptr;
   };
   explicit MeshApiService(Dependencies dependencies) : d_(std::move(dependencies)) {}
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -299,7 +300,9 @@ class EtcdWatch final : public StoreWatch {
       if (!status.ok()) return Fail(store_->CallError(endpoint, "watch read of " + full_key_, status));
       auto checked = store_->CheckRange(response, full_key_);
       if (!checked) return Fail(checked.error());
-      if (checked->header_revision <= 0) return Fail(ErrorCode::kParse, "etcd answered a read without a revision");
+      if (checked->header_revision <= 0 || checked->header_revision == std::numeric_limits<int64_t>::max()) {
+        return Fail(ErrorCode::kParse, "etcd answered a read with an unusable revision");
+      }
       current = std::move(*checked);
     }
     if (Stopping()) return {};
@@ -496,6 +499,13 @@ Result<bool> EtcdStore::CompareAndSwap(std::string_view key, std::optional<ByteV
   const auto budget_end = Clock::now() + impl_->options.retry_budget;
   Backoff backoff;
   size_t endpoint = impl_->preferred.load() % impl_->options.endpoints.size();
+  // Once a transaction may have been applied without our hearing of it, a
+  // later read that finds exactly our value means it was (values are unique
+  // records), however the attempts since then ended.
+  bool ambiguous = false;
+  const auto holds_ours = [&](const std::optional<Bytes>& current) {
+    return ambiguous && current && std::equal(current->begin(), current->end(), value.begin(), value.end());
+  };
   for (;;) {
     pb::TxnRequest txn;
     auto* compare = txn.add_compare();
@@ -507,10 +517,13 @@ Result<bool> EtcdStore::CompareAndSwap(std::string_view key, std::optional<ByteV
     } else {
       auto current = impl_->Read(key, budget_end);
       if (!current) return Fail(current.error());
+      if (holds_ours(current->value)) return true;
       if (!current->value ||
           !std::equal(current->value->begin(), current->value->end(), expected->begin(), expected->end())) {
         return false;
       }
+      // Send the transaction where the read was answered.
+      endpoint = impl_->preferred.load() % impl_->options.endpoints.size();
       compare->set_target(pb::Compare::MOD);
       compare->set_mod_revision(current->mod_revision);
     }
@@ -525,19 +538,30 @@ Result<bool> EtcdStore::CompareAndSwap(std::string_view key, std::optional<ByteV
     if (status.ok()) {
       impl_->preferred.store(endpoint);
       if (response.succeeded()) return true;
-      if (!expected) return false;  // the key exists
+      if (!expected) {
+        // The key exists: maybe as our own earlier, unacknowledged create.
+        if (!ambiguous) return false;
+        auto now = impl_->Read(key, budget_end);
+        if (!now) return Fail(now.error());
+        return holds_ours(now->value);
+      }
       // The key changed since our read; its value may still equal
-      // `expected` (written again): read and compare again.
-    } else if (!Retryable(status)) {
+      // `expected` (written again), or be ours: read and compare again.
+    } else if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+               status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+               status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+               status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+               status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      // etcd refused the request itself: nothing was applied.
       return Fail(impl_->CallError(endpoint, "compare-and-swap of " + full_key, status));
     } else {
-      // Ambiguous: the transaction may have been applied. Never replay it
+      // Any other failure (unavailable, deadline, a reset stream) is
+      // ambiguous: the transaction may have been applied. Never replay it
       // blindly; a value equal to ours means it was (see etcd_store.h).
+      ambiguous = true;
       auto now = impl_->Read(key, budget_end);
       if (!now) return Fail(now.error());
-      if (now->value && std::equal(now->value->begin(), now->value->end(), value.begin(), value.end())) {
-        return true;
-      }
+      if (holds_ours(now->value)) return true;
       endpoint = (endpoint + 1) % impl_->options.endpoints.size();
       if (Clock::now() >= budget_end) {
         return Fail(ErrorCode::kUnavailable, "etcd compare-and-swap of " + full_key + ": no endpoint of " +

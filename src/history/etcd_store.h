@@ -22,12 +22,16 @@
 // create_revision is 0). A transaction whose RPC failed after it may have
 // reached etcd (UNAVAILABLE, DEADLINE_EXCEEDED, a dropped connection) is
 // ambiguous: it may or may not have been applied. It is never replayed
-// blindly; the key is read again, and if it now holds exactly `value`, the
-// write is taken as ours (history values are unique: content-addressed blobs
-// and signed records); otherwise the whole CAS starts over from the read. The
-// one misreport this allows: our write landed and another writer replaced it
-// before the re-read, so CAS reports false (the caller re-reads history and
-// sees the other write, as on any lost race).
+// blindly; the key is read again, and from then on any read that finds
+// exactly `value` means the write was ours (history values are unique:
+// content-addressed blobs and signed records), however later attempts
+// ended; otherwise the whole CAS starts over from the read. Only requests
+// etcd refused outright (INVALID_ARGUMENT, PERMISSION_DENIED,
+// UNAUTHENTICATED, FAILED_PRECONDITION, RESOURCE_EXHAUSTED) are known not
+// to have been applied. The one misreport this allows: our write landed and
+// another writer replaced it before any re-read, so CAS reports false (the
+// caller re-reads the history and sees the other write, as on any lost
+// race; the history itself stays a chain).
 //
 // Values are responses from a server we do not trust more than the disk
 // under DirectoryStore: a Range for one key must return zero or one value for

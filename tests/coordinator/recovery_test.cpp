@@ -960,6 +960,57 @@ class UnreachableStore final : public history::Store {
   std::shared_ptr<history::Store> base_;
 };
 
+// Applies every write, but answers the first compare-and-swap on
+// transitions/latest with kUnavailable: a store whose answer was lost.
+class LostAnswerStore final : public history::Store {
+ public:
+  explicit LostAnswerStore(std::shared_ptr<history::Store> base) : base_(std::move(base)) {}
+  Result<std::optional<Bytes>> Get(std::string_view key) override { return base_->Get(key); }
+  Result<bool> Has(std::string_view key) override { return base_->Has(key); }
+  Status Set(std::string_view key, ByteView value) override { return base_->Set(key, value); }
+  Result<bool> CompareAndSwap(std::string_view key, std::optional<ByteView> expected, ByteView value) override {
+    auto swapped = base_->CompareAndSwap(key, expected, value);
+    if (swapped && *swapped && !lost_) {
+      lost_ = true;
+      return Fail(ErrorCode::kUnavailable, "test: the answer was lost");
+    }
+    return swapped;
+  }
+
+ private:
+  std::shared_ptr<history::Store> base_;
+  bool lost_ = false;
+};
+
+TEST(TwoWriters, AFirstManifestWhoseAnswerWasLostIsAdoptedWithItsSeed) {
+  TempDir dir;
+  std::shared_ptr<history::Store> store =
+      std::make_shared<LostAnswerStore>(Must(history::DirectoryStore::Open(dir.path())));
+  UpdaterProcess a(store);
+  const SetManifestInput first = InputFor(SeededManifest());
+  auto lost = a.updater->SetManifest(first);
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, ErrorCode::kUnavailable) << lost.error().message;
+  // The store did take it: the Coordinator adopts it under the seed it drew
+  // rather than waiting for a seed nobody has.
+  EXPECT_EQ(Must(a.updater->Reload()), ManifestUpdater::ReloadOutcome::kReloaded);
+  ASSERT_TRUE(a.guard.readiness().ready) << a.guard.readiness().reason;
+  // The owner's retry of the same first manifest gets the answer, with the
+  // seed shares of the seed actually in use.
+  auto retried = a.updater->SetManifest(first);
+  ASSERT_TRUE(retried) << retried.error().message;
+  ASSERT_TRUE(retried->seed_shares.has_value());
+  EXPECT_EQ(retried->transition_hash, a.guard.Current()->latest_transition);
+  // Those shares recover a restarted Coordinator.
+  const SeedAndSalt from_shares{Must(seed::DecryptSeedShare(*retried->seed_shares, SeedshareOwnerKey(0))),
+                                retried->seed_shares->salt};
+  EXPECT_EQ(from_shares.seed, a.Secret().seed);
+  UpdaterProcess restarted(store);
+  auto recovered = restarted.Recover(from_shares);
+  ASSERT_TRUE(recovered) << recovered.error().message;
+  EXPECT_EQ(recovered->latest_transition, retried->transition_hash);
+}
+
 TEST_F(Recovery, ACoordinatorThatCannotSeeItsStoreIsNotReadyUntilItCatchesUp) {
   StopCoordinator();
   auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "cut")));

@@ -387,10 +387,13 @@ class HaE2e : public CoordinatorE2e {
           << replicas_[i].process->Output();
     }
     // A closing update settles the history, so that verify can name it.
+    // (A fresh manifest per attempt: one whose answer was lost may still
+    // have been stored.)
     const std::filesystem::path closing_workspace = Workspace("closing");
-    const std::string closing = ManifestVariant("closing");
+    std::string closing;
     Completed set{1, ""};
     for (int attempt = 0; attempt < 5 && set.code != 0; ++attempt) {
+      closing = ManifestVariant("closing-" + std::to_string(attempt));
       set = SetVia(live.front(), closing, closing_workspace, {"--allow-unverified-base"});
     }
     ASSERT_EQ(set.code, 0) << set.output;
@@ -468,6 +471,7 @@ class HaE2e : public CoordinatorE2e {
       auto mesh_ca = crypto::Certificate::ParsePem(c.mesh_ca_pem);
       ASSERT_TRUE(chain && chain->size() == 2 && mesh_ca);
       EXPECT_TRUE((*chain)[0].VerifySignedBy(*mesh_ca));
+      EXPECT_TRUE((*chain)[0].VerifySignedBy((*chain)[1])) << "the leaf is not signed by its intermediate";
       EXPECT_TRUE((*chain)[1].VerifySignedBy(*root)) << "the intermediate is not signed by the root";
       // Mesh CAs of updates whose acknowledgement was lost are not known
       // here; their intermediates still chain to the root (above).
