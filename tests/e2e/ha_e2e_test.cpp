@@ -215,11 +215,13 @@ TEST_F(HaFault, AReplicaCutOffFromEtcdIsNotReadyAndCatchesUpAfterwards) {
     EXPECT_THAT(ReadinessReason(2), HasSubstr("history store"));
     // The others keep going; the updates they make are what replica 2 must
     // catch up with.
+    updates_skip_ = 2;
     const int acknowledged = Acknowledged();
     ASSERT_TRUE(WaitFor([&] { return Acknowledged() > acknowledged + 1; }, std::chrono::seconds(30)));
     EXPECT_TRUE(Ready(0) && Ready(1));
 
     for (auto& proxy : proxies) proxy->Restore();
+    updates_skip_ = -1;
     EXPECT_TRUE(WaitReady(2, std::chrono::seconds(45))) << ReadinessReason(2) << "\n" << replicas_[2].process->Output();
   }
   FinishLoadAndCheck();
