@@ -39,6 +39,23 @@ Result<manifest::Manifest> ParseNewManifest(const Bytes& bytes) {
 // As StateGuard::Require.
 tl::unexpected<Error> NoManifest() { return Fail(ErrorCode::kFailedPrecondition, std::string(kNoManifestReason)); }
 
+// How many transitions `descendant` is ahead of `ancestor`, walking back
+// through the store (bounded by the longest history); nullopt when it does
+// not descend from it. The store's error when a record cannot be read.
+Result<std::optional<uint64_t>> StepsBack(history::Store& store, const history::TransitionHash& ancestor,
+                                          const history::TransitionHash& descendant) {
+  uint64_t steps = 0;
+  for (history::TransitionHash at = descendant; at != ancestor; ++steps) {
+    if (at == history::kNoPreviousTransition || steps >= history::kDefaultMaxChainLength) {
+      return std::optional<uint64_t>();
+    }
+    auto transition = history::ReadTransition(store, at);
+    if (!transition) return Fail(transition.error());
+    at = transition->previous_transition_hash;
+  }
+  return std::optional<uint64_t>(steps);
+}
+
 // A first manifest builds on nothing: it may not claim a predecessor.
 Result<void> CheckFirstManifest(const SetManifestInput& input) {
   if (IsZero(input.previous_transition_hash)) return {};
@@ -586,24 +603,6 @@ Result<RecoverOutput> ManifestUpdater::RestoreFromStore(ByteView seed_bytes, Byt
   return RecoverOutput{state->ca.root_pem(), state->ca.mesh_ca_pem(), transition, state->generation};
 }
 
-namespace {
-
-// Whether `descendant` is `ancestor` or follows it, walking back through the
-// store (bounded by the longest history).
-Result<bool> Descends(history::Store& store, const history::TransitionHash& ancestor,
-                      const history::TransitionHash& descendant) {
-  history::TransitionHash at = descendant;
-  for (size_t steps = 0; at != ancestor; ++steps) {
-    if (at == history::kNoPreviousTransition || steps >= history::kDefaultMaxChainLength) return false;
-    auto transition = history::ReadTransition(store, at);
-    if (!transition) return Fail(transition.error());
-    at = transition->previous_transition_hash;
-  }
-  return true;
-}
-
-}  // namespace
-
 Result<RecoverOutput> ManifestUpdater::RecoverFromPeer(ByteView seed_bytes, ByteView salt,
                                                        const std::optional<history::TransitionHash>& peer_latest) {
   std::unique_lock lock(update_mutex_);
@@ -618,10 +617,10 @@ Result<RecoverOutput> ManifestUpdater::RecoverFromPeer(ByteView seed_bytes, Byte
   const AuthorizeRecovery authorize = [&](const manifest::Manifest&,
                                           const history::TransitionHash& latest) -> Result<void> {
     if (!peer_latest) return {};
-    auto descends = Descends(*store_, *peer_latest, latest);
+    auto descends = StepsBack(*store_, *peer_latest, latest);
     if (!descends)
       return Fail(ErrorCode::kUnavailable, descends.error().Wrap("checking the peer's transition").message);
-    if (!*descends) {
+    if (!descends->has_value()) {
       return Fail(ErrorCode::kFailedPrecondition, "the store's latest transition " + HexEncode(latest) +
                                                       " does not extend the peer's " + HexEncode(*peer_latest) +
                                                       " (an older history put back, or a fork): not recovering");
@@ -722,19 +721,13 @@ Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::ReloadLocked() {
 
 Result<uint64_t> ManifestUpdater::StepsFrom(const history::TransitionHash& ancestor,
                                             const history::TransitionHash& descendant) const {
-  uint64_t steps = 0;
-  history::TransitionHash at = descendant;
-  while (at != ancestor) {
-    if (at == history::kNoPreviousTransition || steps >= history::kDefaultMaxChainLength) {
-      return Diverged("the stored history (latest transition " + HexEncode(descendant) +
-                      ") does not extend this Coordinator's transition " + HexEncode(ancestor));
-    }
-    auto transition = history::ReadTransition(*store_, at);
-    if (!transition) return StoreProblemOrDiverged(transition.error());
-    at = transition->previous_transition_hash;
-    ++steps;
+  auto steps = StepsBack(*store_, ancestor, descendant);
+  if (!steps) return StoreProblemOrDiverged(steps.error());
+  if (!*steps) {
+    return Diverged("the stored history (latest transition " + HexEncode(descendant) +
+                    ") does not extend this Coordinator's transition " + HexEncode(ancestor));
   }
-  return steps;
+  return **steps;
 }
 
 }  // namespace contrast::coordinator
