@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -206,6 +207,11 @@ class HaE2e : public CoordinatorE2e {
   }
   bool WaitNotReady(size_t i, std::chrono::milliseconds within) const {
     return WaitFor([&] { return !Ready(i); }, within);
+  }
+  // A replica's log is written asynchronously to the state it reports.
+  bool LogsEventually(size_t i, std::string_view needle) const {
+    return WaitFor([&] { return replicas_[i].process->Output().find(needle) != std::string::npos; },
+                   std::chrono::seconds(5));
   }
   static bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds within) {
     const auto deadline = std::chrono::steady_clock::now() + within;
