@@ -106,6 +106,9 @@ class Coordinator::StoreHealth {
   void WatchHealth(const Status& health);
   // Reload, and remember whether the store could be read.
   void CatchUp();
+  // The store could not be read (at startup, or by a request): not ready
+  // until a reload can.
+  void ReadFailed(const Error& error);
 
  private:
   void Publish();  // with mutex_ held
@@ -237,6 +240,13 @@ void Coordinator::StoreHealth::CatchUp() {
   Publish();
 }
 
+void Coordinator::StoreHealth::ReadFailed(const Error& error) {
+  std::lock_guard lock(mutex_);
+  reload_failed_ = true;
+  last_error_ = error.message;
+  Publish();
+}
+
 void Coordinator::StoreHealth::Publish() {
   const bool lost = watch_down_ || reload_failed_;
   if (lost && !reported_lost_) parts_->logger->warn("event=store_unreachable error={}", LogValue(last_error_));
@@ -259,6 +269,8 @@ void Coordinator::StoreHealth::RetryLoop() {
 Status Coordinator::WatchHistory() {
   Parts& p = *parts_;
   p.store_health.Start(p);
+  if (const auto& unreachable = p.updater->unreachable_at_open()) p.store_health.ReadFailed(*unreachable);
+  p.updater->OnStoreUnreachable([&p](const Error& error) { p.store_health.ReadFailed(error); });
   history::WatchCallbacks callbacks;
   callbacks.on_value = [&p](const std::optional<Bytes>&) { p.store_health.CatchUp(); };
   callbacks.on_health = [&p](const Status& health) { p.store_health.WatchHealth(health); };

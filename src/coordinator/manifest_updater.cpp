@@ -110,6 +110,22 @@ Result<void> CheckPolicyDocumentBounds(const std::vector<Bytes>& documents) {
   return {};
 }
 
+bool RetriesLatestUpdate(const State& current, const SetManifestInput& input) {
+  if (input.owner_signature.empty() || input.manifest != current.manifest_bytes) return false;
+  if (!input.previous_transition_hash.empty()) {
+    // --atomic: the update named the transition it replaced.
+    history::TransitionHash previous{};
+    if (input.previous_transition_hash.size() != previous.size()) return false;
+    std::copy(input.previous_transition_hash.begin(), input.previous_transition_hash.end(), previous.begin());
+    if (history::ComputeTransitionHash(manifest::ManifestHash(input.manifest), previous) != current.latest_transition) {
+      return false;
+    }
+  }
+  auto root_key = history::RootKeyDigestOf(current.ca.root());
+  return root_key && history::VerifyTransitionSignature(input.owner_public_key, *root_key, current.latest_transition,
+                                                        input.owner_signature);
+}
+
 Result<void> AuthorizeUpdate(const State& current, const manifest::Manifest& next, const SetManifestInput& input) {
   const manifest::Manifest& in_force = current.manifest;
   if (in_force.workload_owner_key_digests.empty()) {
@@ -227,9 +243,13 @@ Result<std::unique_ptr<ManifestUpdater>> ManifestUpdater::Open(std::shared_ptr<h
                                                                std::shared_ptr<spdlog::logger> logger) {
   if (!store) return Fail(ErrorCode::kInvalidArgument, "history store is null");
   auto exists = store->Has(history::kLatestKey);
-  if (!exists) return Fail(exists.error().Wrap("looking for a history"));
+  if (!exists && exists.error().code != ErrorCode::kUnavailable) {
+    return Fail(exists.error().Wrap("looking for a history"));
+  }
   std::unique_ptr<ManifestUpdater> updater(new ManifestUpdater(std::move(store), guard, metrics, std::move(logger)));
-  if (*exists) {
+  if (!exists) {
+    updater->unreachable_at_open_ = exists.error().Wrap("looking for a history");
+  } else if (*exists) {
     guard.MarkStale(std::string(kAwaitingRecoveryReason));
     metrics.awaiting_recovery.Set(1);
     updater->logger_->warn("event=awaiting_recovery msg={}",
@@ -242,7 +262,7 @@ Result<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& i
   std::unique_lock lock(update_mutex_);
   // Another replica may have moved on since the watch last looked: an update
   // is authorized against the store's latest manifest, not an older one.
-  if (auto caught_up = ReloadLocked(); !caught_up) return tl::unexpected(caught_up.error());
+  if (auto caught_up = ReloadLocked(); !caught_up) return Unreachable(caught_up.error());
   const std::shared_ptr<const State> current = guard_.Current();
   if (pending_first_ && current) {
     // The owner retries the first manifest whose answer was lost, and the
@@ -256,6 +276,12 @@ Result<SetManifestOutput> ManifestUpdater::SetManifest(const SetManifestInput& i
       return SetManifestOutput{current->ca.root_pem(), current->ca.mesh_ca_pem(), current->latest_transition,
                                std::move(shares)};
     }
+  }
+  if (current && RetriesLatestUpdate(*current, input)) {
+    // The client lost the answer (and retried) to an update the store took.
+    logger_->info("event=set_manifest_retry_answered transition={}", HexEncode(current->latest_transition));
+    return SetManifestOutput{current->ca.root_pem(), current->ca.mesh_ca_pem(), current->latest_transition,
+                             std::nullopt};
   }
   auto accepted = Accept(current.get(), input);
   if (!accepted) return tl::unexpected(accepted.error());
@@ -288,6 +314,7 @@ Result<void> ManifestUpdater::CheckBeforePolicies(const SetManifestInput& input)
   if (!next) return tl::unexpected(next.error());
   if (auto bounded = CheckPolicyDocumentBounds(input.policies); !bounded) return tl::unexpected(bounded.error());
   const std::shared_ptr<const State> current = guard_.Current();
+  if (current && RetriesLatestUpdate(*current, input)) return {};
   return current ? AuthorizeUpdate(*current, *next, input) : CheckFirstManifest(input);
 }
 
@@ -335,7 +362,7 @@ Result<std::shared_ptr<const State>> ManifestUpdater::Commit(const std::shared_p
     }
     // The store could not be reached (etcd without quorum, a cut link): the
     // owner may try again; nothing was published.
-    if (latest.error().code == ErrorCode::kUnavailable) return Fail(latest.error().Wrap("storing the manifest"));
+    if (latest.error().code == ErrorCode::kUnavailable) return Unreachable(latest.error().Wrap("storing the manifest"));
     return Fail(ErrorCode::kInternal, (latest.error().Wrap("storing the manifest")).message);
   }
   if (first_history) history_.emplace(std::move(*first_history));
@@ -422,7 +449,7 @@ Result<history::TransitionHash> ManifestUpdater::ServedLatest(const State* state
 }
 
 Result<LatestTransitionInfo> ManifestUpdater::GetLatestTransition() {
-  if (auto caught_up = Reload(); !caught_up) return tl::unexpected(caught_up.error());
+  if (auto caught_up = CatchUp(); !caught_up) return tl::unexpected(caught_up.error());
   std::shared_lock lock(update_mutex_);
   const std::shared_ptr<const State> state = guard_.Current();
   const std::optional<std::string> stale = guard_.stale_reason();
@@ -449,7 +476,7 @@ Result<LatestTransitionInfo> ManifestUpdater::GetLatestTransition() {
 
 Result<ManifestPage> ManifestUpdater::GetManifests(const std::optional<history::TransitionHash>& from) {
   if (!from) {
-    if (auto caught_up = Reload(); !caught_up) return tl::unexpected(caught_up.error());
+    if (auto caught_up = CatchUp(); !caught_up) return tl::unexpected(caught_up.error());
   }
   std::shared_lock lock(update_mutex_);
   const std::optional<std::string> stale = guard_.stale_reason();
@@ -655,6 +682,18 @@ Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::Reload() {
   return ReloadLocked();
 }
 
+Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::CatchUp() {
+  std::unique_lock lock(update_mutex_);
+  auto outcome = ReloadLocked();
+  if (!outcome) return Unreachable(outcome.error());
+  return outcome;
+}
+
+tl::unexpected<Error> ManifestUpdater::Unreachable(const Error& error) const {
+  if (error.code == ErrorCode::kUnavailable && on_unreachable_) on_unreachable_(error);
+  return tl::unexpected(error);
+}
+
 Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::ReloadLocked() {
   const std::shared_ptr<const State> current = guard_.Current();
   if (guard_.stale_reason()) return ReloadOutcome::kAwaitingRecovery;
@@ -678,9 +717,12 @@ Result<ManifestUpdater::ReloadOutcome> ManifestUpdater::ReloadLocked() {
       if (adopted.error().code != ErrorCode::kSignatureInvalid) return StoreProblemOrDiverged(adopted.error());
       pending_first_.reset();  // another replica's first manifest won
     }
-    guard_.MarkStale(std::string(kReplicaNeedsSeedReason));
+    // Not knowing the store at startup, this Coordinator cannot tell a
+    // history of its own previous run from another replica's first manifest.
+    const std::string_view reason = unreachable_at_open_ ? kAwaitingRecoveryReason : kReplicaNeedsSeedReason;
+    guard_.MarkStale(std::string(reason));
     metrics_.awaiting_recovery.Set(1);
-    logger_->warn("event=awaiting_recovery msg={}", LogValue(kReplicaNeedsSeedReason));
+    logger_->warn("event=awaiting_recovery msg={}", LogValue(reason));
     return ReloadOutcome::kAwaitingRecovery;
   }
   auto latest = history_->Latest();

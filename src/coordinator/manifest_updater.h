@@ -149,16 +149,29 @@ Result<void> CheckPolicyDocumentBounds(const std::vector<Bytes>& documents);
 Result<std::vector<Bytes>> SelectPolicyDocuments(const manifest::Manifest& manifest,
                                                  const std::vector<Bytes>& documents);
 
+// Whether `input` is the signed update that made `current` (its manifest,
+// signed for current's latest transition): a client retrying an update whose
+// answer it lost, which is answered as the update was, not refused as a
+// concurrent one. What it gets back is public (GetLatestTransition's).
+bool RetriesLatestUpdate(const State& current, const SetManifestInput& input);
+
 // Step 4 for an update from `current` to `next` (parsed from input.manifest).
 Result<void> AuthorizeUpdate(const State& current, const manifest::Manifest& next, const SetManifestInput& input);
 
 class ManifestUpdater {
  public:
   // All references must outlive the updater.
-  // Starts awaiting recovery when `store` holds a history.
+  // Starts awaiting recovery when `store` holds a history. A store that
+  // cannot be reached (kUnavailable) is no reason not to start: the updater
+  // then knows nothing yet (unreachable_at_open) and the first Reload that
+  // reads the store finds out, as it does for a first manifest another
+  // replica set.
   static Result<std::unique_ptr<ManifestUpdater>> Open(std::shared_ptr<history::Store> store, StateGuard& guard,
                                                        CoordinatorMetrics& metrics,
                                                        std::shared_ptr<spdlog::logger> logger);
+
+  // Why Open could not read the store, if it could not.
+  const std::optional<Error>& unreachable_at_open() const { return unreachable_at_open_; }
 
   Result<SetManifestOutput> SetManifest(const SetManifestInput& input);
 
@@ -209,6 +222,15 @@ class ManifestUpdater {
   // seed (awaiting recovery) nothing is reloaded: kAwaitingRecovery.
   enum class ReloadOutcome { kUnchanged, kReloaded, kAwaitingRecovery };
   Result<ReloadOutcome> Reload();
+  // Reload for a request: a store that cannot be reached is also reported to
+  // the OnStoreUnreachable handler.
+  Result<ReloadOutcome> CatchUp();
+
+  // Called (with the update lock held: it must not call back into the
+  // updater) whenever a request finds the store unreachable, which the
+  // Coordinator's watch may not have noticed yet (etcd without quorum keeps
+  // its watch streams open). Set before serving.
+  void OnStoreUnreachable(std::function<void(const Error&)> handler) { on_unreachable_ = std::move(handler); }
 
  private:
   // A manifest that passed steps 1 to 4, with its policy documents.
@@ -232,6 +254,8 @@ class ManifestUpdater {
       std::function<Result<void>(const manifest::Manifest& latest, const history::TransitionHash& transition)>;
   Result<RecoverOutput> RestoreFromStore(ByteView seed, ByteView salt, const AuthorizeRecovery& authorize);
   Result<ReloadOutcome> ReloadLocked();
+  // `error`, after telling on_unreachable_ if it is kUnavailable.
+  tl::unexpected<Error> Unreachable(const Error& error) const;
   // After a recovery: ReloadLocked, logging a failure (the recovery stands).
   void CatchUpAfterRecovery();
   // How many transitions `descendant` is ahead of `ancestor`, walking back
@@ -275,6 +299,8 @@ class ManifestUpdater {
     Bytes manifest;
   };
   std::optional<PendingFirst> pending_first_;
+  std::optional<Error> unreachable_at_open_;
+  std::function<void(const Error&)> on_unreachable_;
 };
 
 }  // namespace contrast::coordinator

@@ -332,7 +332,8 @@ grpc::Status MeshApiService::RecoverPeer(grpc::ServerContext* context, SessionSt
     return Refused(*context, response.error(), "RecoverPeer");
   }
   auto written = session::WriteMessage(stream, *context, *response, d_.session_options);
-  // The serialized message holds the seed: gone before anything else runs.
+  // The response holds the seed (WriteMessage wiped its serialized copy):
+  // gone before anything else runs.
   OPENSSL_cleanse(response->mutable_seed()->data(), response->seed().size());
   if (!written) {
     d_.metrics.peer_recoveries_served.Increment(std::string(ErrorCodeName(written.error().code)));
@@ -352,7 +353,7 @@ Result<v1::PeerRecoverResponse> MeshApiService::HandleRecoverPeer(grpc::ServerCo
   // "The current manifest" is the store's: another replica may have just
   // removed the policy this peer runs.
   if (d_.updater) {
-    if (auto caught_up = d_.updater->Reload(); !caught_up) return tl::unexpected(caught_up.error());
+    if (auto caught_up = d_.updater->CatchUp(); !caught_up) return tl::unexpected(caught_up.error());
   }
   // A replica that is itself awaiting recovery (or stale) has nothing to
   // give, and a stale one must not hand out the seed of a history it no
@@ -385,7 +386,7 @@ Result<v1::PeerRecoverResponse> MeshApiService::HandleRecoverPeer(grpc::ServerCo
   // before; an update meanwhile (here or at another replica) may have
   // dropped the peer's policy.
   if (d_.updater) {
-    if (auto caught_up = d_.updater->Reload(); !caught_up) return tl::unexpected(caught_up.error());
+    if (auto caught_up = d_.updater->CatchUp(); !caught_up) return tl::unexpected(caught_up.error());
   }
   auto now = d_.guard.Require();
   if (!now) return tl::unexpected(now.error());

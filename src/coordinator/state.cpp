@@ -49,8 +49,10 @@ void StateGuard::SetStoreProblem(std::optional<std::string> problem) {
 Readiness StateGuard::readiness() const {
   std::lock_guard lock(mutex_);
   if (stale_reason_) return {false, *stale_reason_};
-  if (!state_) return {false, std::string(kNoManifestReason)};
+  // A store that cannot be read first: without it there may be a manifest
+  // this Coordinator does not know of yet.
   if (store_problem_) return {false, std::string(kStoreUnavailableReason) + ": " + *store_problem_};
+  if (!state_) return {false, std::string(kNoManifestReason)};
   return {true, ""};
 }
 

@@ -1,6 +1,7 @@
 #include "session/protocol.h"
 
 #include <google/protobuf/message_lite.h>
+#include <openssl/crypto.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -219,6 +220,14 @@ SessionFrame MessageFrame(const google::protobuf::MessageLite& message) {
   return frame;
 }
 
+// Messages carry secrets (a workload's key and secret, a seed handed to a
+// peer): the serialized copy is wiped once gRPC has taken it. (gRPC's own
+// buffers are out of reach; what leaves is TLS-encrypted.)
+void WipeMessage(SessionFrame& frame) {
+  std::string& bytes = *frame.mutable_message();
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+}
+
 Status ParseMessage(const SessionFrame& frame, google::protobuf::MessageLite* message) {
   if (message->ParseFromString(frame.message())) return {};
   return Fail(ErrorCode::kParse, "message frame: not a valid " + message->GetTypeName());
@@ -355,7 +364,9 @@ Status ReadMessage(ServerStream* stream, const grpc::ServerContext& context, goo
   const StepDeadline deadline(context, options.step_timeout);
   auto frame = ServerRead(stream, deadline, SessionFrame::kMessage);
   if (!frame) return Fail(frame.error());
-  if (auto parsed = ParseMessage(*frame, message); !parsed) return parsed;
+  Status parsed = ParseMessage(*frame, message);
+  WipeMessage(*frame);
+  if (!parsed) return parsed;
   NoteRequestRead(context);
   return {};
 }
@@ -363,7 +374,10 @@ Status ReadMessage(ServerStream* stream, const grpc::ServerContext& context, goo
 Status WriteMessage(ServerStream* stream, const grpc::ServerContext& context,
                     const google::protobuf::MessageLite& message, const SessionOptions& options) {
   const StepDeadline deadline(context, options.step_timeout);
-  return ServerWrite(stream, deadline, MessageFrame(message));
+  SessionFrame frame = MessageFrame(message);
+  Status written = ServerWrite(stream, deadline, frame);
+  WipeMessage(frame);
+  return written;
 }
 
 grpc::Status ToGrpcStatus(const Error& error) {
@@ -407,11 +421,16 @@ Status AttestSelfOnClient(ClientStream* stream, Role own_role, attest::Issuer& i
 Status ReadMessage(ClientStream* stream, google::protobuf::MessageLite* message) {
   auto frame = ClientRead(stream, SessionFrame::kMessage);
   if (!frame) return Fail(frame.error());
-  return ParseMessage(*frame, message);
+  Status parsed = ParseMessage(*frame, message);
+  WipeMessage(*frame);
+  return parsed;
 }
 
 Status WriteMessage(ClientStream* stream, const google::protobuf::MessageLite& message) {
-  return ClientWrite(stream, MessageFrame(message));
+  SessionFrame frame = MessageFrame(message);
+  Status written = ClientWrite(stream, frame);
+  WipeMessage(frame);
+  return written;
 }
 
 ClientSession::ClientSession(const Starter& start, std::chrono::milliseconds deadline)

@@ -950,7 +950,14 @@ class UnreachableStore final : public history::Store {
     if (auto reachable = Reachable(); !reachable) return Fail(reachable.error());
     return base_->CompareAndSwap(key, expected, value);
   }
+  // A watch that never reports anything, as an etcd member without quorum
+  // keeps its watch streams open and silent.
+  Result<std::unique_ptr<history::StoreWatch>> Watch(std::string_view key, history::WatchCallbacks callbacks) override {
+    if (silent_watch) return std::make_unique<history::StoreWatch>();
+    return history::Store::Watch(key, std::move(callbacks));
+  }
   std::atomic<bool> down{false};
+  bool silent_watch = false;
 
  private:
   Status Reachable() const {
@@ -960,26 +967,24 @@ class UnreachableStore final : public history::Store {
   std::shared_ptr<history::Store> base_;
 };
 
-// Applies every write, but answers the first compare-and-swap on
-// transitions/latest with kUnavailable: a store whose answer was lost.
+// Applies every write, but answers the `lose`-th successful compare-and-swap
+// (on transitions/latest, the only key swapped) with kUnavailable: a store
+// whose answer was lost.
 class LostAnswerStore final : public history::Store {
  public:
-  explicit LostAnswerStore(std::shared_ptr<history::Store> base) : base_(std::move(base)) {}
+  explicit LostAnswerStore(std::shared_ptr<history::Store> base, int lose = 1) : base_(std::move(base)), lose_(lose) {}
   Result<std::optional<Bytes>> Get(std::string_view key) override { return base_->Get(key); }
   Result<bool> Has(std::string_view key) override { return base_->Has(key); }
   Status Set(std::string_view key, ByteView value) override { return base_->Set(key, value); }
   Result<bool> CompareAndSwap(std::string_view key, std::optional<ByteView> expected, ByteView value) override {
     auto swapped = base_->CompareAndSwap(key, expected, value);
-    if (swapped && *swapped && !lost_) {
-      lost_ = true;
-      return Fail(ErrorCode::kUnavailable, "test: the answer was lost");
-    }
+    if (swapped && *swapped && --lose_ == 0) return Fail(ErrorCode::kUnavailable, "test: the answer was lost");
     return swapped;
   }
 
  private:
   std::shared_ptr<history::Store> base_;
-  bool lost_ = false;
+  int lose_;
 };
 
 TEST(TwoWriters, AFirstManifestWhoseAnswerWasLostIsAdoptedWithItsSeed) {
@@ -1011,6 +1016,61 @@ TEST(TwoWriters, AFirstManifestWhoseAnswerWasLostIsAdoptedWithItsSeed) {
   EXPECT_EQ(recovered->latest_transition, retried->transition_hash);
 }
 
+// The owner's client retries an update whose answer was lost (the CLI does
+// on UNAVAILABLE), to the same replica or another: the store took it, so the
+// retry gets the update's answer, not "concurrent update", and the history
+// holds it once.
+TEST(TwoWriters, ARetriedUpdateWhoseAnswerWasLostIsAnsweredNotRefused) {
+  TempDir dir;
+  std::shared_ptr<history::Store> base = Must(history::DirectoryStore::Open(dir.path()));
+  UpdaterProcess a(std::make_shared<LostAnswerStore>(base, /*lose=*/2));
+  const SetManifestOutput first = Must(a.updater->SetManifest(InputFor(SeededManifest())));
+  UpdaterProcess b(base);
+  ASSERT_TRUE(b.Recover(a.Secret()));
+
+  for (const bool atomic : {false, true}) {
+    SCOPED_TRACE(atomic ? "--atomic" : "plain");
+    const history::TransitionHash previous = a.guard.Current()->latest_transition;
+    manifest::Manifest next = SeededManifest();
+    next.policies[HashOf(kDbPolicy)].sans = {atomic ? "db-atomic" : "db-plain"};
+    SetManifestInput update = InputFor(next);
+    update.owner_public_key = Owner().spki;
+    update.owner_signature = Must(
+        history::SignTransition(Owner().key, RootKeyOf(first.root_ca_pem),
+                                history::ComputeTransitionHash(manifest::ManifestHash(update.manifest), previous)));
+    if (atomic) update.previous_transition_hash = Bytes(previous.begin(), previous.end());
+    if (!atomic) {
+      auto lost = a.updater->SetManifest(update);
+      ASSERT_FALSE(lost);
+      ASSERT_EQ(lost.error().code, ErrorCode::kUnavailable) << lost.error().message;
+    } else {
+      ASSERT_TRUE(a.updater->SetManifest(update));
+    }
+    const history::TransitionHash stored = Must(history::ReadLatestUnverified(*base))->transition_hash;
+    for (UpdaterProcess* replica : {&a, &b}) {
+      EXPECT_TRUE(replica->updater->CheckBeforePolicies(update));
+      auto retried = replica->updater->SetManifest(update);
+      ASSERT_TRUE(retried) << retried.error().message;
+      EXPECT_EQ(retried->transition_hash, stored);
+      EXPECT_FALSE(retried->seed_shares.has_value());
+    }
+    EXPECT_EQ(a.guard.Current()->latest_transition, stored);
+  }
+  EXPECT_EQ(a.guard.Current()->generation, 3u);
+  EXPECT_EQ(b.guard.Current()->generation, 3u);
+
+  // The same manifest signed for another transition is still refused.
+  SetManifestInput other = InputFor(SeededManifest());
+  other.manifest = a.guard.Current()->manifest_bytes;
+  other.owner_public_key = Owner().spki;
+  other.owner_signature = Must(history::SignTransition(
+      Owner().key, RootKeyOf(first.root_ca_pem),
+      history::ComputeTransitionHash(manifest::ManifestHash(other.manifest), first.transition_hash)));
+  auto refused = b.updater->SetManifest(other);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kSignatureInvalid);
+}
+
 TEST_F(Recovery, ACoordinatorThatCannotSeeItsStoreIsNotReadyUntilItCatchesUp) {
   StopCoordinator();
   auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "cut")));
@@ -1032,6 +1092,84 @@ TEST_F(Recovery, ACoordinatorThatCannotSeeItsStoreIsNotReadyUntilItCatchesUp) {
   for (int i = 0; i < 100 && not_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
   EXPECT_TRUE(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)));
+}
+
+// A request that cannot read the store turns the Coordinator not ready even
+// when its watch has not noticed (and ready again once a reload succeeds).
+TEST_F(Recovery, ARequestThatFindsTheStoreUnreachableTurnsTheCoordinatorNotReady) {
+  StopCoordinator();
+  auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "silent")));
+  store->silent_watch = true;
+  CoordinatorOptions options = Options();
+  options.store = store;
+  StartCoordinator(options);
+  SetSeeded();
+  ASSERT_TRUE(coordinator_->readiness().ready);
+
+  store->down = true;
+  EXPECT_TRUE(coordinator_->readiness().ready) << "the watch is silent: only a request can find out";
+  EXPECT_THAT(UserClient(UserTarget()).GetLatestTransition(SeededManifest()), RefusedWith("UNAVAILABLE"));
+  EXPECT_FALSE(coordinator_->readiness().ready);
+  EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
+  EXPECT_THAT(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)), RefusedWith("UNAVAILABLE"));
+
+  store->down = false;
+  for (int i = 0; i < 100 && !coordinator_->readiness().ready; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
+  EXPECT_TRUE(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)));
+}
+
+// A store that cannot be reached when the Coordinator starts (etcd still
+// coming up beside it) is no reason to exit: the Coordinator serves, not
+// ready, refuses updates with UNAVAILABLE, and finds out what the store holds
+// once it answers.
+TEST_F(Recovery, ACoordinatorStartedWhileItsStoreIsDownWaitsForIt) {
+  StopCoordinator();
+  auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "late")));
+  store->down = true;
+  CoordinatorOptions options = Options();
+  options.store = store;
+  StartCoordinator(options);
+  ASSERT_NE(coordinator_, nullptr);
+  EXPECT_FALSE(coordinator_->readiness().ready);
+  EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
+  const manifest::Manifest m = SeededManifest();
+  EXPECT_THAT(UserClient(UserTarget()).SetManifest(Request(ManifestText(m), AllPolicies()), m),
+              RefusedWith("UNAVAILABLE"));
+
+  store->down = false;
+  for (int i = 0; i < 100 && coordinator_->readiness().reason.find("unreachable") != std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(coordinator_->readiness().reason, Not(HasSubstr("unreachable")));
+  SetSeeded();
+  EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
+}
+
+// The same with a history in the store: once it answers, the Coordinator
+// knows it restarted and awaits recovery.
+TEST_F(Recovery, ACoordinatorStartedWhileItsStoreIsDownFindsItsHistoryLater) {
+  StopCoordinator();
+  auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "late")));
+  CoordinatorOptions options = Options();
+  options.store = store;
+  StartCoordinator(options);
+  SetSeeded();
+  StopCoordinator();
+
+  store->down = true;
+  StartCoordinator(options);
+  EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
+  store->down = false;
+  for (int i = 0; i < 100 && coordinator_->readiness().reason != kAwaiting; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ExpectAwaitingRecovery();
+  auto recovered = RecoverAsOwner();
+  ASSERT_TRUE(recovered) << recovered.error().message;
+  EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
 }
 
 // A WorkloadSecretID too long to derive a secret from (HKDF's info limit) is
