@@ -228,15 +228,11 @@ void Coordinator::StoreHealth::WatchHealth(const Status& health) {
 
 void Coordinator::StoreHealth::CatchUp() {
   auto outcome = parts_->updater->Reload();
+  if (!outcome && outcome.error().code == ErrorCode::kUnavailable) return ReadFailed(outcome.error());
+  // Any other failure has already turned the Coordinator stale.
+  if (!outcome) parts_->logger->error("event=history_reload_failed error={}", LogValue(outcome.error().message));
   std::lock_guard lock(mutex_);
-  if (!outcome && outcome.error().code == ErrorCode::kUnavailable) {
-    reload_failed_ = true;
-    last_error_ = outcome.error().message;
-  } else {
-    // Any other failure has already turned the Coordinator stale.
-    if (!outcome) parts_->logger->error("event=history_reload_failed error={}", LogValue(outcome.error().message));
-    reload_failed_ = false;
-  }
+  reload_failed_ = false;
   Publish();
 }
 

@@ -590,8 +590,14 @@ class CoordinatorTest : public ::testing::Test {
   // made under it is noticed within a poll interval, or by the next call
   // that reads the store, whichever comes first.
   bool BecomesNotReady(std::chrono::milliseconds within = std::chrono::seconds(5)) const {
+    return ReadinessBecomes([](const Readiness& readiness) { return !readiness.ready; }, within);
+  }
+  // Waits until the Coordinator's readiness satisfies `condition`; false
+  // when it still does not after `within`.
+  bool ReadinessBecomes(const std::function<bool(const Readiness&)>& condition,
+                        std::chrono::milliseconds within = std::chrono::seconds(5)) const {
     const auto deadline = std::chrono::steady_clock::now() + within;
-    while (coordinator_->readiness().ready) {
+    while (!condition(coordinator_->readiness())) {
       if (std::chrono::steady_clock::now() > deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

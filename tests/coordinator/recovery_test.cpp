@@ -86,6 +86,13 @@ class Recovery : public CoordinatorTest {
     StopCoordinator();
     StartCoordinator();
   }
+  // Restarts the Coordinator with `store` as its history store.
+  void RestartOn(std::shared_ptr<history::Store> store) {
+    StopCoordinator();
+    CoordinatorOptions options = Options();
+    options.store = std::move(store);
+    StartCoordinator(options);
+  }
 
   // `m` as the first manifest; keeps owner 0's share of the new seed.
   v1::SetManifestResponse SetSeeded(const manifest::Manifest& m = SeededManifest(),
@@ -1072,24 +1079,19 @@ TEST(TwoWriters, ARetriedUpdateWhoseAnswerWasLostIsAnsweredNotRefused) {
 }
 
 TEST_F(Recovery, ACoordinatorThatCannotSeeItsStoreIsNotReadyUntilItCatchesUp) {
-  StopCoordinator();
   auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "cut")));
-  CoordinatorOptions options = Options();
-  options.store = store;
-  StartCoordinator(options);
+  RestartOn(store);
   SetFirstManifest();
   ASSERT_TRUE(coordinator_->readiness().ready);
 
   store->down = true;
-  const auto not_ready = [&] { return !coordinator_->readiness().ready; };
-  for (int i = 0; i < 100 && !not_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(not_ready());
+  ASSERT_TRUE(BecomesNotReady());
   EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
   auto refused = MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy));
   EXPECT_THAT(refused, RefusedWith("UNAVAILABLE"));
 
   store->down = false;
-  for (int i = 0; i < 100 && not_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ReadinessBecomes([](const Readiness& readiness) { return readiness.ready; });
   EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
   EXPECT_TRUE(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)));
 }
@@ -1097,12 +1099,9 @@ TEST_F(Recovery, ACoordinatorThatCannotSeeItsStoreIsNotReadyUntilItCatchesUp) {
 // A request that cannot read the store turns the Coordinator not ready even
 // when its watch has not noticed (and ready again once a reload succeeds).
 TEST_F(Recovery, ARequestThatFindsTheStoreUnreachableTurnsTheCoordinatorNotReady) {
-  StopCoordinator();
   auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "silent")));
   store->silent_watch = true;
-  CoordinatorOptions options = Options();
-  options.store = store;
-  StartCoordinator(options);
+  RestartOn(store);
   SetSeeded();
   ASSERT_TRUE(coordinator_->readiness().ready);
 
@@ -1114,9 +1113,7 @@ TEST_F(Recovery, ARequestThatFindsTheStoreUnreachableTurnsTheCoordinatorNotReady
   EXPECT_THAT(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)), RefusedWith("UNAVAILABLE"));
 
   store->down = false;
-  for (int i = 0; i < 100 && !coordinator_->readiness().ready; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ReadinessBecomes([](const Readiness& readiness) { return readiness.ready; });
   EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
   EXPECT_TRUE(MeshClient(MeshTarget()).NewMeshCert(*IssuerFor(kWebPolicy)));
 }
@@ -1126,12 +1123,9 @@ TEST_F(Recovery, ARequestThatFindsTheStoreUnreachableTurnsTheCoordinatorNotReady
 // ready, refuses updates with UNAVAILABLE, and finds out what the store holds
 // once it answers.
 TEST_F(Recovery, ACoordinatorStartedWhileItsStoreIsDownWaitsForIt) {
-  StopCoordinator();
   auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "late")));
   store->down = true;
-  CoordinatorOptions options = Options();
-  options.store = store;
-  StartCoordinator(options);
+  RestartOn(store);
   ASSERT_NE(coordinator_, nullptr);
   EXPECT_FALSE(coordinator_->readiness().ready);
   EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
@@ -1140,9 +1134,8 @@ TEST_F(Recovery, ACoordinatorStartedWhileItsStoreIsDownWaitsForIt) {
               RefusedWith("UNAVAILABLE"));
 
   store->down = false;
-  for (int i = 0; i < 100 && coordinator_->readiness().reason.find("unreachable") != std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ReadinessBecomes(
+      [](const Readiness& readiness) { return readiness.reason.find("unreachable") == std::string::npos; });
   EXPECT_THAT(coordinator_->readiness().reason, Not(HasSubstr("unreachable")));
   SetSeeded();
   EXPECT_TRUE(coordinator_->readiness().ready) << coordinator_->readiness().reason;
@@ -1151,21 +1144,15 @@ TEST_F(Recovery, ACoordinatorStartedWhileItsStoreIsDownWaitsForIt) {
 // The same with a history in the store: once it answers, the Coordinator
 // knows it restarted and awaits recovery.
 TEST_F(Recovery, ACoordinatorStartedWhileItsStoreIsDownFindsItsHistoryLater) {
-  StopCoordinator();
   auto store = std::make_shared<UnreachableStore>(Must(history::DirectoryStore::Open(dir_.path() / "late")));
-  CoordinatorOptions options = Options();
-  options.store = store;
-  StartCoordinator(options);
+  RestartOn(store);
   SetSeeded();
-  StopCoordinator();
 
   store->down = true;
-  StartCoordinator(options);
+  RestartOn(store);
   EXPECT_THAT(coordinator_->readiness().reason, HasSubstr("the history store is unreachable"));
   store->down = false;
-  for (int i = 0; i < 100 && coordinator_->readiness().reason != kAwaiting; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ReadinessBecomes([](const Readiness& readiness) { return readiness.reason == kAwaiting; });
   ExpectAwaitingRecovery();
   auto recovered = RecoverAsOwner();
   ASSERT_TRUE(recovered) << recovered.error().message;
